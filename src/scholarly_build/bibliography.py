@@ -1,0 +1,177 @@
+"""Loading BibTeX/biblatex files with pybtex, keeping a key -> line index.
+
+Several files load together (for example a file of ``@string`` macros plus the
+main file): macros defined in earlier files are visible in later ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pybtex.errors
+from pybtex.database import BibliographyData
+from pybtex.database.input.bibtex import Parser, month_names
+
+from . import bibscan
+from .problems import Problems
+from .textfile import read_text
+
+
+@dataclass
+class BibEntry:
+    key: str
+    type: str
+    fields: dict[str, str]
+    persons: dict[str, list[str]]
+    path: Path
+    line: int
+    field_lines: dict[str, int] = field(default_factory=dict)
+
+    def line_of(self, name: str) -> int:
+        return self.field_lines.get(name, self.line)
+
+    @property
+    def year(self) -> str | None:
+        if "year" in self.fields:
+            return self.fields["year"].strip()
+        date = self.fields.get("date", "").strip()
+        return date[:4] if date[:4].isdigit() else None
+
+    @property
+    def family_names(self) -> list[str]:
+        people = self.persons.get("author") or self.persons.get("editor") or []
+        return [p.split(",")[0].strip() for p in people]
+
+
+@dataclass
+class Bibliography:
+    entries: dict[str, BibEntry] = field(default_factory=dict)  # key as written -> entry
+    files: list[Path] = field(default_factory=list)
+    strings: dict[str, tuple[Path, int]] = field(default_factory=dict)
+
+    def get(self, key: str) -> BibEntry | None:
+        return self.entries.get(key)
+
+
+@dataclass
+class _FileResult:
+    scan: bibscan.ScanResult
+    entries: list[tuple[str, str, dict[str, str], dict[str, list[str]]]]
+    errors: list[str]
+
+
+_CACHE_VERSION = b"v1"
+
+
+def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tuple[_FileResult, dict[str, str]]:
+    """Scan and parse one file; cached by content hash (plus incoming macros)."""
+    digest = hashlib.sha256(_CACHE_VERSION + text.encode() + repr(sorted(macros.items())).encode()).hexdigest()
+    cache = cache_dir / f"bib-{digest}.pickle" if cache_dir else None
+    if cache is not None and cache.is_file():
+        try:
+            with cache.open("rb") as fh:
+                cached: tuple[_FileResult, dict[str, str]] = pickle.load(fh)  # noqa: S301 - our own cache file
+            return cached
+        except Exception:  # noqa: BLE001 - a corrupt cache is simply rebuilt
+            pass
+    scan = bibscan.scan(text)
+    # pybtex sees only the spans that scanned cleanly, so a broken entry cannot
+    # swallow its neighbours; later duplicates are dropped (reported separately).
+    seen: set[str] = set()
+    keep: list[str] = []
+    by_start = {e.start: e for e in scan.entries}
+    for start, end in scan.good_spans:
+        entry = by_start.get(start)
+        if entry is not None:
+            if entry.key.lower() in seen:
+                continue
+            seen.add(entry.key.lower())
+        keep.append(text[start:end])
+    parser = Parser(macros=dict(macros) | {k: v for k, v in month_names.items() if k not in macros})
+    errors: list[str] = []
+    with pybtex.errors.capture() as captured:
+        try:
+            data: BibliographyData = parser.parse_string("\n".join(keep))
+        except Exception as exc:  # noqa: BLE001 - pybtex raises many types; all are reported
+            errors.append(str(exc))
+            data = BibliographyData()
+    errors.extend(str(e) for e in captured)
+    entries = []
+    for key, entry in data.entries.items():
+        persons = {role: [str(p) for p in people] for role, people in entry.persons.items()}
+        entries.append((key, entry.type.lower(), {k.lower(): str(v) for k, v in entry.fields.items()}, persons))
+    out_macros = {str(k): str(v) for k, v in parser.macros.items()}
+    result = (_FileResult(scan, entries, errors), out_macros)
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(".tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(result, fh)
+            tmp.replace(cache)
+        except OSError:
+            pass
+    return result
+
+
+def load_bibliography(paths: list[Path] | tuple[Path, ...], problems: Problems, cache_dir: Path | None = None) -> Bibliography:
+    """Load every file; report syntax faults, duplicates and macro problems."""
+    bib = Bibliography()
+    macros: dict[str, str] = {}
+    first_seen: dict[str, tuple[Path, int, str]] = {}
+    for path in paths:
+        if not path.is_file():
+            problems.error("missing-file", "bibliography file not found", path=path,
+                           hint="check `bibliography` in manuscript/paper.yaml")
+            continue
+        text = read_text(path, problems)
+        if text is None:
+            continue
+        bib.files.append(path)
+        if not text.strip():
+            problems.warning("bib-syntax", "bibliography file is empty", path=path, line=1)
+            continue
+        result, macros = _parse_file(text, macros, cache_dir)
+        scan = result.scan
+        for fault in scan.faults:
+            problems.error("bib-syntax", fault.message, path=path, line=fault.line, column=fault.column, hint=fault.hint)
+        for name, line in scan.strings.items():
+            bib.strings[name] = (path, line)
+        for message in result.errors:
+            if "repeated" in message.lower() or "undefined string" in message.lower():
+                continue  # reported below with locations
+            problems.error("bib-syntax", f"pybtex: {message}", path=path, line=1)
+        parsed = {key.lower(): (key, typ, fields, persons) for key, typ, fields, persons in result.entries}
+        for raw in scan.entries:
+            lower = raw.key.lower()
+            names = [f.name for f in raw.fields]
+            for i, f in enumerate(raw.fields):
+                if f.name in names[:i]:
+                    problems.error("duplicate-field", f"field {f.name!r} is given twice in entry {raw.key!r}",
+                                   path=path, line=f.line, key=raw.key,
+                                   hint="keep one of the two values")
+                for macro, mline in f.macros:
+                    if macro.lower() not in bib.strings and macro.lower() not in month_names:
+                        problems.error("undefined-macro", f"@string macro {macro!r} is used but never defined",
+                                       path=path, line=mline, key=raw.key,
+                                       hint=f"define it with @string{{{macro} = {{...}}}} or put the value in braces")
+            if lower in first_seen:
+                fpath, fline, fkey = first_seen[lower]
+                where = f"line {fline}" if fpath == path else f"{fpath.name}:{fline}"
+                problems.error("duplicate-key",
+                               f"key {raw.key!r} is defined twice (first as {fkey!r} at {where}); "
+                               "BibTeX compares keys case-insensitively",
+                               path=path, line=raw.line, key=raw.key, hint="rename or remove one of the entries")
+                continue
+            first_seen[lower] = (path, raw.line, raw.key)
+            if lower not in parsed:
+                continue
+            key, typ, fields, persons = parsed[lower]
+            field_lines: dict[str, int] = {}
+            for f in raw.fields:
+                field_lines.setdefault(f.name, f.line)
+            bib.entries[raw.key] = BibEntry(raw.key, typ, fields, persons, path, raw.line, field_lines)
+    return bib

@@ -1,0 +1,224 @@
+"""The build: check -> assemble -> figures -> render (in parallel) -> manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from . import assemble, tools
+from .csl import resolve_csl
+from .figures import build_figures
+from .fsutil import build_lock, sha256_file, write_atomic
+from .pipeline import check_project
+from .problems import BuildFailed, Problems
+from .project import Project
+from .render import RenderJob, digest_of, run_job
+
+# Used when the project is not a git checkout (documented in the README).
+FALLBACK_SOURCE_DATE_EPOCH = 1704067200  # 2024-01-01T00:00:00Z
+DOCUMENTS = ("paper", "bibliography")
+STATE_FILE = ".state.json"
+
+
+@dataclass
+class BuildOptions:
+    documents: tuple[str, ...] = DOCUMENTS
+    formats: tuple[str, ...] = ("html", "latex", "pdf", "docx")
+    force: bool = False
+    jobs: int = 2
+
+
+@dataclass
+class BuildReport:
+    rendered: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    figures_run: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def source_date_epoch(root: Path) -> int:
+    if "SOURCE_DATE_EPOCH" in os.environ:
+        return int(os.environ["SOURCE_DATE_EPOCH"])
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=root, capture_output=True, text=True,
+                             timeout=10, check=False)
+        if out.returncode == 0 and out.stdout.strip().isdigit():
+            return int(out.stdout.strip())
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return FALLBACK_SOURCE_DATE_EPOCH
+
+
+def _load_state(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text())
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _resource_digest(project: Project) -> str:
+    """Templates, filters and CSS that every render reads."""
+    parts: list[bytes] = []
+    for path in sorted((project.templates_dir).rglob("*")):
+        if path.is_file() and path.suffix != ".j2":
+            parts += [str(path.relative_to(project.root)).encode(), path.read_bytes()]
+    return digest_of(*parts)
+
+
+def build(root: Path, options: BuildOptions, console: Console | None = None) -> BuildReport:
+    console = console or Console(stderr=True)
+    project_root = root.resolve()
+    from .project import load_project  # late: keeps `import build` cheap for tasks.py --list
+
+    project = load_project(project_root)
+    with build_lock(project.build_dir):
+        return _build_locked(project, options, console)
+
+
+def _build_locked(project: Project, options: BuildOptions, console: Console) -> BuildReport:
+    start = time.monotonic()
+    report = BuildReport()
+    problems = Problems(project.root)
+    with console.status("checking bibliography, notes and citations…"):
+        inputs = check_project(project, problems)
+    for w in problems.warnings:
+        report.warnings.append(w.format())
+        console.print(f"[yellow]{w.format()}[/yellow]", highlight=False)
+    if problems.errors:
+        raise BuildFailed("the build stopped before rendering: fix the errors above "
+                          "(previous outputs in build/ are unchanged)", problems.errors)
+    notes = inputs.notes or {}
+    csl = resolve_csl(project.csl, project.root)
+    epoch = source_date_epoch(project.root)
+    env = {"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1", "TZ": "UTC", "LC_ALL": "C.UTF-8"}
+    build_dir = project.build_dir
+    state_path = build_dir / STATE_FILE
+    state = {} if options.force else _load_state(state_path)
+
+    # Assemble both documents (cheap; always done, so the digests below capture every input).
+    assembled = build_dir / "assembled"
+    docs: dict[str, tuple[str, str]] = {}
+    if "paper" in options.documents:
+        md, _ = assemble.assemble_paper(project, notes, Problems(project.root))
+        docs["paper"] = (md, assemble.paper_metadata(project))
+    if "bibliography" in options.documents:
+        md = assemble.assemble_bibliography(project, notes, csl.stem)
+        docs["annotated-bibliography"] = (md, assemble.bibliography_metadata(project, sorted(notes)))
+    for name, (md, meta) in docs.items():
+        for path, text in ((assembled / f"{name}.md", md), (assembled / f"{name}.meta.yaml", meta)):
+            if not path.is_file() or path.read_text() != text:
+                write_atomic(path, text)
+    console.print(f"[green]✓[/green] assembled {', '.join(docs)} ({len(notes)} notes, "
+                  f"{len(inputs.bib.entries)} entries, {len(inputs.citations)} citations)")
+
+    with console.status("running figure scripts…"):
+        figure_log: list[str] = []
+        figures = build_figures(project, notes, env, state, problems, figure_log)
+    report.figures_run = figure_log
+    for line in figure_log:
+        console.print(f"[green]✓[/green] {line}")
+    write_atomic(state_path, json.dumps(state, indent=1, sort_keys=True))
+
+    tex_ok = tools.latex_available(project.pdf_engine)
+    resources = _resource_digest(project)
+    bib_bytes = b"".join(p.read_bytes() for p in project.bibliography)
+    jobs: list[RenderJob] = []
+    for name, (md, meta) in docs.items():
+        fig_files = tuple(p for f in figures for p in (f.png, f.pdf)) if name == "paper" else ()
+        fig_digest = digest_of(*(p.read_bytes() for p in fig_files))
+        base = digest_of(md, meta, resources, csl.read_bytes(), bib_bytes, fig_digest,
+                         tools.pandoc_version(), project.pdf_engine, repr(sorted(project.fonts.items())), str(epoch))
+        wanted: list[tuple[str, tuple[Path, ...]]] = []
+        if "html" in options.formats:
+            wanted.append(("html", (build_dir / f"{name}.html",)))
+        if name == "paper" and "docx" in options.formats:
+            wanted.append(("docx", (build_dir / f"{name}.docx",)))
+        if "latex" in options.formats or "pdf" in options.formats:
+            outs: tuple[Path, ...] = (build_dir / f"{name}.tex",)
+            if "pdf" in options.formats and tex_ok:
+                outs += (build_dir / f"{name}.pdf",)
+            wanted.append(("latex", outs))
+        for fmt, outs in wanted:
+            digest = digest_of(base, fmt, *(o.name for o in outs))
+            label = "+".join(o.name for o in outs)
+            fresh = state.get(f"render:{label}") == digest and all(
+                o.is_file() and state.get(f"hash:{o.name}") == sha256_file(o) for o in outs)
+            if fresh:
+                report.skipped.append(label)
+                continue
+            jobs.append(RenderJob(
+                name=label, fmt=fmt, markdown=assembled / f"{name}.md", metadata=assembled / f"{name}.meta.yaml",
+                outputs=outs, work_dir=build_dir / ".work" / f"{name}-{fmt}", defaults_dir=project.templates_dir / "pandoc",
+                bibliography=project.bibliography, csl=csl, figures=fig_files, pdf_engine=project.pdf_engine,
+                fonts=project.fonts, env=env, digest=digest, make_pdf=len(outs) > 1,
+            ))
+
+    failures: list[BuildFailed] = []
+    if jobs:
+        with console.status(f"rendering {len(jobs)} output group(s) on {options.jobs} worker(s)…"), \
+                ThreadPoolExecutor(max_workers=options.jobs) as pool:
+            futures = {pool.submit(_timed, run_job, job): job for job in jobs}
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    seconds = future.result()
+                except BuildFailed as exc:
+                    failures.append(exc)
+                    console.print(f"[red]✗[/red] {job.name}")
+                    continue
+                state[f"render:{job.name}"] = job.digest
+                for out in job.outputs:
+                    state[f"hash:{out.name}"] = sha256_file(out)
+                write_atomic(state_path, json.dumps(state, indent=1, sort_keys=True))
+                report.rendered.append(job.name)
+                console.print(f"[green]✓[/green] {job.name} ({seconds:.1f} s)")
+    for name in report.skipped:
+        console.print(f"[dim]· {name} is up to date[/dim]")
+    write_manifest(project, inputs_files(project, notes), env, csl)
+    report.seconds = time.monotonic() - start
+    if failures:
+        raise BuildFailed("\n".join(f.render() for f in failures))
+    if ("pdf" in options.formats) and not tex_ok:
+        raise BuildFailed(tools.missing_tex_message(project.pdf_engine))
+    return report
+
+
+def _timed(fn: object, job: RenderJob) -> float:
+    t0 = time.monotonic()
+    run_job(job)
+    return time.monotonic() - t0
+
+
+def inputs_files(project: Project, notes: dict[str, object]) -> list[Path]:
+    files = [project.settings_path, *project.bibliography]
+    files += sorted(project.notes_dir.glob("*.md"))
+    files += [project.sections_dir / s.path for s in project.sections if s.path is not None]
+    files += sorted(p for p in project.templates_dir.rglob("*") if p.is_file())
+    for f in project.figures:
+        files.append(project.root / f.script)
+        if f.data is not None:
+            files.append(project.root / f.data)
+    return [p for p in files if p.is_file()]
+
+
+def write_manifest(project: Project, inputs: list[Path], env: dict[str, str], csl: Path) -> None:
+    build_dir = project.build_dir
+    outputs = sorted(p for p in build_dir.iterdir() if p.is_file() and not p.name.startswith(".")
+                     and p.name != "manifest.json")
+    manifest = {
+        "source_date_epoch": int(env["SOURCE_DATE_EPOCH"]),
+        "csl": csl.name,
+        "inputs": {str(p.relative_to(project.root)): sha256_file(p) for p in inputs},
+        "tools": tools.versions(project.pdf_engine),
+        "outputs": {p.name: sha256_file(p) for p in outputs},
+    }
+    write_atomic(build_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")

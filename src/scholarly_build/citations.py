@@ -1,0 +1,140 @@
+"""Finding citations the way pandoc does: parse to the AST and walk ``Cite`` nodes.
+
+The AST says *what* is cited (code spans, code blocks and e-mail addresses never
+produce ``Cite`` nodes); the source text is then searched only to say *where*.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .pandoc import parse_markdown
+
+# Locator labels pandoc recognises in a citation suffix (English short forms).
+_LOCATOR = re.compile(
+    r"^\s*,?\s*(pages|page|pp|p|notes|note|nn|n|sections|section|secs|sec|chapter|chap|ch|para|§|fig|tbl)(?![A-Za-z])\.?\s*(\S.*)$",
+    re.IGNORECASE,
+)
+_PAGES = re.compile(r"^\s*(\d+)(?:\s*[-–—]+\s*(\d+))?")
+
+
+@dataclass(frozen=True)
+class Citation:
+    key: str
+    path: Path
+    line: int
+    column: int
+    label: str | None  # locator label, e.g. "p", "sec", "n"
+    locator: str | None  # locator value, e.g. "12-14"
+    after_quote: bool  # first of a group citing a preceding quotation with no locator anywhere
+    crossref: bool
+
+    def page_range(self) -> tuple[int, int] | None:
+        if self.label is None or self.label.lower() not in ("p", "pp", "page", "pages") or self.locator is None:
+            return None
+        m = _PAGES.match(self.locator)
+        if m is None:
+            return None
+        lo = int(m.group(1))
+        return lo, int(m.group(2) or lo)
+
+
+def stringify(node: Any) -> str:
+    """Plain text of a JSON AST fragment."""
+    if isinstance(node, list):
+        return "".join(stringify(n) for n in node)
+    if isinstance(node, dict):
+        t = node.get("t")
+        if t == "Str":
+            return str(node["c"])
+        if t in ("Space", "SoftBreak", "LineBreak"):
+            return " "
+        if t == "Quoted":
+            return "“" + stringify(node["c"][1]) + "”"
+        if "c" in node:
+            return stringify(node["c"])
+    return ""
+
+
+def _parse_locator(suffix: str) -> tuple[str | None, str | None]:
+    m = _LOCATOR.match(suffix)
+    if m is None:
+        return None, None
+    return m.group(1), m.group(2).strip().rstrip(",;")
+
+
+def _inline_lists(node: Any) -> Iterator[list[Any]]:
+    """Yield every list of inlines (paragraph-like runs) in document order."""
+    if isinstance(node, dict):
+        t = node.get("t")
+        if t in ("Para", "Plain") and isinstance(node.get("c"), list):
+            yield node["c"]
+            return
+        for value in node.values():
+            yield from _inline_lists(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _inline_lists(item)
+
+
+def _walk_inlines(inlines: list[Any], state: dict[str, bool]) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Yield (citation, after_quote) in order, tracking quoted passages."""
+    for node in inlines:
+        if not isinstance(node, dict):
+            continue
+        t = node.get("t")
+        if t == "Cite":
+            # A quotation needs a locator somewhere in the citation group that
+            # follows it (the quoted work's page, or where a citing work prints it).
+            group = node["c"][0]
+            located = any(_parse_locator(stringify(c.get("citationSuffix", [])))[0] for c in group)
+            pending = state["quote"] and not located
+            for i, citation in enumerate(group):
+                yield citation, pending and i == 0
+            state["quote"] = False
+        elif t == "Quoted" or (t == "Str" and "“" in str(node.get("c", ""))):
+            state["quote"] = True
+            if t == "Quoted":
+                yield from _walk_inlines(node["c"][1], {"quote": False})
+        elif t in ("Note",):
+            for block_inlines in _inline_lists(node["c"]):
+                yield from _walk_inlines(block_inlines, {"quote": False})
+        elif isinstance(node.get("c"), list):
+            inner = node["c"]
+            # Emph/Strong/Span/Link etc. hold inlines (Span/Link after attributes).
+            candidates = [x for x in inner if isinstance(x, list) and (not x or isinstance(x[0], dict))]
+            for cand in candidates:
+                yield from _walk_inlines(cand, state)
+
+
+def find_citations(path: Path, text: str, crossref_prefixes: tuple[str, ...] = ()) -> list[Citation]:
+    ast = parse_markdown(text)
+    found: list[Citation] = []
+    cursor: dict[str, int] = {}
+    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def locate(key: str) -> tuple[int, int]:
+        pattern = re.compile(r"@(?:\{" + re.escape(key) + r"\}|" + re.escape(key) + r"(?![\w:./-]*\w))")
+        m = pattern.search(text, cursor.get(key, 0))
+        if m is None:
+            m = pattern.search(text)
+        if m is None:
+            return 0, 0
+        cursor[key] = m.end()
+        line = sum(1 for s in line_starts if s <= m.start())
+        return line, m.start() - line_starts[line - 1] + 1
+
+    blocks: list[Any] = [ast.get("blocks", [])]
+    for inlines in _inline_lists(blocks):
+        state = {"quote": False}
+        for citation, after_quote in _walk_inlines(inlines, state):
+            key = citation["citationId"]
+            label, locator = _parse_locator(stringify(citation.get("citationSuffix", [])))
+            line, column = locate(key)
+            crossref = any(key.lower().startswith(p.lower()) for p in crossref_prefixes)
+            found.append(Citation(key, path, line, column, label, locator, after_quote, crossref))
+    return found

@@ -1,0 +1,172 @@
+"""Command line: ``python -m scholarly_build {build,check,doctor,new-note,clean}``.
+
+Each command returns an exit code; user mistakes print ``path:line: …`` and
+exit 1 without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from .problems import BuildFailed, Problems
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from . import report
+    from .pipeline import check_project, load_and_check
+    from .project import load_project
+
+    root = Path(args.root).resolve()
+    problems = Problems(root)
+    if args.manuscript or args.bib:
+        if not args.bib:
+            raise BuildFailed("error usage: --manuscript needs at least one --bib")
+        prefixes = tuple(args.crossref_prefix or ("fig:", "tbl:", "eq:", "sec:"))
+        project = None
+        if args.notes:
+            try:
+                project = load_project(root)
+            except BuildFailed:
+                project = None
+        if args.notes and project is None:
+            raise BuildFailed("error usage: --notes needs a manuscript/paper.yaml (for themes and works) under --root")
+        inputs = load_and_check(
+            bib_paths=[Path(b) for b in args.bib], manuscripts=[Path(m) for m in args.manuscript],
+            notes_dir=Path(args.notes) if args.notes else None, project=project, problems=problems,
+            cache_dir=root / "build" / ".cache", prefixes=prefixes,
+        )
+        nfiles = len(args.bib) + len(args.manuscript) + len(inputs.notes or {})
+    else:
+        project = load_project(root)
+        inputs = check_project(project, problems)
+        nfiles = len(inputs.bib.files) + len(inputs.manuscripts) + len(inputs.notes or {}) + 1
+    items = list(problems)
+    counts = report.summary(items, files=nfiles, entries=len(inputs.bib.entries),
+                            citations=sum(1 for c in inputs.citations if not c.crossref))
+    report.emit(items, counts, args.format, sys.stdout)
+    if counts["errors"] or (args.strict and counts["warnings"]):
+        return 1
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from . import tools
+    from .build import BuildOptions, build
+
+    console = Console(stderr=True)
+    formats = tuple(args.formats.split(",")) if args.formats else ("html", "latex", "pdf", "docx")
+    documents = tuple(args.documents.split(",")) if args.documents else ("paper", "bibliography")
+    from .project import load_project
+
+    project = load_project(Path(args.root))
+    if "pdf" in formats and not tools.latex_available(project.pdf_engine) and not args.no_provision:
+        console.print("TeX Live is missing; trying to install it with apt-get…")
+        tools.provision_tex(console.print)
+    report = build(Path(args.root), BuildOptions(documents=documents, formats=formats, force=args.force), console)
+    console.print(f"done in {report.seconds:.1f} s: {len(report.rendered)} rendered, "
+                  f"{len(report.skipped)} up to date, {len(report.figures_run)} figure(s) run; outputs in build/")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from . import tools
+    from .project import load_project
+
+    try:
+        project = load_project(Path(args.root))
+        engine, fonts = project.pdf_engine, project.fonts
+    except BuildFailed:
+        engine, fonts = "xelatex", {}
+    missing = 0
+    for name, version in tools.versions(engine).items():
+        print(f"{name:28} {version or 'MISSING'}")
+        missing += version is None
+    for role, font in sorted(fonts.items()):
+        ok = tools.font_available(font)
+        print(f"{'font:' + role:28} {font if ok else font + ' MISSING'}")
+        missing += not ok
+    if missing:
+        print(f"\n{missing} item(s) missing. On Debian/Ubuntu: sudo apt-get install {' '.join(tools.TEX_PACKAGES)}")
+        return 1
+    print("\nall tools present")
+    return 0
+
+
+def cmd_new_note(args: argparse.Namespace) -> int:
+    from .bibliography import load_bibliography
+    from .fsutil import write_atomic
+    from .project import load_project
+    from .scaffold import note_template
+
+    project = load_project(Path(args.root))
+    problems = Problems(project.root)
+    bib = load_bibliography(list(project.bibliography), problems)
+    entry = bib.get(args.key)
+    if entry is None:
+        raise BuildFailed(f"error new-note: {args.key!r} is not in {', '.join(str(p.relative_to(project.root)) for p in project.bibliography)}\n"
+                          "    hint: add the entry first")
+    path = project.notes_dir / f"{args.key}.md"
+    if path.exists() and not args.force:
+        raise BuildFailed(f"{path.relative_to(project.root)}: error new-note: the note exists (use --force to overwrite)")
+    write_atomic(path, note_template(entry, project))
+    print(f"wrote {path.relative_to(project.root)}")
+    return 0
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    build_dir = Path(args.root).resolve() / "build"
+    if build_dir.is_dir():
+        shutil.rmtree(build_dir)
+    print("removed build/")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="scholarly_build", description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--root", default=".", help="project root (default: current directory)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("check", help="check citations, bibliography and notes")
+    c.add_argument("--manuscript", action="append", default=[], metavar="PATH", help="a Markdown file (repeatable)")
+    c.add_argument("--bib", action="append", default=[], metavar="PATH", help="a .bib file (repeatable)")
+    c.add_argument("--notes", metavar="DIR", help="a notes directory")
+    c.add_argument("--crossref-prefix", action="append", metavar="PREFIX", help="cross-reference prefix, e.g. fig:")
+    c.add_argument("--format", choices=("human", "json"), default="human")
+    c.add_argument("--strict", action="store_true", help="warnings fail too")
+    c.set_defaults(func=cmd_check)
+
+    b = sub.add_parser("build", help="build the paper and the annotated bibliography")
+    b.add_argument("--formats", help="comma list of html,latex,pdf,docx (default: all)")
+    b.add_argument("--documents", help="comma list of paper,bibliography (default: both)")
+    b.add_argument("--force", action="store_true", help="re-render everything")
+    b.add_argument("--no-provision", action="store_true", help="never run apt-get")
+    b.set_defaults(func=cmd_build)
+
+    d = sub.add_parser("doctor", help="list tools and versions, and what is missing")
+    d.set_defaults(func=cmd_doctor)
+
+    n = sub.add_parser("new-note", help="scaffold bib/notes/KEY.md from the bib entry")
+    n.add_argument("key")
+    n.add_argument("--force", action="store_true")
+    n.set_defaults(func=cmd_new_note)
+
+    k = sub.add_parser("clean", help="remove build/")
+    k.set_defaults(func=cmd_clean)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except BuildFailed as exc:
+        print(exc.render(), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; previous outputs in build/ are unchanged", file=sys.stderr)
+        return 130

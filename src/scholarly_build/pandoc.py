@@ -1,0 +1,50 @@
+"""The one place that talks to pandoc (the pinned binary shipped by pypandoc)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pypandoc
+
+# Raw TeX/HTML and raw-attribute blocks are disabled for every input: notes and
+# sections may come from untrusted pull requests, and with these extensions off
+# anything that looks like LaTeX or HTML reaches the output escaped, as text.
+READER = "markdown-raw_html-raw_tex-raw_attribute"
+
+
+class PandocError(Exception):
+    def __init__(self, message: str, stderr: str) -> None:
+        super().__init__(message)
+        self.stderr = stderr
+
+
+def pandoc_path() -> str:
+    return str(pypandoc.get_pandoc_path())
+
+
+def pandoc_version() -> str:
+    return str(pypandoc.get_pandoc_version())
+
+
+def run(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the pinned pandoc; raise PandocError with its stderr on failure."""
+    proc = subprocess.run(
+        [pandoc_path(), *args],
+        cwd=cwd, input=stdin, capture_output=True, text=True,
+        env={**os.environ, **(env or {})}, check=False,
+    )
+    if proc.returncode != 0:
+        raise PandocError(f"pandoc exited with status {proc.returncode}", proc.stderr)
+    return proc
+
+
+def parse_markdown(text: str) -> dict[str, Any]:
+    """Markdown -> pandoc JSON AST, in the sandbox (parsing needs no files)."""
+    out = pypandoc.convert_text(text, "json", format=READER, extra_args=["--sandbox"])
+    result: dict[str, Any] = json.loads(out)
+    return result

@@ -1,0 +1,129 @@
+"""Problems are values with a location: ``path:line:col: severity code: message``.
+
+Every stage collects problems instead of raising on the first one; a stage that
+cannot continue raises :class:`BuildFailed` carrying everything it collected.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding, sortable by file then line."""
+
+    file: str
+    line: int
+    column: int
+    code: str
+    severity: Severity
+    message: str
+    key: str | None = None
+    hint: str | None = None
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.file, self.line, self.column, self.code, self.message)
+
+    def format(self) -> str:
+        where = self.file or "<project>"
+        if self.line:
+            where += f":{self.line}"
+            if self.column:
+                where += f":{self.column}"
+        text = f"{where}: {self.severity.value} {self.code}: {self.message}"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "file": self.file,
+            "line": self.line or None,
+            "column": self.column or None,
+            "key": self.key,
+            "message": self.message + (f" (hint: {self.hint})" if self.hint else ""),
+        }
+
+
+class Problems:
+    """An ordered collection of problems with helpers to add them."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self._items: list[Problem] = []
+        self.root = root
+
+    def _rel(self, path: Path | str | None) -> str:
+        if path is None:
+            return ""
+        p = Path(path)
+        if self.root is not None:
+            try:
+                return str(p.resolve().relative_to(self.root.resolve()))
+            except ValueError:
+                pass
+        return str(p)
+
+    def add(
+        self,
+        code: str,
+        message: str,
+        *,
+        path: Path | str | None = None,
+        line: int = 0,
+        column: int = 0,
+        severity: Severity = Severity.ERROR,
+        key: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self._items.append(
+            Problem(self._rel(path), line, column, code, severity, message, key, hint)
+        )
+
+    def error(self, code: str, message: str, **kw: object) -> None:
+        self.add(code, message, severity=Severity.ERROR, **kw)  # type: ignore[arg-type]
+
+    def warning(self, code: str, message: str, **kw: object) -> None:
+        self.add(code, message, severity=Severity.WARNING, **kw)  # type: ignore[arg-type]
+
+    def extend(self, items: Iterable[Problem]) -> None:
+        self._items.extend(items)
+
+    def __iter__(self) -> Iterator[Problem]:
+        return iter(sorted(set(self._items), key=Problem.sort_key))
+
+    def __len__(self) -> int:
+        return len(set(self._items))
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self if p.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self if p.severity is Severity.WARNING]
+
+
+class BuildFailed(Exception):
+    """A user-facing failure: carries problems and/or a message, never a traceback."""
+
+    def __init__(self, message: str = "", problems: Iterable[Problem] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = sorted(problems, key=Problem.sort_key)
+
+    def render(self) -> str:
+        lines = [p.format() for p in self.problems]
+        if self.message:
+            lines.append(self.message)
+        return "\n".join(lines)

@@ -1,0 +1,225 @@
+"""The project: every path and setting, resolved once into a frozen object.
+
+Settings live in ``manuscript/paper.yaml`` (documented in ``docs/settings.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import yamldoc
+from .problems import BuildFailed, Problems
+from .textfile import read_text
+
+SETTINGS_FILE = Path("manuscript/paper.yaml")
+DEFAULT_CROSSREF_PREFIXES = ("fig:", "tbl:", "eq:", "sec:")
+PDF_ENGINES = ("xelatex", "lualatex")
+
+
+@dataclass(frozen=True)
+class Theme:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Work:
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Figure:
+    id: str
+    script: Path
+    data: Path | None  # None: the engine generates the data from the notes
+    line: int
+
+
+@dataclass(frozen=True)
+class SectionRef:
+    """An entry in the paper's section list: a Markdown file or a generated block."""
+
+    path: Path | None
+    generated: str | None
+    line: int
+
+
+GENERATED_BLOCKS = ("comparison-table", "sources-by-theme")
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    settings_path: Path
+    metadata: dict[str, Any]
+    csl: str
+    pdf_engine: str
+    fonts: dict[str, str]
+    works: tuple[Work, ...]
+    themes: tuple[Theme, ...]
+    sections: tuple[SectionRef, ...]
+    figures: tuple[Figure, ...]
+    bibliography: tuple[Path, ...]
+    crossref_prefixes: tuple[str, ...] = DEFAULT_CROSSREF_PREFIXES
+    annotation_min_words: int = 80
+    annotation_max_words: int = 200
+    settings_lines: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def notes_dir(self) -> Path:
+        return self.root / "bib" / "notes"
+
+    @property
+    def sections_dir(self) -> Path:
+        return self.root / "manuscript" / "sections"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.root / "figures"
+
+    @property
+    def build_dir(self) -> Path:
+        return self.root / "build"
+
+    @property
+    def theme_ids(self) -> tuple[str, ...]:
+        return tuple(t.id for t in self.themes)
+
+    @property
+    def work_keys(self) -> tuple[str, ...]:
+        return tuple(w.key for w in self.works)
+
+    def inside(self, path: Path) -> bool:
+        """True when ``path`` (after resolving symlinks) lies within the project."""
+        try:
+            path.resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return False
+        return True
+
+
+def _str(doc: yamldoc.YamlDoc, problems: Problems, path: Path, key: str, default: str | None = None) -> str:
+    value = doc.data.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        problems.error(
+            "settings",
+            f"`{key}` must be a non-empty string",
+            path=path,
+            line=doc.line(key),
+            hint=f"set `{key}:` in {SETTINGS_FILE}",
+        )
+        return default or ""
+    return value
+
+
+def load_project(root: Path) -> Project:
+    """Read and validate the settings; raise BuildFailed listing every problem."""
+    root = root.resolve()
+    path = root / SETTINGS_FILE
+    problems = Problems(root)
+    if not path.is_file():
+        raise BuildFailed(
+            f"{SETTINGS_FILE}: error settings: the settings file is missing\n"
+            f"    hint: run from the project root, or pass --root"
+        )
+    text = read_text(path, problems)
+    try:
+        doc = yamldoc.load(text or "")
+    except yamldoc.YamlError as exc:
+        problems.error("settings", exc.message, path=path, line=exc.line)
+        raise BuildFailed(problems=problems) from None
+    if not isinstance(doc.data, dict):
+        problems.error("settings", "the settings must be a YAML mapping", path=path, line=1)
+        raise BuildFailed(problems=problems)
+    data: dict[str, Any] = doc.data
+
+    title = _str(doc, problems, path, "title")
+    csl = _str(doc, problems, path, "csl", "chicago-author-date")
+    engine = data.get("pdf_engine", "xelatex")
+    if engine not in PDF_ENGINES:
+        problems.error(
+            "settings", f"unknown pdf_engine {engine!r}", path=path, line=doc.line("pdf_engine"),
+            hint=f"use one of: {', '.join(PDF_ENGINES)}",
+        )
+    fonts = data.get("fonts", {}) or {}
+    if not isinstance(fonts, dict) or not all(isinstance(v, str) for v in fonts.values()):
+        problems.error("settings", "`fonts` must map main/sans/mono to font names", path=path, line=doc.line("fonts"))
+        fonts = {}
+
+    works: list[Work] = []
+    for i, item in enumerate(data.get("works") or []):
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            problems.error("settings", "each work needs `key` and `label`", path=path, line=doc.line("works", i))
+            continue
+        works.append(Work(item["key"], str(item.get("label", item["key"]))))
+    themes: list[Theme] = []
+    for i, item in enumerate(data.get("themes") or []):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            problems.error("settings", "each theme needs `id` and `label`", path=path, line=doc.line("themes", i))
+            continue
+        themes.append(Theme(item["id"], str(item.get("label", item["id"]))))
+    if not themes:
+        problems.error("settings", "`themes` must list at least one theme", path=path, line=doc.line("themes"))
+
+    sections: list[SectionRef] = []
+    for i, item in enumerate(data.get("sections") or []):
+        line = doc.line("sections", i)
+        if isinstance(item, str):
+            sections.append(SectionRef(Path(item), None, line))
+        elif isinstance(item, dict) and item.get("generated") in GENERATED_BLOCKS:
+            sections.append(SectionRef(None, str(item["generated"]), line))
+        else:
+            problems.error(
+                "settings", f"bad section entry {item!r}", path=path, line=line,
+                hint=f"give a file name or {{generated: {' | '.join(GENERATED_BLOCKS)}}}",
+            )
+
+    figures: list[Figure] = []
+    for i, item in enumerate(data.get("figures") or []):
+        line = doc.line("figures", i)
+        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("id", "script", "data")):
+            problems.error("settings", "each figure needs `id`, `script` and `data`", path=path, line=line)
+            continue
+        data_path = None if item["data"] == "notes" else Path(item["data"])
+        figures.append(Figure(item["id"], Path(item["script"]), data_path, line))
+
+    bib = data.get("bibliography", ["bib/references.bib"])
+    if isinstance(bib, str):
+        bib = [bib]
+    prefixes = data.get("crossref_prefixes", list(DEFAULT_CROSSREF_PREFIXES))
+
+    metadata: dict[str, Any] = {
+        k: data[k]
+        for k in ("title", "subtitle", "date", "lang", "subject", "keywords", "abstract")
+        if k in data
+    }
+    metadata["title"] = title
+    authors = data.get("authors") or []
+    metadata["author"] = [a["name"] if isinstance(a, dict) else str(a) for a in authors]
+
+    if problems.errors:
+        raise BuildFailed(problems=problems)
+    return Project(
+        root=root,
+        settings_path=path,
+        metadata=metadata,
+        csl=csl,
+        pdf_engine=str(engine),
+        fonts={str(k): str(v) for k, v in fonts.items()},
+        works=tuple(works),
+        themes=tuple(themes),
+        sections=tuple(sections),
+        figures=tuple(figures),
+        bibliography=tuple(root / str(b) for b in bib),
+        crossref_prefixes=tuple(str(p) for p in prefixes),
+        annotation_min_words=int(data.get("annotation_min_words", 80)),
+        annotation_max_words=int(data.get("annotation_max_words", 200)),
+        settings_lines={str(k): doc.line(str(k)) for k in data},
+    )

@@ -1,0 +1,162 @@
+"""Rendering assembled Markdown with pandoc (HTML, DOCX, LaTeX) and latexmk (PDF)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import pandoc
+from .fsutil import install_atomic, sha256_bytes
+from .problems import BuildFailed
+
+LATEX_TIMEOUT_S = 900
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """Everything one render needs; built once, then run in a worker thread."""
+
+    name: str  # e.g. "paper.html"
+    fmt: str  # html | docx | latex
+    markdown: Path  # the assembled document
+    metadata: Path  # the --metadata-file
+    outputs: tuple[Path, ...]  # final outputs (tex job: .tex and .pdf)
+    work_dir: Path
+    defaults_dir: Path
+    bibliography: tuple[Path, ...]
+    csl: Path
+    figures: tuple[Path, ...]  # files the document may include
+    pdf_engine: str
+    fonts: dict[str, str]
+    env: dict[str, str]
+    digest: str
+    make_pdf: bool = True
+
+
+def _pandoc_args(job: RenderJob, fmt_defaults: str, output: Path, extra: list[str]) -> list[str]:
+    args = [
+        "--defaults", str(job.defaults_dir / "common.yaml"),
+        "--defaults", str(job.defaults_dir / fmt_defaults),
+        "--metadata-file", str(job.metadata),
+        "--csl", str(job.csl),
+        "--output", str(output),
+    ]
+    for bib in job.bibliography:
+        args += ["--bibliography", str(bib)]
+    return [*args, *extra, str(job.markdown)]
+
+
+def _allowed_images_meta(job: RenderJob) -> list[str]:
+    # A list-valued metadata field needs one -M per item.
+    return [arg for f in job.figures if f.suffix == ".png" for arg in ("-M", f"allowed-images={f.name}")]
+
+
+def _pandoc(job: RenderJob, fmt_defaults: str, output: Path, extra: list[str]) -> None:
+    args = _pandoc_args(job, fmt_defaults, output, [*_allowed_images_meta(job), *extra])
+    try:
+        proc = pandoc.run(args, cwd=job.work_dir, env=job.env)
+    except pandoc.PandocError as exc:
+        raise BuildFailed(f"{job.markdown.name}: error pandoc: rendering {job.name} failed:\n"
+                          + _indent(exc.stderr) + f"\n    hint: the assembled input is {job.markdown}") from None
+    warnings = [line for line in proc.stderr.splitlines() if line.strip()]
+    if warnings:
+        (job.work_dir / f"{job.name}.pandoc.log").write_text("\n".join(warnings) + "\n")
+
+
+def _indent(text: str, limit: int = 30) -> str:
+    lines = text.rstrip().splitlines()[-limit:]
+    return "\n".join("    " + line for line in lines)
+
+
+def run_job(job: RenderJob) -> None:
+    job.work_dir.mkdir(parents=True, exist_ok=True)
+    if job.fmt == "html":
+        tmp = job.work_dir / job.outputs[0].name
+        # Figures are read from the work directory only (copied there by the build).
+        for fig in job.figures:
+            shutil.copyfile(fig, job.work_dir / fig.name)
+        _pandoc(job, "html.yaml", tmp, ["--resource-path", str(job.work_dir)])
+        install_atomic(tmp, job.outputs[0])
+    elif job.fmt == "docx":
+        tmp = job.work_dir / job.outputs[0].name
+        for fig in job.figures:
+            shutil.copyfile(fig, job.work_dir / fig.name)
+        _pandoc(job, "docx.yaml", tmp, ["--resource-path", str(job.work_dir)])
+        install_atomic(tmp, job.outputs[0])
+    elif job.fmt == "latex":
+        tex = job.work_dir / job.outputs[0].name
+        variables = [
+            "-V", f"pdf-trailer-id=<{job.digest[:32]}> <{job.digest[:32]}>",
+            "-V", f"mainfont={job.fonts.get('main', 'Linux Libertine O')}",
+            "-V", f"sansfont={job.fonts.get('sans', 'Linux Biolinum O')}",
+            "-V", f"monofont={job.fonts.get('mono', 'DejaVu Sans Mono')}",
+        ]
+        # --sandbox: producing LaTeX source needs no files beyond those named here.
+        _pandoc(job, "latex.yaml", tex, ["--sandbox", *variables])
+        install_atomic(tex, job.outputs[0])
+        if job.make_pdf and len(job.outputs) > 1:
+            for fig in job.figures:
+                if fig.suffix == ".pdf":
+                    shutil.copyfile(fig, job.work_dir / fig.name)
+            pdf = latexmk(tex, job.pdf_engine, job.env)
+            install_atomic(pdf, job.outputs[1])
+    else:  # pragma: no cover - the build only creates the formats above
+        raise ValueError(job.fmt)
+
+
+def tex_env(base: dict[str, str]) -> dict[str, str]:
+    """TeX may read and write only below its working directory; no shell escape."""
+    return {**os.environ, **base, "openin_any": "p", "openout_any": "p", "shell_escape": "f"}
+
+
+def latexmk(tex: Path, engine: str, env: dict[str, str]) -> Path:
+    flag = {"xelatex": "-xelatex", "lualatex": "-lualatex"}[engine]
+    cmd = [
+        "latexmk", flag, "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
+        "-latexoption=-no-shell-escape", "-quiet", tex.name,
+    ]
+    try:
+        proc = subprocess.run(cmd, cwd=tex.parent, env=tex_env(env), capture_output=True, text=True,
+                              timeout=LATEX_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        raise BuildFailed(f"{tex.name}: error latex: LaTeX ran longer than {LATEX_TIMEOUT_S} s") from None
+    log = tex.with_suffix(".log")
+    pdf = tex.with_suffix(".pdf")
+    if proc.returncode != 0 or not pdf.is_file():
+        raise BuildFailed(latex_failure(log, proc.stdout + proc.stderr))
+    return pdf
+
+
+def latex_failure(log: Path, output: str) -> str:
+    """Quote the relevant lines of the TeX log and name the log file."""
+    text = log.read_text(errors="replace") if log.is_file() else output
+    lines = text.splitlines()
+    picked: list[str] = []
+    for i, line in enumerate(lines):
+        if line.startswith("!") or re.match(r"^[^:\s]+:\d+: ", line):
+            picked.extend(lines[i : i + 6])
+            if len(picked) > 24:
+                break
+    if not picked:
+        picked = lines[-20:]
+    return (f"{log}: error latex: LaTeX failed; relevant log lines:\n" + _indent("\n".join(picked))
+            + f"\n    hint: the full log is {log}")
+
+
+def overfull_boxes(log: Path, threshold_pt: float) -> list[str]:
+    """Overfull \\hbox warnings wider than ``threshold_pt``."""
+    if not log.is_file():
+        return []
+    found = []
+    for m in re.finditer(r"Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\)[^\n]*", log.read_text(errors="replace")):
+        if float(m.group(1)) > threshold_pt:
+            found.append(m.group(0))
+    return found
+
+
+def digest_of(*parts: bytes | str) -> str:
+    return sha256_bytes(b"\0".join(p.encode() if isinstance(p, str) else p for p in parts))

@@ -1,0 +1,40 @@
+"""Printing problems: human lines, JSON (a stable contract), GitHub annotations."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import TextIO
+
+from .problems import Problem, Severity
+
+
+def summary(problems: Sequence[Problem], *, files: int, entries: int, citations: int) -> dict[str, int]:
+    return {
+        "errors": sum(p.severity is Severity.ERROR for p in problems),
+        "warnings": sum(p.severity is Severity.WARNING for p in problems),
+        "files": files, "entries": entries, "citations": citations,
+    }
+
+
+def _gh_escape(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def emit(problems: Sequence[Problem], counts: dict[str, int], fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        json.dump({"problems": [p.as_json() for p in problems], "summary": counts}, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    else:
+        for p in problems:
+            out.write(p.format() + "\n")
+        out.write(
+            f"{counts['errors']} error(s), {counts['warnings']} warning(s) in {counts['files']} file(s); "
+            f"{counts['entries']} entries, {counts['citations']} citations checked\n"
+        )
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for p in problems:
+            level = "error" if p.severity is Severity.ERROR else "warning"
+            loc = f"file={p.file}" + (f",line={p.line}" if p.line else "") + (f",col={p.column}" if p.column else "")
+            out.write(f"::{level} {loc},title={p.code}::{_gh_escape(p.message)}\n")

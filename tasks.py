@@ -1,0 +1,99 @@
+"""Tasks for `invoke`: each parses its arguments and calls one engine function.
+
+Run `invoke --list` for the task set; `invoke build` is the default.
+"""
+
+from __future__ import annotations
+
+from invoke import Context, Exit, task
+
+from scholarly_build.cli import main as engine
+
+
+def _run(*argv: str) -> None:
+    code = engine(list(argv))
+    if code:
+        raise Exit(code=code)
+
+
+@task(default=True, help={"force": "re-render everything", "formats": "comma list of html,latex,pdf,docx"})
+def build(c: Context, force: bool = False, formats: str = "") -> None:
+    """Build everything: check, figures, paper and annotated bibliography (HTML, PDF, TeX, DOCX)."""
+    _run("build", *(["--force"] if force else []), *(["--formats", formats] if formats else []))
+
+
+@task(help={"force": "re-render even if up to date"})
+def paper(c: Context, force: bool = False) -> None:
+    """Build only the paper (HTML, PDF, TeX, DOCX)."""
+    _run("build", "--documents", "paper", *(["--force"] if force else []))
+
+
+@task(help={"force": "re-render even if up to date"})
+def bibliography(c: Context, force: bool = False) -> None:
+    """Build only the annotated bibliography (HTML, PDF, TeX)."""
+    _run("build", "--documents", "bibliography", *(["--force"] if force else []))
+
+
+@task
+def figures(c: Context) -> None:
+    """Run the figure scripts whose script or data changed."""
+    _run("build", "--formats", "none")
+
+
+@task(
+    iterable=["manuscript", "bib"],
+    help={
+        "manuscript": "a Markdown file to check (repeatable)",
+        "bib": "a .bib file (repeatable)",
+        "notes": "a notes directory",
+        "format": "human (default) or json",
+        "strict": "warnings fail too",
+    },
+)
+def check(c: Context, manuscript: list[str], bib: list[str], notes: str = "", format: str = "human",
+          strict: bool = False) -> None:
+    """Check citations, the bibliography and the notes; exit 1 on any error."""
+    args = ["check", "--format", format]
+    for m in manuscript:
+        args += ["--manuscript", m]
+    for b in bib:
+        args += ["--bib", b]
+    if notes:
+        args += ["--notes", notes]
+    if strict:
+        args.append("--strict")
+    _run(*args)
+
+
+@task(help={"k": "only tests matching this expression"})
+def test(c: Context, k: str = "") -> None:
+    """Run the linters and the test suite (unit and integration: real pandoc and TeX)."""
+    c.run("ruff check src tests tasks.py figures", pty=False)
+    c.run("mypy src", pty=False)
+    c.run("python -m pytest" + (f" -k '{k}'" if k else ""), pty=False)
+
+
+@task
+def doctor(c: Context) -> None:
+    """List every tool and its version (pandoc, TeX, fonts, Python packages) and what is missing."""
+    _run("doctor")
+
+
+@task
+def clean(c: Context) -> None:
+    """Remove build/."""
+    _run("clean")
+
+
+@task(help={"key": "the BibTeX key of the entry", "force": "overwrite an existing note"})
+def new_note(c: Context, key: str, force: bool = False) -> None:
+    """Scaffold bib/notes/KEY.md from the bibliography entry."""
+    _run("new-note", key, *(["--force"] if force else []))
+
+
+@task(help={"interval": "seconds between checks for changes"})
+def watch(c: Context, interval: float = 1.0) -> None:
+    """Rebuild whenever an input changes (Ctrl-C to stop)."""
+    from scholarly_build.watch import watch as run_watch
+
+    run_watch(interval)

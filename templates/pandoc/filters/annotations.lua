@@ -1,0 +1,38 @@
+-- The CSL "annotated" styles print only the CSL `note` variable, and pandoc maps
+-- BibTeX `annote` to `annote`, which they drop. So the assembled bibliography
+-- carries each annotation in a Div `.annotation` with `data-key`, and this
+-- filter, run after citeproc, moves it under the entry `ref-<key>`.
+
+function Pandoc(doc)
+  local annotations = {}
+  doc.blocks = doc.blocks:walk({
+    Div = function(div)
+      if div.classes:includes("annotations") then
+        div:walk({ Div = function(inner)
+          if inner.classes:includes("annotation") then
+            annotations[inner.attributes["key"]] = inner
+          end
+        end })
+        return {}
+      end
+    end,
+  })
+  return doc:walk({
+    Div = function(div)
+      local key = div.identifier:match("^ref%-(.+)$")
+      if key and annotations[key] then
+        local note = annotations[key]
+        note.attributes["key"] = nil
+        if FORMAT:match("latex") then
+          -- The writer ignores Div classes; this environment is defined in our template.
+          div.content:insert(pandoc.RawBlock("latex", "\\begin{annotation}"))
+          div.content:extend(note.content)
+          div.content:insert(pandoc.RawBlock("latex", "\\end{annotation}"))
+        else
+          div.content:insert(note)
+        end
+        return div
+      end
+    end,
+  })
+end

@@ -1,0 +1,90 @@
+-- Numbered cross-references for figures and tables, run before citeproc so
+-- that `@fig:x` / `@tbl:x` are never taken for citations. Figures are pandoc
+-- Figure elements with an id `fig:...`; tables are Divs with an id `tbl:...`.
+-- LaTeX numbers floats itself, so captions are only prefixed for other formats.
+
+local prefixes = { "fig:", "tbl:", "eq:", "sec:" }
+local labels = {}   -- id -> "Figure 1"
+local is_latex = FORMAT:match("latex") ~= nil
+
+-- `@Fig:x` (capitalised at the start of a sentence) refers to `fig:x`.
+local function has_prefix(id)
+  for _, p in ipairs(prefixes) do
+    if id:sub(1, #p):lower() == p:lower() then return true end
+  end
+  return false
+end
+
+local function prefix_caption(caption, text)
+  local label = pandoc.Inlines({ pandoc.Strong({ pandoc.Str(text .. ":") }), pandoc.Space() })
+  if #caption.long > 0 and caption.long[1].content then
+    caption.long[1].content = label .. caption.long[1].content
+  else
+    caption.long = pandoc.Blocks({ pandoc.Plain(label) })
+  end
+  return caption
+end
+
+local function number(doc)
+  local nfig, ntbl = 0, 0
+  doc.blocks = doc.blocks:walk({
+    Figure = function(fig)
+      if fig.identifier:match("^fig:") then
+        nfig = nfig + 1
+        labels[fig.identifier] = "Figure " .. nfig
+        if not is_latex then fig.caption = prefix_caption(fig.caption, "Figure " .. nfig) end
+      end
+      return fig
+    end,
+    Div = function(div)
+      if div.identifier:match("^tbl:") then
+        ntbl = ntbl + 1
+        labels[div.identifier] = "Table " .. ntbl
+        if not is_latex then
+          div = div:walk({ Table = function(t)
+            t.caption = prefix_caption(t.caption, "Table " .. ntbl)
+            return t
+          end })
+        end
+      end
+      return div
+    end,
+    Header = function(h)
+      if h.identifier:match("^sec:") then
+        labels[h.identifier] = "“" .. pandoc.utils.stringify(h.content) .. "”"
+      end
+      return h
+    end,
+  })
+  return doc
+end
+
+local function resolve(cite)
+  local parts = {}
+  for _, c in ipairs(cite.citations) do
+    if not has_prefix(c.id) then return nil end
+    local id = c.id:sub(1, 1):lower() .. c.id:sub(2)
+    local text = labels[id]
+    if text == nil then
+      io.stderr:write("[WARNING] crossref: unknown reference @" .. c.id .. "\n")
+      text = "??"
+    end
+    parts[#parts + 1] = pandoc.Link(pandoc.Inlines(text), "#" .. id)
+  end
+  local out = pandoc.Inlines({})
+  for i, link in ipairs(parts) do
+    if i > 1 then out:insert(pandoc.Str(", ")) end
+    out:insert(link)
+  end
+  return out
+end
+
+function Pandoc(doc)
+  local configured = doc.meta["crossref-prefixes"]
+  if configured then
+    prefixes = {}
+    for _, p in ipairs(configured) do prefixes[#prefixes + 1] = pandoc.utils.stringify(p) end
+  end
+  doc = number(doc)
+  return doc:walk({ Cite = function(cite) return resolve(cite) end })
+end

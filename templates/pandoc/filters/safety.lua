@@ -1,0 +1,43 @@
+-- Untrusted notes and sections must not pull files into the output or plant
+-- active links. Images are limited to the figures the build declared (metadata
+-- `allowed-images`); links to anything but http(s), mailto and in-document
+-- anchors are unwrapped to their text. For LaTeX, figures use their PDF version.
+
+local allowed = {}
+local is_latex = FORMAT:match("latex") ~= nil
+
+local function meta_list(value)
+  local out = {}
+  if value == nil then return out end
+  if pandoc.utils.type(value) ~= "List" then return { pandoc.utils.stringify(value) } end
+  for _, item in ipairs(value) do out[#out + 1] = pandoc.utils.stringify(item) end
+  return out
+end
+
+function Meta(meta)
+  for _, name in ipairs(meta_list(meta["allowed-images"])) do allowed[name] = true end
+  return nil
+end
+
+local function safe_target(target)
+  if target:match("^#") then return true end
+  local scheme = target:match("^([%a][%w+.-]*):")
+  if scheme == nil then return false end  -- relative paths could point at local files
+  scheme = scheme:lower()
+  return scheme == "http" or scheme == "https" or scheme == "mailto"
+end
+
+function Image(img)
+  if not allowed[img.src] then
+    return pandoc.Emph({ pandoc.Str("[image not included: " .. img.src .. "]") })
+  end
+  if is_latex then img.src = img.src:gsub("%.png$", ".pdf") end
+  return img
+end
+
+function Link(link)
+  if not safe_target(link.target) then return link.content end
+  return link
+end
+
+return { { Meta = Meta }, { Image = Image, Link = Link } }
