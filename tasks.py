@@ -50,8 +50,9 @@ def figures(c: Context) -> None:
         "strict": "warnings fail too",
     },
 )
-def check(c: Context, manuscript: list[str], bib: list[str], notes: str = "", format: str = "human",
-          strict: bool = False) -> None:
+def check(
+    c: Context, manuscript: list[str], bib: list[str], notes: str = "", format: str = "human", strict: bool = False
+) -> None:
     """Check citations, the bibliography and the notes; exit 1 on any error."""
     args = ["check", "--format", format]
     for m in manuscript:

@@ -67,8 +67,11 @@ def environment(project: Project) -> SandboxedEnvironment:
     labels = {t.id: t.label for t in project.themes}
     works = {w.key: w.label for w in project.works}
     env.filters.update(
-        cell=_cell, md=_inline, fenced=_fenced,
-        theme_label=lambda t: labels.get(t, t), work_label=lambda w: works.get(w, w),
+        cell=_cell,
+        md=_inline,
+        fenced=_fenced,
+        theme_label=lambda t: labels.get(t, t),
+        work_label=lambda w: works.get(w, w),
     )
     return env
 
@@ -100,14 +103,28 @@ def _render(env: SandboxedEnvironment, name: str, context: dict[str, Any], proje
         path = Path(exc.filename) if exc.filename else project.templates_dir / (exc.name or name)
         raise BuildFailed(_fmt(project, path, exc.lineno, f"template syntax error: {exc.message}")) from None
     except jinja2.TemplateNotFound as exc:
-        raise BuildFailed(_fmt(project, project.templates_dir / str(exc.name), 0,
-                               f"template {exc.name!r} not found", "restore it from git")) from None
+        raise BuildFailed(
+            _fmt(
+                project,
+                project.templates_dir / str(exc.name),
+                0,
+                f"template {exc.name!r} not found",
+                "restore it from git",
+            )
+        ) from None
     except (jinja2.UndefinedError, jinja2.exceptions.SecurityError, TypeError, ValueError) as exc:
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".j2")]
         where = frames[-1] if frames else None
         path = Path(where.filename) if where else project.templates_dir / name
-        raise BuildFailed(_fmt(project, path, where.lineno or 0 if where else 0,
-                               f"template error: {exc}", "check the variable names the template uses")) from None
+        raise BuildFailed(
+            _fmt(
+                project,
+                path,
+                where.lineno or 0 if where else 0,
+                f"template error: {exc}",
+                "check the variable names the template uses",
+            )
+        ) from None
 
 
 def _fmt(project: Project, path: Path, line: int | None, message: str, hint: str = "") -> str:
@@ -128,15 +145,25 @@ def assemble_paper(project: Project, notes: dict[str, Note], problems: Problems)
         if ref.generated is not None:
             blocks.append({"kind": "generated", "name": ref.generated})
             continue
-        assert ref.path is not None
+        if ref.path is None:  # a SectionRef is either generated or a file
+            continue
         path = project.sections_dir / ref.path
         if not path.is_file():
-            problems.error("missing-file", f"section {ref.path} is listed but does not exist", path=project.settings_path,
-                           line=ref.line, hint=f"create {path.relative_to(project.root)} or remove it from `sections`")
+            problems.error(
+                "missing-file",
+                f"section {ref.path} is listed but does not exist",
+                path=project.settings_path,
+                line=ref.line,
+                hint=f"create {path.relative_to(project.root)} or remove it from `sections`",
+            )
             continue
         if not project.inside(path):
-            problems.error("unsafe-path", f"section {ref.path} resolves outside the project",
-                           path=project.settings_path, line=ref.line)
+            problems.error(
+                "unsafe-path",
+                f"section {ref.path} resolves outside the project",
+                path=project.settings_path,
+                line=ref.line,
+            )
             continue
         text = read_text(path, problems)
         if text is not None:

@@ -75,7 +75,7 @@ def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tu
             with cache.open("rb") as fh:
                 cached: tuple[_FileResult, dict[str, str]] = pickle.load(fh)  # noqa: S301 - our own cache file
             return cached
-        except Exception:  # noqa: BLE001 - a corrupt cache is simply rebuilt
+        except Exception:  # noqa: BLE001, S110 - a corrupt cache is simply rebuilt
             pass
     scan = bibscan.scan(text)
     # pybtex sees only the spans that scanned cleanly, so a broken entry cannot
@@ -117,15 +117,21 @@ def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tu
     return result
 
 
-def load_bibliography(paths: list[Path] | tuple[Path, ...], problems: Problems, cache_dir: Path | None = None) -> Bibliography:
+def load_bibliography(
+    paths: list[Path] | tuple[Path, ...], problems: Problems, cache_dir: Path | None = None
+) -> Bibliography:
     """Load every file; report syntax faults, duplicates and macro problems."""
     bib = Bibliography()
     macros: dict[str, str] = {}
     first_seen: dict[str, tuple[Path, int, str]] = {}
     for path in paths:
         if not path.is_file():
-            problems.error("missing-file", "bibliography file not found", path=path,
-                           hint="check `bibliography` in manuscript/paper.yaml")
+            problems.error(
+                "missing-file",
+                "bibliography file not found",
+                path=path,
+                hint="check `bibliography` in manuscript/paper.yaml",
+            )
             continue
         text = read_text(path, problems)
         if text is None:
@@ -137,7 +143,9 @@ def load_bibliography(paths: list[Path] | tuple[Path, ...], problems: Problems, 
         result, macros = _parse_file(text, macros, cache_dir)
         scan = result.scan
         for fault in scan.faults:
-            problems.error("bib-syntax", fault.message, path=path, line=fault.line, column=fault.column, hint=fault.hint)
+            problems.error(
+                "bib-syntax", fault.message, path=path, line=fault.line, column=fault.column, hint=fault.hint
+            )
         for name, line in scan.strings.items():
             bib.strings[name] = (path, line)
         for message in result.errors:
@@ -150,26 +158,41 @@ def load_bibliography(paths: list[Path] | tuple[Path, ...], problems: Problems, 
             names = [f.name for f in raw.fields]
             for i, f in enumerate(raw.fields):
                 if f.name in names[:i]:
-                    problems.error("duplicate-field", f"field {f.name!r} is given twice in entry {raw.key!r}",
-                                   path=path, line=f.line, key=raw.key,
-                                   hint="keep one of the two values")
+                    problems.error(
+                        "duplicate-field",
+                        f"field {f.name!r} is given twice in entry {raw.key!r}",
+                        path=path,
+                        line=f.line,
+                        key=raw.key,
+                        hint="keep one of the two values",
+                    )
                 for macro, mline in f.macros:
                     if macro.lower() not in bib.strings and macro.lower() not in month_names:
-                        problems.error("undefined-macro", f"@string macro {macro!r} is used but never defined",
-                                       path=path, line=mline, key=raw.key,
-                                       hint=f"define it with @string{{{macro} = {{...}}}} or put the value in braces")
+                        problems.error(
+                            "undefined-macro",
+                            f"@string macro {macro!r} is used but never defined",
+                            path=path,
+                            line=mline,
+                            key=raw.key,
+                            hint=f"define it with @string{{{macro} = {{...}}}} or put the value in braces",
+                        )
             if lower in first_seen:
                 fpath, fline, fkey = first_seen[lower]
                 where = f"line {fline}" if fpath == path else f"{fpath.name}:{fline}"
-                problems.error("duplicate-key",
-                               f"key {raw.key!r} is defined twice (first as {fkey!r} at {where}); "
-                               "BibTeX compares keys case-insensitively",
-                               path=path, line=raw.line, key=raw.key, hint="rename or remove one of the entries")
+                problems.error(
+                    "duplicate-key",
+                    f"key {raw.key!r} is defined twice (first as {fkey!r} at {where}); "
+                    "BibTeX compares keys case-insensitively",
+                    path=path,
+                    line=raw.line,
+                    key=raw.key,
+                    hint="rename or remove one of the entries",
+                )
                 continue
             first_seen[lower] = (path, raw.line, raw.key)
             if lower not in parsed:
                 continue
-            key, typ, fields, persons = parsed[lower]
+            _key, typ, fields, persons = parsed[lower]
             field_lines: dict[str, int] = {}
             for f in raw.fields:
                 field_lines.setdefault(f.name, f.line)

@@ -19,6 +19,7 @@ _SPACE = re.compile(r"[ \t\r\n]*")
 _BRACE_OR_QUOTE = re.compile(r'[{}"\\]')
 _BRACES = re.compile(r"[{}]")
 _NUMBER = re.compile(r"[0-9]+")
+_KEY = re.compile(r"[ \t\r\n]*([^\s,{}()\"#%'=]*)[ \t\r\n]*")
 
 
 @dataclass
@@ -81,8 +82,11 @@ class _Scanner:
             depth += 1 if m.group() == "{" else -1
             if depth == 0:
                 return m.end()
-        raise _Fault(pos - 1, "unbalanced braces: this `{` is never closed",
-                     "add the missing `}` (an entry must close before the next @entry)")
+        raise _Fault(
+            pos - 1,
+            "unbalanced braces: this `{` is never closed",
+            "add the missing `}` (an entry must close before the next @entry)",
+        )
 
     def quoted(self, pos: int, limit: int) -> int:
         """``pos`` is just after ``"``; return the index after the closing quote."""
@@ -101,8 +105,9 @@ class _Scanner:
             elif ch == "}":
                 depth -= 1
                 if depth < 0:
-                    raise _Fault(m.start(), "unbalanced braces: unexpected `}` inside a quoted value",
-                                 "remove the extra `}`")
+                    raise _Fault(
+                        m.start(), "unbalanced braces: unexpected `}` inside a quoted value", "remove the extra `}`"
+                    )
             elif depth == 0:
                 return i
 
@@ -120,8 +125,11 @@ class _Scanner:
             else:
                 m = _NUMBER.match(self.text, pos) or _NAME.match(self.text, pos)
                 if m is None or not m.group().strip():
-                    raise _Fault(pos, f"unexpected {ch!r} where a field value should start",
-                                 "wrap the value in braces: field = {value}")
+                    raise _Fault(
+                        pos,
+                        f"unexpected {ch!r} where a field value should start",
+                        "wrap the value in braces: field = {value}",
+                    )
                 name = m.group().strip()
                 if not name.isdigit():
                     macros.append((name, self.line(pos)))
@@ -152,10 +160,9 @@ class _Scanner:
             pos = self.value(pos + 1, limit, macros)
             result.strings[name.lower()] = self.line(start)
             return self._close(pos, close, limit)
-        m = re.compile(r"[ \t\r\n]*([^\s,{}()\"#%'=]*)[ \t\r\n]*").match(text, body)
-        assert m is not None
-        key = m.group(1)
-        pos = m.end()
+        m = _KEY.match(text, body)
+        key = m.group(1) if m else ""
+        pos = m.end() if m else body
         if not key:
             raise _Fault(body, "entry has no citation key", "write @type{key, field = {...}}")
         entry = RawEntry(kind, key, self.line(start), start, start)
@@ -172,34 +179,43 @@ class _Scanner:
             if pos >= limit:
                 if entry.fields:
                     last = entry.fields[-1]
-                    raise _Fault(last_pos, f"entry {key!r} (line {entry.line}) is not closed before the next "
-                                 f"entry; the braces of field {last.name!r} may be unbalanced",
-                                 "balance the braces in this field, or close the entry with `}`")
-                raise _Fault(start, f"entry {key!r} is not terminated",
-                             f"close the entry with `{'}' if close == '}' else ')'}`")
+                    raise _Fault(
+                        last_pos,
+                        f"entry {key!r} (line {entry.line}) is not closed before the next "
+                        f"entry; the braces of field {last.name!r} may be unbalanced",
+                        "balance the braces in this field, or close the entry with `}`",
+                    )
+                raise _Fault(
+                    start, f"entry {key!r} is not terminated", f"close the entry with `{'}' if close == '}' else ')'}`"
+                )
             if text[pos] == close:
                 entry.end = pos + 1
                 result.entries.append(entry)
                 return pos + 1
             fm = _NAME.match(text, pos)
             if fm is None:
-                raise _Fault(pos, f"unexpected {text[pos]!r} where a field name should start",
-                             "check for a missing comma or a stray character")
+                raise _Fault(
+                    pos,
+                    f"unexpected {text[pos]!r} where a field name should start",
+                    "check for a missing comma or a stray character",
+                )
             fname = fm.group(1)
             last_pos = pos
             fline = self.line(pos)
             pos = fm.end()
             if pos >= limit or text[pos] != "=":
-                raise _Fault(pos, f"expected `=` after field name {fname!r}",
-                             "check for a missing comma at the end of the previous field")
+                raise _Fault(
+                    pos,
+                    f"expected `=` after field name {fname!r}",
+                    "check for a missing comma at the end of the previous field",
+                )
             macros = []
             pos = self.value(pos + 1, limit, macros)
             entry.fields.append(RawField(fname.lower(), fline, macros))
             if pos < limit and text[pos] == ",":
                 pos += 1
             elif pos < limit and text[pos] != close:
-                raise _Fault(pos, f"missing comma after the field {fname!r}",
-                             "end every field with a comma")
+                raise _Fault(pos, f"missing comma after the field {fname!r}", "end every field with a comma")
 
     def _close(self, pos: int, close: str, limit: int) -> int:
         pos = _SPACE.match(self.text, pos).end()  # type: ignore[union-attr]
@@ -221,9 +237,14 @@ def scan(text: str) -> ScanResult:
         if m is None:
             # Outside entries everything is a comment in BibTeX, except a stray "@word".
             if re.match(r"@[ \t]*[A-Za-z]", text[at : at + 40]):
-                result.faults.append(SyntaxFault(sc.line(at), sc.column(at),
-                                                 "bad entry header: expected `@type{key,`",
-                                                 "write the header as @type{key,"))
+                result.faults.append(
+                    SyntaxFault(
+                        sc.line(at),
+                        sc.column(at),
+                        "bad entry header: expected `@type{key,`",
+                        "write the header as @type{key,",
+                    )
+                )
             pos = at + 1
             continue
         kind = m.group(1).lower()

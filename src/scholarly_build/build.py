@@ -48,8 +48,9 @@ def source_date_epoch(root: Path) -> int:
     if "SOURCE_DATE_EPOCH" in os.environ:
         return int(os.environ["SOURCE_DATE_EPOCH"])
     try:
-        out = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=root, capture_output=True, text=True,
-                             timeout=10, check=False)
+        out = subprocess.run(
+            ["git", "log", "-1", "--format=%ct"], cwd=root, capture_output=True, text=True, timeout=10, check=False
+        )
         if out.returncode == 0 and out.stdout.strip().isdigit():
             return int(out.stdout.strip())
     except (OSError, subprocess.TimeoutExpired):
@@ -94,8 +95,10 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
         report.warnings.append(w.format())
         console.print(f"[yellow]{w.format()}[/yellow]", highlight=False)
     if problems.errors:
-        raise BuildFailed("the build stopped before rendering: fix the errors above "
-                          "(previous outputs in build/ are unchanged)", problems.errors)
+        raise BuildFailed(
+            "the build stopped before rendering: fix the errors above (previous outputs in build/ are unchanged)",
+            problems.errors,
+        )
     notes = inputs.notes or {}
     csl = resolve_csl(project.csl, project.root)
     epoch = source_date_epoch(project.root)
@@ -117,8 +120,10 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
         for path, text in ((assembled / f"{name}.md", md), (assembled / f"{name}.meta.yaml", meta)):
             if not path.is_file() or path.read_text() != text:
                 write_atomic(path, text)
-    console.print(f"[green]✓[/green] assembled {', '.join(docs)} ({len(notes)} notes, "
-                  f"{len(inputs.bib.entries)} entries, {len(inputs.citations)} citations)")
+    console.print(
+        f"[green]✓[/green] assembled {', '.join(docs)} ({len(notes)} notes, "
+        f"{len(inputs.bib.entries)} entries, {len(inputs.citations)} citations)"
+    )
 
     with console.status("running figure scripts…"):
         figure_log: list[str] = []
@@ -135,8 +140,18 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     for name, (md, meta) in docs.items():
         fig_files = tuple(p for f in figures for p in (f.png, f.pdf)) if name == "paper" else ()
         fig_digest = digest_of(*(p.read_bytes() for p in fig_files))
-        base = digest_of(md, meta, resources, csl.read_bytes(), bib_bytes, fig_digest,
-                         tools.pandoc_version(), project.pdf_engine, repr(sorted(project.fonts.items())), str(epoch))
+        base = digest_of(
+            md,
+            meta,
+            resources,
+            csl.read_bytes(),
+            bib_bytes,
+            fig_digest,
+            tools.pandoc_version(),
+            project.pdf_engine,
+            repr(sorted(project.fonts.items())),
+            str(epoch),
+        )
         wanted: list[tuple[str, tuple[Path, ...]]] = []
         if "html" in options.formats:
             wanted.append(("html", (build_dir / f"{name}.html",)))
@@ -151,21 +166,37 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
             digest = digest_of(base, fmt, *(o.name for o in outs))
             label = "+".join(o.name for o in outs)
             fresh = state.get(f"render:{label}") == digest and all(
-                o.is_file() and state.get(f"hash:{o.name}") == sha256_file(o) for o in outs)
+                o.is_file() and state.get(f"hash:{o.name}") == sha256_file(o) for o in outs
+            )
             if fresh:
                 report.skipped.append(label)
                 continue
-            jobs.append(RenderJob(
-                name=label, fmt=fmt, markdown=assembled / f"{name}.md", metadata=assembled / f"{name}.meta.yaml",
-                outputs=outs, work_dir=build_dir / ".work" / f"{name}-{fmt}", defaults_dir=project.templates_dir / "pandoc",
-                bibliography=project.bibliography, csl=csl, figures=fig_files, pdf_engine=project.pdf_engine,
-                fonts=project.fonts, env=env, digest=digest, make_pdf=len(outs) > 1,
-            ))
+            jobs.append(
+                RenderJob(
+                    name=label,
+                    fmt=fmt,
+                    markdown=assembled / f"{name}.md",
+                    metadata=assembled / f"{name}.meta.yaml",
+                    outputs=outs,
+                    work_dir=build_dir / ".work" / f"{name}-{fmt}",
+                    defaults_dir=project.templates_dir / "pandoc",
+                    bibliography=project.bibliography,
+                    csl=csl,
+                    figures=fig_files,
+                    pdf_engine=project.pdf_engine,
+                    fonts=project.fonts,
+                    env=env,
+                    digest=digest,
+                    make_pdf=len(outs) > 1,
+                )
+            )
 
     failures: list[BuildFailed] = []
     if jobs:
-        with console.status(f"rendering {len(jobs)} output group(s) on {options.jobs} worker(s)…"), \
-                ThreadPoolExecutor(max_workers=options.jobs) as pool:
+        with (
+            console.status(f"rendering {len(jobs)} output group(s) on {options.jobs} worker(s)…"),
+            ThreadPoolExecutor(max_workers=options.jobs) as pool,
+        ):
             futures = {pool.submit(_timed, run_job, job): job for job in jobs}
             for future in as_completed(futures):
                 job = futures[future]
@@ -183,7 +214,7 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
                 console.print(f"[green]✓[/green] {job.name} ({seconds:.1f} s)")
     for name in report.skipped:
         console.print(f"[dim]· {name} is up to date[/dim]")
-    write_manifest(project, inputs_files(project, notes), env, csl)
+    write_manifest(project, inputs_files(project), env, csl)
     report.seconds = time.monotonic() - start
     if failures:
         raise BuildFailed("\n".join(f.render() for f in failures))
@@ -198,7 +229,7 @@ def _timed(fn: object, job: RenderJob) -> float:
     return time.monotonic() - t0
 
 
-def inputs_files(project: Project, notes: dict[str, object]) -> list[Path]:
+def inputs_files(project: Project) -> list[Path]:
     files = [project.settings_path, *project.bibliography]
     files += sorted(project.notes_dir.glob("*.md"))
     files += [project.sections_dir / s.path for s in project.sections if s.path is not None]
@@ -212,8 +243,9 @@ def inputs_files(project: Project, notes: dict[str, object]) -> list[Path]:
 
 def write_manifest(project: Project, inputs: list[Path], env: dict[str, str], csl: Path) -> None:
     build_dir = project.build_dir
-    outputs = sorted(p for p in build_dir.iterdir() if p.is_file() and not p.name.startswith(".")
-                     and p.name != "manifest.json")
+    outputs = sorted(
+        p for p in build_dir.iterdir() if p.is_file() and not p.name.startswith(".") and p.name != "manifest.json"
+    )
     manifest = {
         "source_date_epoch": int(env["SOURCE_DATE_EPOCH"]),
         "csl": csl.name,

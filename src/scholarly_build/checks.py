@@ -76,59 +76,113 @@ def check_entries(bib: Bibliography, problems: Problems) -> None:
         kw = {"path": entry.path, "key": entry.key}
         reqs = datamodel.requirements(entry.type)
         if reqs is None:
-            problems.error("unknown-type", f"unknown entry type @{entry.type} for {entry.key!r}",
-                           line=entry.line, hint="use a biblatex type such as @article, @book, @online", **kw)
+            problems.error(
+                "unknown-type",
+                f"unknown entry type @{entry.type} for {entry.key!r}",
+                line=entry.line,
+                hint="use a biblatex type such as @article, @book, @online",
+                **kw,
+            )
         else:
             for group in reqs:
                 if not any(_has(entry, name, bib) for name in group):
                     want = " or ".join(f"`{n}`" for n in group)
-                    problems.error("missing-field", f"@{entry.type} {entry.key!r} lacks {want}",
-                                   line=entry.line, hint="add the field, or choose the entry type that fits", **kw)
+                    problems.error(
+                        "missing-field",
+                        f"@{entry.type} {entry.key!r} lacks {want}",
+                        line=entry.line,
+                        hint="add the field, or choose the entry type that fits",
+                        **kw,
+                    )
         if "year" in entry.fields and not _YEAR.match(entry.fields["year"].strip()):
-            problems.warning("bad-year", f"year {entry.fields['year']!r} is not a four-digit year",
-                             line=entry.line_of("year"), hint="write year = {2010}", **kw)
+            problems.warning(
+                "bad-year",
+                f"year {entry.fields['year']!r} is not a four-digit year",
+                line=entry.line_of("year"),
+                hint="write year = {2010}",
+                **kw,
+            )
         if "date" in entry.fields and not _DATE.match(entry.fields["date"].strip()):
-            problems.warning("bad-year", f"date {entry.fields['date']!r} is not an ISO date (YYYY, YYYY-MM or YYYY-MM-DD)",
-                             line=entry.line_of("date"), **kw)
+            problems.warning(
+                "bad-year",
+                f"date {entry.fields['date']!r} is not an ISO date (YYYY, YYYY-MM or YYYY-MM-DD)",
+                line=entry.line_of("date"),
+                **kw,
+            )
         pages = entry.fields.get("pages")
         if pages is not None and not _PAGES_OK.match(pages.strip()):
-            problems.warning("bad-pages", f"pages {pages!r} should read like 12--34",
-                             line=entry.line_of("pages"), hint="use two hyphens for a range: pages = {12--34}", **kw)
+            problems.warning(
+                "bad-pages",
+                f"pages {pages!r} should read like 12--34",
+                line=entry.line_of("pages"),
+                hint="use two hyphens for a range: pages = {12--34}",
+                **kw,
+            )
         doi = entry.fields.get("doi")
         if doi is not None:
             clean = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:)", "", doi.strip(), flags=re.I)
             if not _DOI.match(clean):
-                problems.warning("bad-doi", f"DOI {doi!r} does not start with `10.`",
-                                 line=entry.line_of("doi"), hint="write the bare DOI, e.g. 10.1017/CBO9780511781353", **kw)
+                problems.warning(
+                    "bad-doi",
+                    f"DOI {doi!r} does not start with `10.`",
+                    line=entry.line_of("doi"),
+                    hint="write the bare DOI, e.g. 10.1017/CBO9780511781353",
+                    **kw,
+                )
             elif clean != doi.strip():
-                problems.warning("bad-doi", f"DOI {doi!r} should be given without a resolver prefix",
-                                 line=entry.line_of("doi"), hint=f"write doi = {{{clean}}}", **kw)
+                problems.warning(
+                    "bad-doi",
+                    f"DOI {doi!r} should be given without a resolver prefix",
+                    line=entry.line_of("doi"),
+                    hint=f"write doi = {{{clean}}}",
+                    **kw,
+                )
             dup = by_doi.setdefault(clean.lower(), entry)
             if dup is not entry:
-                problems.warning("duplicate-work", f"{entry.key!r} has the same DOI as {dup.key!r} (line {dup.line})",
-                                 line=entry.line_of("doi"), hint="merge the two entries", **kw)
+                problems.warning(
+                    "duplicate-work",
+                    f"{entry.key!r} has the same DOI as {dup.key!r} (line {dup.line})",
+                    line=entry.line_of("doi"),
+                    hint="merge the two entries",
+                    **kw,
+                )
         isbn = entry.fields.get("isbn")
         if isbn is not None and not all(isbn_valid(x) for x in re.split(r"[;,]\s*|\s+and\s+", isbn) if x.strip()):
-            problems.warning("bad-isbn", f"ISBN {isbn!r} has a wrong check digit or length",
-                             line=entry.line_of("isbn"), hint="copy the ISBN again from the book's record", **kw)
+            problems.warning(
+                "bad-isbn",
+                f"ISBN {isbn!r} has a wrong check digit or length",
+                line=entry.line_of("isbn"),
+                hint="copy the ISBN again from the book's record",
+                **kw,
+            )
         url = entry.fields.get("url")
         if url is not None:
             parsed = urlparse(url.strip())
             if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in url.strip():
-                problems.warning("bad-url", f"URL {url!r} is not an absolute http(s) address",
-                                 line=entry.line_of("url"), hint="write the full address, starting with https://", **kw)
+                problems.warning(
+                    "bad-url",
+                    f"URL {url!r} is not an absolute http(s) address",
+                    line=entry.line_of("url"),
+                    hint="write the full address, starting with https://",
+                    **kw,
+                )
         title = entry.fields.get("title")
         if title and entry.year and entry.family_names:
             sig = (_normalise_title(title), entry.year, entry.family_names[0].lower())
             dup = by_work.setdefault(sig, entry)
             if dup is not entry:
-                problems.warning("duplicate-work",
-                                 f"{entry.key!r} looks like the same work as {dup.key!r} (line {dup.line}): "
-                                 "same title, year and first author",
-                                 line=entry.line, hint="keep one key and cite it everywhere", **kw)
+                problems.warning(
+                    "duplicate-work",
+                    f"{entry.key!r} looks like the same work as {dup.key!r} (line {dup.line}): "
+                    "same title, year and first author",
+                    line=entry.line,
+                    hint="keep one key and cite it everywhere",
+                    **kw,
+                )
 
 
 # --- citations and notes against the .bib ------------------------------------
+
 
 def _suggest(key: str, keys: Iterable[str]) -> str | None:
     match = difflib.get_close_matches(key, list(keys), n=1, cutoff=0.6)
@@ -155,10 +209,13 @@ def _check_range(entry: BibEntry, pages: tuple[int, int] | None, problems: Probl
     if span is None or pages is None:
         return
     if pages[0] < span[0] or pages[1] > span[1]:
-        problems.error("locator-out-of-range",
-                       f"page {pages[0]}{'' if pages[0] == pages[1] else f'-{pages[1]}'} lies outside "
-                       f"{entry.key!r}'s pages {span[0]}--{span[1]}",
-                       hint="check the locator against the entry's `pages` field", **kw)  # type: ignore[arg-type]
+        problems.error(
+            "locator-out-of-range",
+            f"page {pages[0]}{'' if pages[0] == pages[1] else f'-{pages[1]}'} lies outside "
+            f"{entry.key!r}'s pages {span[0]}--{span[1]}",
+            hint="check the locator against the entry's `pages` field",
+            **kw,
+        )  # type: ignore[arg-type]
 
 
 def check_citations(data: CheckInput, problems: Problems) -> None:
@@ -169,63 +226,109 @@ def check_citations(data: CheckInput, problems: Problems) -> None:
         kw = {"path": cite.path, "line": cite.line, "column": cite.column, "key": cite.key}
         entry = keys.get(cite.key)
         if entry is None:
-            problems.error("undefined-citation", f"citation key {cite.key!r} is not in any .bib file",
-                           hint=_suggest(cite.key, keys) or "add an entry for it to the bibliography", **kw)
+            problems.error(
+                "undefined-citation",
+                f"citation key {cite.key!r} is not in any .bib file",
+                hint=_suggest(cite.key, keys) or "add an entry for it to the bibliography",
+                **kw,
+            )
             continue
         _check_range(entry, cite.page_range(), problems, **kw)
         if cite.after_quote:
-            problems.error("quote-without-locator", f"a quoted passage is cited to {cite.key!r} without a locator",
-                           hint=f"add where the quotation stands, e.g. [@{cite.key}, p. 12] or [@{cite.key}, sec. 2]",
-                           **kw)
+            problems.error(
+                "quote-without-locator",
+                f"a quoted passage is cited to {cite.key!r} without a locator",
+                hint=f"add where the quotation stands, e.g. [@{cite.key}, p. 12] or [@{cite.key}, sec. 2]",
+                **kw,
+            )
 
 
 def check_notes(data: CheckInput, problems: Problems) -> None:
     if data.notes is None:
         return
     notes = data.notes
-    for key, entry in data.bib.entries.items():
+    for key, bib_entry in data.bib.entries.items():
         if key not in notes:
-            problems.error("missing-note", f"entry {key!r} has no note", path=entry.path, line=entry.line, key=key,
-                           hint=f"run `invoke new-note {key}` to scaffold bib/notes/{key}.md")
+            problems.error(
+                "missing-note",
+                f"entry {key!r} has no note",
+                path=bib_entry.path,
+                line=bib_entry.line,
+                key=key,
+                hint=f"run `invoke new-note {key}` to scaffold bib/notes/{key}.md",
+            )
     for key, note in notes.items():
         entry = data.bib.get(key)
         if entry is None:
-            problems.error("orphan-note", f"note {key!r} has no entry in the bibliography", path=note.path, line=1,
-                           key=key, hint=_suggest(key, data.bib.entries) or "add the entry, or delete the note")
+            problems.error(
+                "orphan-note",
+                f"note {key!r} has no entry in the bibliography",
+                path=note.path,
+                line=1,
+                key=key,
+                hint=_suggest(key, data.bib.entries) or "add the entry, or delete the note",
+            )
             continue
         words = note.annotation_words
         if words < data.annotation_min_words:
             what = "empty" if words == 0 else f"too short ({words} words; at least {data.annotation_min_words})"
-            problems.error("empty-annotation", f"the annotation of {key!r} is {what}", path=note.path,
-                           line=note.body_line, key=key, hint="write the annotation below the front matter")
+            problems.error(
+                "empty-annotation",
+                f"the annotation of {key!r} is {what}",
+                path=note.path,
+                line=note.body_line,
+                key=key,
+                hint="write the annotation below the front matter",
+            )
         elif words > data.annotation_max_words:
-            problems.warning("long-annotation",
-                             f"the annotation of {key!r} has {words} words (at most {data.annotation_max_words})",
-                             path=note.path, line=note.body_line, key=key, hint="shorten it")
+            problems.warning(
+                "long-annotation",
+                f"the annotation of {key!r} has {words} words (at most {data.annotation_max_words})",
+                path=note.path,
+                line=note.body_line,
+                key=key,
+                hint="shorten it",
+            )
         for claim in note.claims:
             _check_range(entry, _locator_pages(claim.locator), problems, path=note.path, line=claim.line, key=key)
         for quote in note.quotations:
             if quote.locator:
                 _check_range(entry, _locator_pages(quote.locator), problems, path=note.path, line=quote.line, key=key)
         if note.year is not None and entry.year is not None and note.year.strip() != entry.year:
-            problems.warning("note-entry-mismatch", f"note says year {note.year}, the .bib entry says {entry.year}",
-                             path=note.path, line=note.lines.get("year", 1), key=key, hint="correct one of the two")
+            problems.warning(
+                "note-entry-mismatch",
+                f"note says year {note.year}, the .bib entry says {entry.year}",
+                path=note.path,
+                line=note.lines.get("year", 1),
+                key=key,
+                hint="correct one of the two",
+            )
         if note.author:
             stated = [a.split(",")[0].strip().lower() for a in note.author.split(";") if a.strip()]
             actual = [n.strip("{}").lower() for n in entry.family_names]
             if stated and actual and stated != actual:
-                problems.warning("note-entry-mismatch",
-                                 f"note names author(s) {note.author!r}, the .bib entry has {'; '.join(entry.family_names)!r}",
-                                 path=note.path, line=note.lines.get("author", 1), key=key,
-                                 hint="make the spellings agree")
+                problems.warning(
+                    "note-entry-mismatch",
+                    f"note names author(s) {note.author!r}, the .bib entry has {'; '.join(entry.family_names)!r}",
+                    path=note.path,
+                    line=note.lines.get("author", 1),
+                    key=key,
+                    hint="make the spellings agree",
+                )
 
 
 def check_unused(data: CheckInput, problems: Problems) -> None:
     cited = {c.key for c in data.citations}
     for key, entry in data.bib.entries.items():
         if key not in cited and key not in data.listed:
-            problems.warning("unused-entry", f"entry {key!r} is never cited nor listed in the annotated bibliography",
-                             path=entry.path, line=entry.line, key=key, hint="cite it, write its note, or remove it")
+            problems.warning(
+                "unused-entry",
+                f"entry {key!r} is never cited nor listed in the annotated bibliography",
+                path=entry.path,
+                line=entry.line,
+                key=key,
+                hint="cite it, write its note, or remove it",
+            )
 
 
 def run_all(data: CheckInput, problems: Problems) -> None:

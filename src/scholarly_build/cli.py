@@ -36,9 +36,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         if args.notes and project is None:
             raise BuildFailed("error usage: --notes needs a manuscript/paper.yaml (for themes and works) under --root")
         inputs = load_and_check(
-            bib_paths=[Path(b) for b in args.bib], manuscripts=[Path(m) for m in args.manuscript],
-            notes_dir=Path(args.notes) if args.notes else None, project=project, problems=problems,
-            cache_dir=root / "build" / ".cache", prefixes=prefixes,
+            bib_paths=[Path(b) for b in args.bib],
+            manuscripts=[Path(m) for m in args.manuscript],
+            notes_dir=Path(args.notes) if args.notes else None,
+            project=project,
+            problems=problems,
+            cache_dir=root / "build" / ".cache",
+            prefixes=prefixes,
         )
         nfiles = len(args.bib) + len(args.manuscript) + len(inputs.notes or {})
     else:
@@ -46,8 +50,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         inputs = check_project(project, problems)
         nfiles = len(inputs.bib.files) + len(inputs.manuscripts) + len(inputs.notes or {}) + 1
     items = list(problems)
-    counts = report.summary(items, files=nfiles, entries=len(inputs.bib.entries),
-                            citations=sum(1 for c in inputs.citations if not c.crossref))
+    counts = report.summary(
+        items,
+        files=nfiles,
+        entries=len(inputs.bib.entries),
+        citations=sum(1 for c in inputs.citations if not c.crossref),
+    )
     report.emit(items, counts, args.format, sys.stdout)
     if counts["errors"] or (args.strict and counts["warnings"]):
         return 1
@@ -68,8 +76,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         console.print("TeX Live is missing; trying to install it with apt-get…")
         tools.provision_tex(console.print)
     report = build(Path(args.root), BuildOptions(documents=documents, formats=formats, force=args.force), console)
-    console.print(f"done in {report.seconds:.1f} s: {len(report.rendered)} rendered, "
-                  f"{len(report.skipped)} up to date, {len(report.figures_run)} figure(s) run; outputs in build/")
+    console.print(
+        f"done in {report.seconds:.1f} s: {len(report.rendered)} rendered, "
+        f"{len(report.skipped)} up to date, {len(report.figures_run)} figure(s) run; outputs in build/"
+    )
     return 0
 
 
@@ -108,11 +118,16 @@ def cmd_new_note(args: argparse.Namespace) -> int:
     bib = load_bibliography(list(project.bibliography), problems)
     entry = bib.get(args.key)
     if entry is None:
-        raise BuildFailed(f"error new-note: {args.key!r} is not in {', '.join(str(p.relative_to(project.root)) for p in project.bibliography)}\n"
-                          "    hint: add the entry first")
+        raise BuildFailed(
+            f"error new-note: {args.key!r} is not in "
+            f"{', '.join(str(p.relative_to(project.root)) for p in project.bibliography)}\n"
+            "    hint: add the entry first"
+        )
     path = project.notes_dir / f"{args.key}.md"
     if path.exists() and not args.force:
-        raise BuildFailed(f"{path.relative_to(project.root)}: error new-note: the note exists (use --force to overwrite)")
+        raise BuildFailed(
+            f"{path.relative_to(project.root)}: error new-note: the note exists (use --force to overwrite)"
+        )
     write_atomic(path, note_template(entry, project))
     print(f"wrote {path.relative_to(project.root)}")
     return 0

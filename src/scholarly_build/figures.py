@@ -43,16 +43,26 @@ def coverage_csv(project: Project, notes: dict[str, Note]) -> str:
 
 def _check_path(project: Project, figure: Figure, path: Path, what: str) -> None:
     if not path.is_file():
-        raise BuildFailed(f"{project.settings_path.relative_to(project.root)}:{figure.line}: error missing-file: "
-                          f"figure {figure.id!r}: {what} {path.relative_to(project.root) if project.inside(path) else path} "
-                          "does not exist\n    hint: fix the path in `figures`")
+        raise BuildFailed(
+            f"{project.settings_path.relative_to(project.root)}:{figure.line}: error missing-file: "
+            f"figure {figure.id!r}: {what} {path.relative_to(project.root) if project.inside(path) else path} "
+            "does not exist\n    hint: fix the path in `figures`"
+        )
     if not project.inside(path):
-        raise BuildFailed(f"{project.settings_path.relative_to(project.root)}:{figure.line}: error unsafe-path: "
-                          f"figure {figure.id!r}: {what} resolves outside the project")
+        raise BuildFailed(
+            f"{project.settings_path.relative_to(project.root)}:{figure.line}: error unsafe-path: "
+            f"figure {figure.id!r}: {what} resolves outside the project"
+        )
 
 
-def build_figures(project: Project, notes: dict[str, Note], env: dict[str, str], state: dict[str, str],
-                  problems: Problems, log: list[str]) -> list[FigureResult]:
+def build_figures(
+    project: Project,
+    notes: dict[str, Note],
+    env: dict[str, str],
+    state: dict[str, str],
+    problems: Problems,
+    log: list[str],
+) -> list[FigureResult]:
     out_dir = project.build_dir / "figures"
     results = []
     for figure in project.figures:
@@ -77,22 +87,31 @@ def build_figures(project: Project, notes: dict[str, Note], env: dict[str, str],
         try:
             proc = subprocess.run(
                 [sys.executable, str(script), "--data", str(data), "--out", str(tmp_stem)],
-                cwd=project.root, capture_output=True, text=True, timeout=FIGURE_TIMEOUT_S,
-                env={**os.environ, **env, "MPLBACKEND": "Agg"}, check=False,
+                cwd=project.root,
+                capture_output=True,
+                text=True,
+                timeout=FIGURE_TIMEOUT_S,
+                env={**os.environ, **env, "MPLBACKEND": "Agg"},
+                check=False,
             )
         except subprocess.TimeoutExpired:
-            raise BuildFailed(f"{figure.script}: error figure: the script ran longer than {FIGURE_TIMEOUT_S} s") from None
+            raise BuildFailed(
+                f"{figure.script}: error figure: the script ran longer than {FIGURE_TIMEOUT_S} s"
+            ) from None
         if proc.returncode != 0:
             raise BuildFailed(
                 f"{figure.script}: error figure: the figure script failed (exit {proc.returncode}); its output:\n"
                 + "\n".join("    " + line for line in (proc.stderr or proc.stdout).rstrip().splitlines()[-25:])
-                + f"\n    hint: run it yourself: python {figure.script} --data {data.relative_to(project.root)} --out /tmp/{figure.id}"
+                + f"\n    hint: run it yourself: python {figure.script} "
+                f"--data {data.relative_to(project.root)} --out /tmp/{figure.id}"
             )
         made = {p: tmp_stem.with_name(tmp_stem.name + p) for p in (".pdf", ".png")}
         missing = [s for s, p in made.items() if not p.is_file()]
         if missing:
-            raise BuildFailed(f"{figure.script}: error figure: the script did not write {', '.join(missing)} "
-                              "(it must write OUT.pdf and OUT.png)")
+            raise BuildFailed(
+                f"{figure.script}: error figure: the script did not write {', '.join(missing)} "
+                "(it must write OUT.pdf and OUT.png)"
+            )
         os.replace(made[".pdf"], pdf)
         os.replace(made[".png"], png)
         state[f"figure:{figure.id}"] = digest

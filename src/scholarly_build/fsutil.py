@@ -73,8 +73,10 @@ def build_lock(build_dir: Path, *, wait: bool = True) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if not wait:
-                raise BuildFailed("build/.lock: error locked: another build of this project is running\n"
-                                  "    hint: wait for it to finish") from None
+                raise BuildFailed(
+                    "build/.lock: error locked: another build of this project is running\n"
+                    "    hint: wait for it to finish"
+                ) from None
             print("another build of this project is running; waiting for it to finish…", flush=True)
             fcntl.flock(fh, fcntl.LOCK_EX)
         try:

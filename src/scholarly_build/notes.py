@@ -98,8 +98,14 @@ def split_front_matter(text: str) -> tuple[str, str, int] | None:
 
 
 def _check_fields(
-    item: Any, spec: dict[str, bool], doc: yamldoc.YamlDoc, path_key: tuple[str | int, ...],
-    what: str, problems: Problems, path: Path, offset: int,
+    item: Any,
+    spec: dict[str, bool],
+    doc: yamldoc.YamlDoc,
+    path_key: tuple[str | int, ...],
+    what: str,
+    problems: Problems,
+    path: Path,
+    offset: int,
 ) -> bool:
     line = doc.line(*path_key) + offset
     if not isinstance(item, dict):
@@ -108,16 +114,25 @@ def _check_fields(
     ok = True
     for name in item:
         if name not in spec:
-            problems.error("note-schema", f"unknown field {name!r} in {what}", path=path,
-                           line=doc.line(*path_key, name) + offset, hint=f"allowed: {', '.join(spec)}")
+            problems.error(
+                "note-schema",
+                f"unknown field {name!r} in {what}",
+                path=path,
+                line=doc.line(*path_key, name) + offset,
+                hint=f"allowed: {', '.join(spec)}",
+            )
             ok = False
     for name, required in spec.items():
         if required and name not in item:
             problems.error("note-schema", f"{what} is missing {name!r}", path=path, line=line)
             ok = False
         elif name in item and item[name] is not None and not isinstance(item[name], str):
-            problems.error("note-schema", f"{what} field {name!r} must be a string", path=path,
-                           line=doc.line(*path_key, name) + offset)
+            problems.error(
+                "note-schema",
+                f"{what} field {name!r} must be a string",
+                path=path,
+                line=doc.line(*path_key, name) + offset,
+            )
             ok = False
     return ok
 
@@ -133,66 +148,117 @@ def load_note(path: Path, project: Project, problems: Problems) -> Note | None:
     if text is None:
         return None
     if not text.strip():
-        problems.error("note-schema", "note is empty", path=path, line=1,
-                       hint=f"run `invoke new-note {path.stem}` to scaffold it")
+        problems.error(
+            "note-schema", "note is empty", path=path, line=1, hint=f"run `invoke new-note {path.stem}` to scaffold it"
+        )
         return None
     parts = split_front_matter(text)
     if parts is None:
-        problems.error("note-schema", "note has no YAML front matter between two `---` lines", path=path, line=1,
-                       hint="start the file with `---`, the fields, then `---` and the annotation")
+        problems.error(
+            "note-schema",
+            "note has no YAML front matter between two `---` lines",
+            path=path,
+            line=1,
+            hint="start the file with `---`, the fields, then `---` and the annotation",
+        )
         return None
     front, body, body_line = parts
     offset = 1  # front matter starts on line 2 of the file
     try:
         doc = yamldoc.load(front)
     except yamldoc.YamlError as exc:
-        problems.error("note-schema", f"malformed YAML front matter: {exc.message}", path=path, line=exc.line + offset,
-                       hint="YAML uses spaces for indentation; quote values that contain `: `")
+        problems.error(
+            "note-schema",
+            f"malformed YAML front matter: {exc.message}",
+            path=path,
+            line=exc.line + offset,
+            hint="YAML uses spaces for indentation; quote values that contain `: `",
+        )
         return None
     data = doc.data
     if not isinstance(data, dict):
-        problems.error("note-schema", "front matter must be a mapping of fields", path=path, line=1 + offset,
-                       hint="see docs/note-schema.md for the fields")
+        problems.error(
+            "note-schema",
+            "front matter must be a mapping of fields",
+            path=path,
+            line=1 + offset,
+            hint="see docs/note-schema.md for the fields",
+        )
         return None
     key_for_msgs = str(data.get("key", path.stem))
     bad = False
     for name in data:
         if name not in FIELDS:
-            problems.error("note-schema", f"unknown field {name!r}", path=path, line=doc.line(name) + offset,
-                           key=key_for_msgs, hint=f"allowed fields: {', '.join(FIELDS)}")
+            problems.error(
+                "note-schema",
+                f"unknown field {name!r}",
+                path=path,
+                line=doc.line(name) + offset,
+                key=key_for_msgs,
+                hint=f"allowed fields: {', '.join(FIELDS)}",
+            )
     for name, (required, types, desc) in FIELDS.items():
         if name not in data:
             if required:
-                problems.error("note-schema", f"missing required field {name!r}", path=path, line=1 + offset,
-                               key=key_for_msgs, hint=f"add `{name}:` ({desc}); see docs/note-schema.md")
+                problems.error(
+                    "note-schema",
+                    f"missing required field {name!r}",
+                    path=path,
+                    line=1 + offset,
+                    key=key_for_msgs,
+                    hint=f"add `{name}:` ({desc}); see docs/note-schema.md",
+                )
                 bad = True
             continue
         if not isinstance(data[name], types) or isinstance(data[name], bool):
-            problems.error("note-schema", f"field {name!r} must be {desc}, not {type(data[name]).__name__}",
-                           path=path, line=doc.line(name) + offset, key=key_for_msgs)
+            problems.error(
+                "note-schema",
+                f"field {name!r} must be {desc}, not {type(data[name]).__name__}",
+                path=path,
+                line=doc.line(name) + offset,
+                key=key_for_msgs,
+            )
             bad = True
     if bad:
         return None
 
     key = data["key"]
     if key != path.stem:
-        problems.error("note-schema", f"key {key!r} does not match the file name {path.name!r}", path=path,
-                       line=doc.line("key") + offset, key=key, hint=f"rename the file to {key}.md or fix `key`")
+        problems.error(
+            "note-schema",
+            f"key {key!r} does not match the file name {path.name!r}",
+            path=path,
+            line=doc.line("key") + offset,
+            key=key,
+            hint=f"rename the file to {key}.md or fix `key`",
+        )
     if data["metadata"] not in METADATA_STATUSES:
-        problems.error("note-schema", f"metadata must be one of {', '.join(METADATA_STATUSES)}, not {data['metadata']!r}",
-                       path=path, line=doc.line("metadata") + offset, key=key)
+        problems.error(
+            "note-schema",
+            f"metadata must be one of {', '.join(METADATA_STATUSES)}, not {data['metadata']!r}",
+            path=path,
+            line=doc.line("metadata") + offset,
+            key=key,
+        )
     themes: list[str] = []
     if not data["themes"]:
-        problems.error("note-schema", "themes must list at least one theme", path=path,
-                       line=doc.line("themes") + offset, key=key)
+        problems.error(
+            "note-schema", "themes must list at least one theme", path=path, line=doc.line("themes") + offset, key=key
+        )
     for i, theme in enumerate(data["themes"]):
         if not isinstance(theme, str):
-            problems.error("note-schema", "each theme must be a string id", path=path,
-                           line=doc.line("themes", i) + offset, key=key)
+            problems.error(
+                "note-schema", "each theme must be a string id", path=path, line=doc.line("themes", i) + offset, key=key
+            )
         elif theme not in project.theme_ids:
-            problems.error("unknown-theme", f"theme {theme!r} is not declared in manuscript/paper.yaml", path=path,
-                           line=doc.line("themes", i) + offset, key=key,
-                           hint=f"use one of: {', '.join(project.theme_ids)}")
+            problems.error(
+                "unknown-theme",
+                f"theme {theme!r} is not declared in manuscript/paper.yaml",
+                path=path,
+                line=doc.line("themes", i) + offset,
+                key=key,
+                hint=f"use one of: {', '.join(project.theme_ids)}",
+            )
         else:
             themes.append(theme)
 
@@ -200,12 +266,19 @@ def load_note(path: Path, project: Project, problems: Problems) -> Note | None:
     for work, items in data["uses"].items():
         wline = doc.line("uses", work) + offset
         if work not in project.work_keys:
-            problems.error("note-schema", f"`uses` names {work!r}, which is not a compared work", path=path,
-                           line=wline, key=key, hint=f"use one of: {', '.join(project.work_keys)}")
+            problems.error(
+                "note-schema",
+                f"`uses` names {work!r}, which is not a compared work",
+                path=path,
+                line=wline,
+                key=key,
+                hint=f"use one of: {', '.join(project.work_keys)}",
+            )
             continue
         if not isinstance(items, list):
-            problems.error("note-schema", f"`uses.{work}` must be a list of {{locator, how}}", path=path,
-                           line=wline, key=key)
+            problems.error(
+                "note-schema", f"`uses.{work}` must be a list of {{locator, how}}", path=path, line=wline, key=key
+            )
             continue
         for i, item in enumerate(items):
             if _check_fields(item, USE_FIELDS, doc, ("uses", work, i), "use", problems, path, offset):
@@ -220,8 +293,13 @@ def load_note(path: Path, project: Project, problems: Problems) -> Note | None:
             _check_locator(item["locator"], problems, path, doc.line("claims", i, "locator") + offset, key)
             theme = item.get("theme")
             if theme is not None and theme not in project.theme_ids:
-                problems.error("unknown-theme", f"claim theme {theme!r} is not declared in manuscript/paper.yaml",
-                               path=path, line=doc.line("claims", i, "theme") + offset, key=key)
+                problems.error(
+                    "unknown-theme",
+                    f"claim theme {theme!r} is not declared in manuscript/paper.yaml",
+                    path=path,
+                    line=doc.line("claims", i, "theme") + offset,
+                    key=key,
+                )
             claims.append(Claim(item["claim"].strip(), item["locator"].strip(), theme, item.get("stance"), line))
 
     quotations: list[Quotation] = []
@@ -230,19 +308,39 @@ def load_note(path: Path, project: Project, problems: Problems) -> Note | None:
             line = doc.line("quotations", i) + offset
             loc, via, via_loc = item.get("locator"), item.get("via"), item.get("via_locator")
             if not (loc or via_loc):
-                problems.error("quote-without-locator", "quotation has neither `locator` nor `via_locator`",
-                               path=path, line=line, key=key, hint=LOCATOR_HINT)
+                problems.error(
+                    "quote-without-locator",
+                    "quotation has neither `locator` nor `via_locator`",
+                    path=path,
+                    line=line,
+                    key=key,
+                    hint=LOCATOR_HINT,
+                )
             _check_locator(loc, problems, path, doc.line("quotations", i, "locator") + offset, key)
             _check_locator(via_loc, problems, path, doc.line("quotations", i, "via_locator") + offset, key)
             if via is not None and via not in project.work_keys:
-                problems.error("note-schema", f"`via` names {via!r}, which is not a compared work", path=path,
-                               line=doc.line("quotations", i, "via") + offset, key=key)
+                problems.error(
+                    "note-schema",
+                    f"`via` names {via!r}, which is not a compared work",
+                    path=path,
+                    line=doc.line("quotations", i, "via") + offset,
+                    key=key,
+                )
             quotations.append(Quotation(item["text"].strip(), loc, via, via_loc, line))
 
     return Note(
-        key=key, path=path, metadata=data["metadata"], themes=themes, summary=data["summary"].strip(),
-        uses=uses, claims=claims, quotations=quotations, body=body.strip(), body_line=body_line,
-        author=data.get("author"), year=str(data["year"]) if "year" in data else None,
+        key=key,
+        path=path,
+        metadata=data["metadata"],
+        themes=themes,
+        summary=data["summary"].strip(),
+        uses=uses,
+        claims=claims,
+        quotations=quotations,
+        body=body.strip(),
+        body_line=body_line,
+        author=data.get("author"),
+        year=str(data["year"]) if "year" in data else None,
         lines={str(k): doc.line(str(k)) + offset for k in data},
     )
 
@@ -255,8 +353,13 @@ def load_notes(project: Project, problems: Problems, notes_dir: Path | None = No
         return notes
     for path in sorted(directory.glob("*.md")):
         if not project.inside(path):
-            problems.error("unsafe-path", "note is a symlink that points outside the project", path=path, line=1,
-                           hint="replace the link with the file itself")
+            problems.error(
+                "unsafe-path",
+                "note is a symlink that points outside the project",
+                path=path,
+                line=1,
+                hint="replace the link with the file itself",
+            )
             continue
         note = load_note(path, project, problems)
         if note is not None:

@@ -30,13 +30,18 @@ def pandoc_version() -> str:
     return str(pypandoc.get_pandoc_version())
 
 
-def run(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the pinned pandoc; raise PandocError with its stderr on failure."""
     proc = subprocess.run(
         [pandoc_path(), *args],
-        cwd=cwd, input=stdin, capture_output=True, text=True,
-        env={**os.environ, **(env or {})}, check=False,
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
     )
     if proc.returncode != 0:
         raise PandocError(f"pandoc exited with status {proc.returncode}", proc.stderr)

@@ -37,8 +37,15 @@ def scan_citations(paths: list[Path], prefixes: tuple[str, ...], problems: Probl
 
 
 def load_and_check(
-    *, bib_paths: list[Path], manuscripts: list[Path], notes_dir: Path | None, project: Project | None,
-    problems: Problems, cache_dir: Path | None, min_words: int = 80, max_words: int = 200,
+    *,
+    bib_paths: list[Path],
+    manuscripts: list[Path],
+    notes_dir: Path | None,
+    project: Project | None,
+    problems: Problems,
+    cache_dir: Path | None,
+    min_words: int = 80,
+    max_words: int = 200,
     prefixes: tuple[str, ...] = ("fig:", "tbl:", "eq:", "sec:"),
 ) -> Inputs:
     bib = load_bibliography(bib_paths, problems, cache_dir)
@@ -47,27 +54,44 @@ def load_and_check(
         notes = load_notes(project, problems, notes_dir)
     citations = scan_citations(manuscripts, prefixes, problems)
     data = checks.CheckInput(
-        bib=bib, citations=citations, notes=notes,
-        listed=set(notes or {}), annotation_min_words=min_words, annotation_max_words=max_words,
+        bib=bib,
+        citations=citations,
+        notes=notes,
+        listed=set(notes or {}),
+        annotation_min_words=min_words,
+        annotation_max_words=max_words,
     )
     checks.run_all(data, problems)
     return Inputs(bib, notes, citations, manuscripts)
 
 
 def project_manuscripts(project: Project) -> list[Path]:
-    return [project.sections_dir / s.path for s in project.sections if s.path is not None
-            and (project.sections_dir / s.path).is_file()]
+    return [
+        project.sections_dir / s.path
+        for s in project.sections
+        if s.path is not None and (project.sections_dir / s.path).is_file()
+    ]
 
 
 def check_project(project: Project, problems: Problems) -> Inputs:
     """Check this repository: sections, notes, bibliography."""
     missing = [s for s in project.sections if s.path is not None and not (project.sections_dir / s.path).is_file()]
     for s in missing:
-        problems.error("missing-file", f"section {s.path} is listed but does not exist", path=project.settings_path,
-                       line=s.line, hint="create the file or remove it from `sections`")
+        problems.error(
+            "missing-file",
+            f"section {s.path} is listed but does not exist",
+            path=project.settings_path,
+            line=s.line,
+            hint="create the file or remove it from `sections`",
+        )
     return load_and_check(
-        bib_paths=list(project.bibliography), manuscripts=project_manuscripts(project),
-        notes_dir=project.notes_dir, project=project, problems=problems,
-        cache_dir=project.build_dir / ".cache", min_words=project.annotation_min_words,
-        max_words=project.annotation_max_words, prefixes=project.crossref_prefixes,
+        bib_paths=list(project.bibliography),
+        manuscripts=project_manuscripts(project),
+        notes_dir=project.notes_dir,
+        project=project,
+        problems=problems,
+        cache_dir=project.build_dir / ".cache",
+        min_words=project.annotation_min_words,
+        max_words=project.annotation_max_words,
+        prefixes=project.crossref_prefixes,
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     ERROR = "error"
     WARNING = "warning"
 
@@ -86,9 +86,7 @@ class Problems:
         key: str | None = None,
         hint: str | None = None,
     ) -> None:
-        self._items.append(
-            Problem(self._rel(path), line, column, code, severity, message, key, hint)
-        )
+        self._items.append(Problem(self._rel(path), line, column, code, severity, message, key, hint))
 
     def error(self, code: str, message: str, **kw: object) -> None:
         self.add(code, message, severity=Severity.ERROR, **kw)  # type: ignore[arg-type]

@@ -145,7 +145,10 @@ def load_project(root: Path) -> Project:
     engine = data.get("pdf_engine", "xelatex")
     if engine not in PDF_ENGINES:
         problems.error(
-            "settings", f"unknown pdf_engine {engine!r}", path=path, line=doc.line("pdf_engine"),
+            "settings",
+            f"unknown pdf_engine {engine!r}",
+            path=path,
+            line=doc.line("pdf_engine"),
             hint=f"use one of: {', '.join(PDF_ENGINES)}",
         )
     fonts = data.get("fonts", {}) or {}
@@ -177,7 +180,10 @@ def load_project(root: Path) -> Project:
             sections.append(SectionRef(None, str(item["generated"]), line))
         else:
             problems.error(
-                "settings", f"bad section entry {item!r}", path=path, line=line,
+                "settings",
+                f"bad section entry {item!r}",
+                path=path,
+                line=line,
                 hint=f"give a file name or {{generated: {' | '.join(GENERATED_BLOCKS)}}}",
             )
 
@@ -196,9 +202,7 @@ def load_project(root: Path) -> Project:
     prefixes = data.get("crossref_prefixes", list(DEFAULT_CROSSREF_PREFIXES))
 
     metadata: dict[str, Any] = {
-        k: data[k]
-        for k in ("title", "subtitle", "date", "lang", "subject", "keywords", "abstract")
-        if k in data
+        k: data[k] for k in ("title", "subtitle", "date", "lang", "subject", "keywords", "abstract") if k in data
     }
     metadata["title"] = title
     authors = data.get("authors") or []

@@ -39,11 +39,16 @@ class RenderJob:
 
 def _pandoc_args(job: RenderJob, fmt_defaults: str, output: Path, extra: list[str]) -> list[str]:
     args = [
-        "--defaults", str(job.defaults_dir / "common.yaml"),
-        "--defaults", str(job.defaults_dir / fmt_defaults),
-        "--metadata-file", str(job.metadata),
-        "--csl", str(job.csl),
-        "--output", str(output),
+        "--defaults",
+        str(job.defaults_dir / "common.yaml"),
+        "--defaults",
+        str(job.defaults_dir / fmt_defaults),
+        "--metadata-file",
+        str(job.metadata),
+        "--csl",
+        str(job.csl),
+        "--output",
+        str(output),
     ]
     for bib in job.bibliography:
         args += ["--bibliography", str(bib)]
@@ -60,8 +65,11 @@ def _pandoc(job: RenderJob, fmt_defaults: str, output: Path, extra: list[str]) -
     try:
         proc = pandoc.run(args, cwd=job.work_dir, env=job.env)
     except pandoc.PandocError as exc:
-        raise BuildFailed(f"{job.markdown.name}: error pandoc: rendering {job.name} failed:\n"
-                          + _indent(exc.stderr) + f"\n    hint: the assembled input is {job.markdown}") from None
+        raise BuildFailed(
+            f"{job.markdown.name}: error pandoc: rendering {job.name} failed:\n"
+            + _indent(exc.stderr)
+            + f"\n    hint: the assembled input is {job.markdown}"
+        ) from None
     warnings = [line for line in proc.stderr.splitlines() if line.strip()]
     if warnings:
         (job.work_dir / f"{job.name}.pandoc.log").write_text("\n".join(warnings) + "\n")
@@ -90,10 +98,14 @@ def run_job(job: RenderJob) -> None:
     elif job.fmt == "latex":
         tex = job.work_dir / job.outputs[0].name
         variables = [
-            "-V", f"pdf-trailer-id=<{job.digest[:32]}> <{job.digest[:32]}>",
-            "-V", f"mainfont={job.fonts.get('main', 'Linux Libertine O')}",
-            "-V", f"sansfont={job.fonts.get('sans', 'Linux Biolinum O')}",
-            "-V", f"monofont={job.fonts.get('mono', 'DejaVu Sans Mono')}",
+            "-V",
+            f"pdf-trailer-id=<{job.digest[:32]}> <{job.digest[:32]}>",
+            "-V",
+            f"mainfont={job.fonts.get('main', 'Linux Libertine O')}",
+            "-V",
+            f"sansfont={job.fonts.get('sans', 'Linux Biolinum O')}",
+            "-V",
+            f"monofont={job.fonts.get('mono', 'DejaVu Sans Mono')}",
         ]
         # --sandbox: producing LaTeX source needs no files beyond those named here.
         _pandoc(job, "latex.yaml", tex, ["--sandbox", *variables])
@@ -116,12 +128,19 @@ def tex_env(base: dict[str, str]) -> dict[str, str]:
 def latexmk(tex: Path, engine: str, env: dict[str, str]) -> Path:
     flag = {"xelatex": "-xelatex", "lualatex": "-lualatex"}[engine]
     cmd = [
-        "latexmk", flag, "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
-        "-latexoption=-no-shell-escape", "-quiet", tex.name,
+        "latexmk",
+        flag,
+        "-interaction=nonstopmode",
+        "-halt-on-error",
+        "-file-line-error",
+        "-latexoption=-no-shell-escape",
+        "-quiet",
+        tex.name,
     ]
     try:
-        proc = subprocess.run(cmd, cwd=tex.parent, env=tex_env(env), capture_output=True, text=True,
-                              timeout=LATEX_TIMEOUT_S, check=False)
+        proc = subprocess.run(
+            cmd, cwd=tex.parent, env=tex_env(env), capture_output=True, text=True, timeout=LATEX_TIMEOUT_S, check=False
+        )
     except subprocess.TimeoutExpired:
         raise BuildFailed(f"{tex.name}: error latex: LaTeX ran longer than {LATEX_TIMEOUT_S} s") from None
     log = tex.with_suffix(".log")
@@ -143,8 +162,11 @@ def latex_failure(log: Path, output: str) -> str:
                 break
     if not picked:
         picked = lines[-20:]
-    return (f"{log}: error latex: LaTeX failed; relevant log lines:\n" + _indent("\n".join(picked))
-            + f"\n    hint: the full log is {log}")
+    return (
+        f"{log}: error latex: LaTeX failed; relevant log lines:\n"
+        + _indent("\n".join(picked))
+        + f"\n    hint: the full log is {log}"
+    )
 
 
 def overfull_boxes(log: Path, threshold_pt: float) -> list[str]:

@@ -14,7 +14,9 @@ def summary(problems: Sequence[Problem], *, files: int, entries: int, citations:
     return {
         "errors": sum(p.severity is Severity.ERROR for p in problems),
         "warnings": sum(p.severity is Severity.WARNING for p in problems),
-        "files": files, "entries": entries, "citations": citations,
+        "files": files,
+        "entries": entries,
+        "citations": citations,
     }
 
 

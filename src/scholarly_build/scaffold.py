@@ -9,7 +9,7 @@ from .project import Project
 
 
 def note_template(entry: BibEntry, project: Project) -> str:
-    front = {
+    front: dict[str, object] = {
         "key": entry.key,
         "metadata": "complete",
         "author": "; ".join(entry.persons.get("author") or entry.persons.get("editor") or []),
@@ -20,6 +20,8 @@ def note_template(entry: BibEntry, project: Project) -> str:
         "claims": [],
         "quotations": [],
     }
-    body = ("TODO: the annotation, 80-200 words in your own words: what the work is, what it argues, "
-            "and how the compared works use it.\n")
+    body = (
+        "TODO: the annotation, 80-200 words in your own words: what the work is, what it argues, "
+        "and how the compared works use it.\n"
+    )
     return "---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n" + body

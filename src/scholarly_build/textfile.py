@@ -20,14 +20,19 @@ def read_text(path: Path, problems: Problems, *, code: str = "encoding") -> str 
         problems.error(
             "file-too-large",
             f"file is {size // (1024 * 1024)} MiB; the limit is {MAX_INPUT_BYTES // (1024 * 1024)} MiB",
-            path=path, line=1, hint="split the file",
+            path=path,
+            line=1,
+            hint="split the file",
         )
         return None
     raw = path.read_bytes()
     if raw.startswith(b"\xef\xbb\xbf"):
         problems.warning(
-            code, "file starts with a UTF-8 byte-order mark; it was ignored",
-            path=path, line=1, hint="save the file as UTF-8 without BOM",
+            code,
+            "file starts with a UTF-8 byte-order mark; it was ignored",
+            path=path,
+            line=1,
+            hint="save the file as UTF-8 without BOM",
         )
         raw = raw[3:]
     try:
@@ -37,7 +42,8 @@ def read_text(path: Path, problems: Problems, *, code: str = "encoding") -> str 
         problems.error(
             code,
             f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
-            path=path, line=line,
+            path=path,
+            line=line,
             hint="re-save the file as UTF-8 (for example: iconv -f latin1 -t utf-8)",
         )
         return None

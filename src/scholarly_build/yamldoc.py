@@ -49,11 +49,11 @@ def _build(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> Any:
                 raise YamlError("mapping keys must be plain strings", key_node.start_mark.line + 1)
             if key in out:
                 raise YamlError(f"duplicate key {key!r}", key_node.start_mark.line + 1)
-            lines[path + (str(key),)] = key_node.start_mark.line + 1
-            out[str(key)] = _build(value_node, path + (str(key),), lines)
+            lines[(*path, str(key))] = key_node.start_mark.line + 1
+            out[str(key)] = _build(value_node, (*path, str(key)), lines)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, path + (i,), lines) for i, item in enumerate(node.value)]
+        return [_build(item, (*path, i), lines) for i, item in enumerate(node.value)]
     return _LOADER.construct_object(node, deep=True)
 
 
