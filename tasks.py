@@ -69,6 +69,12 @@ def check(
 @task(help={"k": "only tests matching this expression"})
 def test(c: Context, k: str = "") -> None:
     """Run the linters and the test suite (unit and integration: real pandoc and TeX)."""
+    from scholarly_build import tools
+
+    if not tools.latex_available("xelatex"):
+        print("TeX Live is missing; trying to install it with apt-get…")
+        if not tools.provision_tex(print):
+            raise Exit(tools.missing_tex_message("xelatex"), code=1)
     c.run("ruff check src tests tasks.py figures", pty=False)
     c.run("mypy src", pty=False)
     c.run("python -m pytest" + (f" -k '{k}'" if k else ""), pty=False)

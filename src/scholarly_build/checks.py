@@ -33,7 +33,7 @@ class CheckInput:
 
 # --- the .bib on its own ---------------------------------------------------
 
-_YEAR = re.compile(r"^\d{4}$")
+_YEAR = re.compile(r"^(\d{4}|n\.d\.)$")  # "n.d.": the date is unknown, stated explicitly
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?(/(\d{4}(-\d{2}(-\d{2})?)?)?)?$")
 _PAGES_OK = re.compile(r"^[\w.:]+(--[\w.:]+)?(,\s*[\w.:]+(--[\w.:]+)?)*\+?$")
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
@@ -97,7 +97,7 @@ def check_entries(bib: Bibliography, problems: Problems) -> None:
         if "year" in entry.fields and not _YEAR.match(entry.fields["year"].strip()):
             problems.warning(
                 "bad-year",
-                f"year {entry.fields['year']!r} is not a four-digit year",
+                f"year {entry.fields['year']!r} is not a four-digit year (or n.d. when unknown)",
                 line=entry.line_of("year"),
                 hint="write year = {2010}",
                 **kw,
