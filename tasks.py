@@ -87,6 +87,12 @@ def doctor(c: Context) -> None:
 
 
 @task
+def verify_reproducible(c: Context) -> None:
+    """Build twice in fresh temporary copies and compare the outputs byte for byte."""
+    _run("verify-reproducible")
+
+
+@task
 def clean(c: Context) -> None:
     """Remove build/."""
     _run("clean")

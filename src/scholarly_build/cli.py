@@ -133,6 +133,21 @@ def cmd_new_note(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify_reproducible(args: argparse.Namespace) -> int:
+    from .reproducible import verify
+
+    hashes, diffs = verify(Path(args.root))
+    for name, digest in sorted(hashes.items()):
+        mark = "DIFFERS" if any(d.name == name for d in diffs) else "identical"
+        print(f"{mark:9}  {digest}  {name}")
+    for d in diffs:
+        print(f"build/{d.name}: error not-reproducible: first difference at byte {d.first_byte}; {d.context}")
+    if diffs:
+        return 1
+    print(f"{len(hashes)} outputs byte-identical across two clean builds in different directories")
+    return 0
+
+
 def cmd_clean(args: argparse.Namespace) -> int:
     build_dir = Path(args.root).resolve() / "build"
     if build_dir.is_dir():
@@ -169,6 +184,9 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument("key")
     n.add_argument("--force", action="store_true")
     n.set_defaults(func=cmd_new_note)
+
+    r = sub.add_parser("verify-reproducible", help="build twice in fresh copies and compare output hashes")
+    r.set_defaults(func=cmd_verify_reproducible)
 
     k = sub.add_parser("clean", help="remove build/")
     k.set_defaults(func=cmd_clean)

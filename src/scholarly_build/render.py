@@ -38,6 +38,10 @@ class RenderJob:
 
 
 def _pandoc_args(job: RenderJob, fmt_defaults: str, output: Path, extra: list[str]) -> list[str]:
+    # The bibliography and the style are copied into the work directory and named
+    # relatively: DOCX stores such metadata as custom properties, and an absolute
+    # path would make the output depend on where the project lives.
+    shutil.copyfile(job.csl, job.work_dir / "style.csl")
     args = [
         "--defaults",
         str(job.defaults_dir / "common.yaml"),
@@ -46,12 +50,14 @@ def _pandoc_args(job: RenderJob, fmt_defaults: str, output: Path, extra: list[st
         "--metadata-file",
         str(job.metadata),
         "--csl",
-        str(job.csl),
+        "style.csl",
         "--output",
         str(output),
     ]
-    for bib in job.bibliography:
-        args += ["--bibliography", str(bib)]
+    for i, bib in enumerate(job.bibliography):
+        name = f"bibliography-{i}.bib"
+        shutil.copyfile(bib, job.work_dir / name)
+        args += ["--bibliography", name]
     return [*args, *extra, str(job.markdown)]
 
 
