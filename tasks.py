@@ -86,6 +86,12 @@ def doctor(c: Context) -> None:
     _run("doctor")
 
 
+@task(help={"runs": "runs per measurement (the median is reported)"})
+def bench(c: Context, runs: int = 3) -> None:
+    """Benchmark: cold, no-op, one-note and one-figure builds as ratios to the raw-command floor."""
+    _run("bench", "--runs", str(runs))
+
+
 @task
 def verify_reproducible(c: Context) -> None:
     """Build twice in fresh temporary copies and compare the outputs byte for byte."""

@@ -133,6 +133,13 @@ def cmd_new_note(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench
+
+    print(bench(Path(args.root), runs=args.runs))
+    return 0
+
+
 def cmd_verify_reproducible(args: argparse.Namespace) -> int:
     from .reproducible import verify
 
@@ -184,6 +191,10 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument("key")
     n.add_argument("--force", action="store_true")
     n.set_defaults(func=cmd_new_note)
+
+    bn = sub.add_parser("bench", help="time cold, no-op and incremental builds against the raw-command floor")
+    bn.add_argument("--runs", type=int, default=3)
+    bn.set_defaults(func=cmd_bench)
 
     r = sub.add_parser("verify-reproducible", help="build twice in fresh copies and compare output hashes")
     r.set_defaults(func=cmd_verify_reproducible)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import checks
 from .bibliography import Bibliography, load_bibliography
 from .citations import Citation, find_citations
+from .fsutil import sha256_bytes, write_atomic
 from .notes import Note, load_notes
 from .pandoc import PandocError
 from .problems import Problems
 from .project import Project
 from .textfile import read_text
+from .tools import pandoc_version
 
 
 @dataclass
@@ -23,16 +27,33 @@ class Inputs:
     manuscripts: list[Path]
 
 
-def scan_citations(paths: list[Path], prefixes: tuple[str, ...], problems: Problems) -> list[Citation]:
+def scan_citations(
+    paths: list[Path], prefixes: tuple[str, ...], problems: Problems, cache_dir: Path | None = None
+) -> list[Citation]:
+    """Citations of every file; cached by content hash, since each parse spawns pandoc."""
     found: list[Citation] = []
     for path in paths:
         text = read_text(path, problems)
         if text is None:
             continue
+        digest = sha256_bytes(f"{path}\0{prefixes}\0{pandoc_version()}\0{text}".encode())
+        cache = cache_dir / f"cites-{digest}.json" if cache_dir else None
+        if cache is not None and cache.is_file():
+            try:
+                rows = json.loads(cache.read_text())
+                found.extend(Citation(**{**row, "path": Path(row["path"])}) for row in rows)
+                continue
+            except (ValueError, TypeError, KeyError):
+                pass  # a corrupt cache entry is simply recomputed
         try:
-            found.extend(find_citations(path, text, prefixes))
+            cites = find_citations(path, text, prefixes)
         except (PandocError, RuntimeError) as exc:
             problems.error("parse", f"pandoc could not parse this file: {exc}", path=path, line=1)
+            continue
+        found.extend(cites)
+        if cache is not None:
+            rows = [{**dataclasses.asdict(c), "path": str(c.path)} for c in cites]
+            write_atomic(cache, json.dumps(rows))
     return found
 
 
@@ -52,7 +73,7 @@ def load_and_check(
     notes: dict[str, Note] | None = None
     if notes_dir is not None and project is not None:
         notes = load_notes(project, problems, notes_dir)
-    citations = scan_citations(manuscripts, prefixes, problems)
+    citations = scan_citations(manuscripts, prefixes, problems, cache_dir)
     data = checks.CheckInput(
         bib=bib,
         citations=citations,

@@ -28,8 +28,13 @@ class Difference:
 def _project_files(root: Path) -> list[Path]:
     """Tracked and untracked-but-not-ignored files; everything but build/ outside git."""
     try:
-        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                             cwd=root, capture_output=True, check=True, timeout=30)
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            check=True,
+            timeout=30,
+        )
         return [root / p for p in out.stdout.decode().split("\0") if p and (root / p).is_file()]
     except (OSError, subprocess.SubprocessError):
         return [p for p in root.rglob("*") if p.is_file() and "build" not in p.relative_to(root).parts[:1]]
@@ -46,7 +51,7 @@ def first_difference(a: Path, b: Path) -> tuple[int, str]:
     da, db = a.read_bytes(), b.read_bytes()
     n = next((i for i, (x, y) in enumerate(zip(da, db, strict=False)) if x != y), min(len(da), len(db)))
     lo = max(0, n - 16)
-    return n, f"bytes {lo}..{n + 32}: {da[lo:n + 32]!r} vs {db[lo:n + 32]!r}"
+    return n, f"bytes {lo}..{n + 32}: {da[lo : n + 32]!r} vs {db[lo : n + 32]!r}"
 
 
 def verify(root: Path, console: Console | None = None) -> tuple[dict[str, str], list[Difference]]:
@@ -65,8 +70,9 @@ def verify(root: Path, console: Console | None = None) -> tuple[dict[str, str], 
                 copy_project(root, d)
                 console.print(f"building a clean copy in {d} …")
                 build(d, BuildOptions(force=True), quiet)
-                hashes.append({p.name: sha256_file(p) for p in sorted((d / "build").iterdir())
-                               if p.suffix in OUTPUT_SUFFIXES})
+                hashes.append(
+                    {p.name: sha256_file(p) for p in sorted((d / "build").iterdir()) if p.suffix in OUTPUT_SUFFIXES}
+                )
         finally:
             if old is None:
                 os.environ.pop("SOURCE_DATE_EPOCH", None)

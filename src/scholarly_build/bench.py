@@ -1,0 +1,84 @@
+"""`invoke bench`: build timings as ratios to the floor, measured in the same run.
+
+The floor is the same pandoc and latexmk invocations the build makes, on the same
+assembled inputs, run back to back with no checks, no assembly, no caching and
+no parallelism. A benchmark script, not a test: it prints, it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+
+from . import build as build_mod
+from .build import BuildOptions
+from .render import RenderJob, run_job
+from .reproducible import copy_project
+
+
+def _time(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _capture_jobs(root: Path) -> list[RenderJob]:
+    """Run a forced build while recording the render jobs it creates."""
+    jobs: list[RenderJob] = []
+    original = build_mod.run_job
+
+    def record(job: RenderJob) -> None:
+        jobs.append(job)
+        original(job)
+
+    build_mod.run_job = record  # type: ignore[assignment]
+    try:
+        build_mod.build(root, BuildOptions(force=True), Console(file=io.StringIO()))
+    finally:
+        build_mod.run_job = original  # type: ignore[assignment]
+    return jobs
+
+
+def bench(root: Path, runs: int = 3) -> str:
+    quiet = Console(file=io.StringIO())
+    results: dict[str, list[float]] = {k: [] for k in ("floor", "cold", "noop", "note", "figure")}
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        project = Path(tmp) / "project"
+        copy_project(root.resolve(), project)
+        jobs = _capture_jobs(project)  # warm-up, and the jobs the floor replays
+        for i in range(runs):
+            floor_dir = Path(tmp) / f"floor-{i}"
+            fresh = [dataclasses.replace(j, work_dir=floor_dir / j.work_dir.name) for j in jobs]
+            results["floor"].append(sum(_time(lambda j=job: run_job(j)) for job in fresh))
+            shutil.rmtree(project / "build")  # cold: nothing cached, latexmk starts from scratch
+            results["cold"].append(_time(lambda: build_mod.build(project, BuildOptions(force=True), quiet)))
+            results["noop"].append(_time(lambda: build_mod.build(project, BuildOptions(), quiet)))
+            note = sorted((project / "bib" / "notes").glob("*.md"))[-1]
+            note.write_text(note.read_text() + f"\nBench edit {i}.\n")
+            results["note"].append(_time(lambda: build_mod.build(project, BuildOptions(), quiet)))
+            data = project / "figures" / "data" / "timeline.csv"
+            data.write_text(data.read_text() + f"# bench edit {i}\n")
+            results["figure"].append(_time(lambda: build_mod.build(project, BuildOptions(), quiet)))
+    med = {k: statistics.median(v) for k, v in results.items()}
+    lines = [
+        f"median of {runs} run(s); floor = the same pandoc + latexmk commands run back to back",
+        f"{'measurement':28} {'seconds':>8} {'/ floor':>8} {'/ cold':>8}",
+    ]
+    labels = {
+        "floor": "floor (raw commands)",
+        "cold": "cold full build",
+        "noop": "no-op build",
+        "note": "one-note edit",
+        "figure": "one-figure-data edit",
+    }
+    for key, label in labels.items():
+        lines.append(f"{label:28} {med[key]:8.2f} {med[key] / med['floor']:8.2f} {med[key] / med['cold']:8.2f}")
+    return "\n".join(lines)
