@@ -14,6 +14,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
@@ -31,20 +32,8 @@ def _time(fn: Callable[[], object]) -> float:
 
 
 def _capture_jobs(root: Path) -> list[RenderJob]:
-    """Run a forced build while recording the render jobs it creates."""
-    jobs: list[RenderJob] = []
-    original = build_mod.run_job
-
-    def record(job: RenderJob) -> None:
-        jobs.append(job)
-        original(job)
-
-    build_mod.run_job = record  # type: ignore[assignment]
-    try:
-        build_mod.build(root, BuildOptions(force=True), Console(file=io.StringIO()))
-    finally:
-        build_mod.run_job = original  # type: ignore[assignment]
-    return jobs
+    """A forced build; its report lists the render jobs the floor replays."""
+    return build_mod.build(root, BuildOptions(force=True), Console(file=io.StringIO())).jobs
 
 
 def bench(root: Path, runs: int = 3) -> str:
@@ -57,7 +46,7 @@ def bench(root: Path, runs: int = 3) -> str:
         for i in range(runs):
             floor_dir = Path(tmp) / f"floor-{i}"
             fresh = [dataclasses.replace(j, work_dir=floor_dir / j.work_dir.name) for j in jobs]
-            results["floor"].append(sum(_time(lambda j=job: run_job(j)) for job in fresh))
+            results["floor"].append(sum(_time(partial(run_job, job)) for job in fresh))
             shutil.rmtree(project / "build")  # cold: nothing cached, latexmk starts from scratch
             results["cold"].append(_time(lambda: build_mod.build(project, BuildOptions(force=True), quiet)))
             results["noop"].append(_time(lambda: build_mod.build(project, BuildOptions(), quiet)))

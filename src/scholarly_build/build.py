@@ -41,6 +41,7 @@ class BuildReport:
     skipped: list[str] = field(default_factory=list)
     figures_run: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    jobs: list[RenderJob] = field(default_factory=list)  # what was rendered (the bench replays them)
     seconds: float = 0.0
 
 
@@ -191,6 +192,7 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
                 )
             )
 
+    report.jobs = jobs
     failures: list[BuildFailed] = []
     if jobs:
         with (
