@@ -149,7 +149,8 @@ def load_bibliography(
         for name, line in scan.strings.items():
             bib.strings[name] = (path, line)
         for message in result.errors:
-            if "repeated" in message.lower() or "undefined string" in message.lower():
+            lowered = message.lower()
+            if "repeated" in lowered or "undefined string" in lowered or "duplicate" in lowered:
                 continue  # reported below with locations
             problems.error("bib-syntax", f"pybtex: {message}", path=path, line=1)
         parsed = {key.lower(): (key, typ, fields, persons) for key, typ, fields, persons in result.entries}

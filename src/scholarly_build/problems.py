@@ -7,6 +7,7 @@ cannot continue raises :class:`BuildFailed` carrying everything it collected.
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,8 +69,9 @@ class Problems:
             return ""
         p = Path(path)
         if self.root is not None:
+            # Not resolve(): a symlink is reported under its own name, not its target's.
             try:
-                return str(p.resolve().relative_to(self.root.resolve()))
+                return str(Path(os.path.abspath(p)).relative_to(self.root.resolve()))
             except ValueError:
                 pass
         return str(p)

@@ -66,6 +66,8 @@ def load(text: str) -> YamlDoc:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if exc.context and "quoted scalar" in exc.context and exc.context_mark is not None:
+            mark = exc.context_mark  # an unclosed quote: point at where it opened
         line = mark.line + 1 if mark is not None else 1
         problem = exc.problem or str(exc)
         if "\t" in text and "found character '\\t'" in str(exc):
