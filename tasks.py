@@ -19,10 +19,22 @@ def _run(*argv: str) -> None:
         raise Exit(code=code)
 
 
-@task(default=True, help={"force": "re-render everything", "formats": "comma list of html,latex,pdf,docx"})
-def build(c: Context, force: bool = False, formats: str = "") -> None:
+@task(
+    default=True,
+    help={
+        "force": "re-render everything",
+        "formats": "comma list of html,latex,pdf,docx",
+        "citations": "LaTeX citations: citeproc (CSL; default) or biblatex (biblatex + biber)",
+    },
+)
+def build(c: Context, force: bool = False, formats: str = "", citations: str = "") -> None:
     """Build everything: check, figures, paper and annotated bibliography (HTML, PDF, TeX, DOCX)."""
-    _run("build", *(["--force"] if force else []), *(["--formats", formats] if formats else []))
+    _run(
+        "build",
+        *(["--force"] if force else []),
+        *(["--formats", formats] if formats else []),
+        *(["--citations", citations] if citations else []),
+    )
 
 
 @task(help={"force": "re-render even if up to date"})

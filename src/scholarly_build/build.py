@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 from . import assemble, tools
+from .biblatex_export import annotated_bib
 from .csl import resolve_csl
 from .figures import build_figures
 from .fsutil import build_lock, sha256_file, write_atomic
@@ -33,6 +34,7 @@ class BuildOptions:
     formats: tuple[str, ...] = ("html", "latex", "pdf", "docx")
     force: bool = False
     jobs: int = 2
+    citations: str | None = None  # None: the `citations` setting
 
 
 @dataclass
@@ -135,6 +137,15 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     write_atomic(state_path, json.dumps(state, indent=1, sort_keys=True))
 
     tex_ok = tools.latex_available(project.pdf_engine)
+    citations = options.citations or project.citations
+    biblatex_bib: tuple[Path, ...] = ()
+    if citations == "biblatex":
+        # One .bib for both documents, with each note's annotation in `annotation`.
+        path = build_dir / "biblatex" / "references-annotated.bib"
+        text = annotated_bib(inputs.bib, notes)
+        if not path.is_file() or path.read_text() != text:
+            write_atomic(path, text)
+        biblatex_bib = (path,)
     resources = _resource_digest(project)
     bib_bytes = b"".join(p.read_bytes() for p in project.bibliography)
     jobs: list[RenderJob] = []
@@ -164,7 +175,32 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
                 outs += (build_dir / f"{name}.pdf",)
             wanted.append(("latex", outs))
         for fmt, outs in wanted:
-            digest = digest_of(base, fmt, *(o.name for o in outs))
+            method = citations if fmt == "latex" else "citeproc"
+            latex_vars: tuple[str, ...] = ()
+            if method == "biblatex":
+                style = "reading" if name == "annotated-bibliography" else "authoryear"
+                latex_vars = ("-V", f"biblio-style={style}")
+                if name == "annotated-bibliography":
+                    latex_vars += (
+                        "-V",
+                        "biblatexoptions=annotation=true",
+                        "-V",
+                        "biblatexoptions=entryhead=true",
+                        "-V",
+                        "biblatexoptions=abstract=false",
+                        "-V",
+                        "biblatexoptions=file=false",
+                        "-V",
+                        "biblatexoptions=library=false",
+                    )
+            digest = digest_of(
+                base,
+                fmt,
+                method,
+                *latex_vars,
+                *(o.name for o in outs),
+                *(p.read_bytes() for p in biblatex_bib if method == "biblatex"),
+            )
             label = "+".join(o.name for o in outs)
             fresh = state.get(f"render:{label}") == digest and all(
                 o.is_file() and state.get(f"hash:{o.name}") == sha256_file(o) for o in outs
@@ -181,7 +217,7 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
                     outputs=outs,
                     work_dir=build_dir / ".work" / f"{name}-{fmt}",
                     defaults_dir=project.templates_dir / "pandoc",
-                    bibliography=project.bibliography,
+                    bibliography=biblatex_bib if method == "biblatex" else project.bibliography,
                     csl=csl,
                     figures=fig_files,
                     pdf_engine=project.pdf_engine,
@@ -189,6 +225,8 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
                     env=env,
                     digest=digest,
                     make_pdf=len(outs) > 1,
+                    citations=method,
+                    latex_variables=latex_vars,
                 )
             )
 

@@ -75,7 +75,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     if "pdf" in formats and not tools.latex_available(project.pdf_engine) and not args.no_provision:
         console.print("TeX Live is missing; trying to install it with apt-get…")
         tools.provision_tex(console.print)
-    report = build(Path(args.root), BuildOptions(documents=documents, formats=formats, force=args.force), console)
+    options = BuildOptions(documents=documents, formats=formats, force=args.force, citations=args.citations)
+    report = build(Path(args.root), options, console)
     console.print(
         f"done in {report.seconds:.1f} s: {len(report.rendered)} rendered, "
         f"{len(report.skipped)} up to date, {len(report.figures_run)} figure(s) run; outputs in build/"
@@ -182,6 +183,11 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--documents", help="comma list of paper,bibliography (default: both)")
     b.add_argument("--force", action="store_true", help="re-render everything")
     b.add_argument("--no-provision", action="store_true", help="never run apt-get")
+    b.add_argument(
+        "--citations",
+        choices=("citeproc", "biblatex"),
+        help="LaTeX citations: citeproc (CSL, default) or biblatex + biber",
+    )
     b.set_defaults(func=cmd_build)
 
     d = sub.add_parser("doctor", help="list tools and versions, and what is missing")

@@ -16,6 +16,7 @@ from .textfile import read_text
 SETTINGS_FILE = Path("manuscript/paper.yaml")
 DEFAULT_CROSSREF_PREFIXES = ("fig:", "tbl:", "eq:", "sec:")
 PDF_ENGINES = ("xelatex", "lualatex")
+CITATION_METHODS = ("citeproc", "biblatex")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Project:
     metadata: dict[str, Any]
     csl: str
     pdf_engine: str
+    citations: str
     fonts: dict[str, str]
     works: tuple[Work, ...]
     themes: tuple[Theme, ...]
@@ -151,6 +153,15 @@ def load_project(root: Path) -> Project:
             line=doc.line("pdf_engine"),
             hint=f"use one of: {', '.join(PDF_ENGINES)}",
         )
+    citations = data.get("citations", "citeproc")
+    if citations not in CITATION_METHODS:
+        problems.error(
+            "settings",
+            f"unknown citations method {citations!r}",
+            path=path,
+            line=doc.line("citations"),
+            hint=f"use one of: {', '.join(CITATION_METHODS)}",
+        )
     fonts = data.get("fonts", {}) or {}
     if not isinstance(fonts, dict) or not all(isinstance(v, str) for v in fonts.values()):
         problems.error("settings", "`fonts` must map main/sans/mono to font names", path=path, line=doc.line("fonts"))
@@ -216,6 +227,7 @@ def load_project(root: Path) -> Project:
         metadata=metadata,
         csl=csl,
         pdf_engine=str(engine),
+        citations=str(citations),
         fonts={str(k): str(v) for k, v in fonts.items()},
         works=tuple(works),
         themes=tuple(themes),

@@ -35,6 +35,8 @@ class RenderJob:
     env: dict[str, str]
     digest: str
     make_pdf: bool = True
+    citations: str = "citeproc"  # or "biblatex" (LaTeX outputs only)
+    latex_variables: tuple[str, ...] = ()
 
 
 def _pandoc_args(job: RenderJob, fmt_defaults: str, output: Path, extra: list[str]) -> list[str]:
@@ -45,6 +47,8 @@ def _pandoc_args(job: RenderJob, fmt_defaults: str, output: Path, extra: list[st
     args = [
         "--defaults",
         str(job.defaults_dir / "common.yaml"),
+        "--defaults",
+        str(job.defaults_dir / ("biblatex.yaml" if job.citations == "biblatex" else "citeproc.yaml")),
         "--defaults",
         str(job.defaults_dir / fmt_defaults),
         "--metadata-file",
@@ -114,7 +118,7 @@ def run_job(job: RenderJob) -> None:
             f"monofont={job.fonts.get('mono', 'DejaVu Sans Mono')}",
         ]
         # --sandbox: producing LaTeX source needs no files beyond those named here.
-        _pandoc(job, "latex.yaml", tex, ["--sandbox", *variables])
+        _pandoc(job, "latex.yaml", tex, ["--sandbox", *variables, *job.latex_variables])
         install_atomic(tex, job.outputs[0])
         if job.make_pdf and len(job.outputs) > 1:
             for fig in job.figures:
