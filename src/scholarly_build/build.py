@@ -192,6 +192,8 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
                         "biblatexoptions=file=false",
                         "-V",
                         "biblatexoptions=library=false",
+                        "-V",
+                        "biblatexoptions=entrykey=false",
                     )
             digest = digest_of(
                 base,
