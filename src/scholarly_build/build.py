@@ -103,7 +103,7 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
             problems.errors,
         )
     notes = inputs.notes or {}
-    csl = resolve_csl(project.csl, project.root)
+    csl = resolve_csl(project.csl, project.root, project.settings_lines.get("csl", 0))
     epoch = source_date_epoch(project.root)
     env = {"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1", "TZ": "UTC", "LC_ALL": "C.UTF-8"}
     build_dir = project.build_dir
@@ -228,6 +228,7 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
                     digest=digest,
                     make_pdf=len(outs) > 1,
                     citations=method,
+                    crossref_prefixes=project.crossref_prefixes,
                     latex_variables=latex_vars,
                 )
             )

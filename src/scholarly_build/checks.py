@@ -304,7 +304,7 @@ def check_notes(data: CheckInput, problems: Problems) -> None:
                 hint="correct one of the two",
             )
         if note.author:
-            stated = [a.split(",")[0].strip().lower() for a in note.author.split(";") if a.strip()]
+            stated = [a.split(",")[0].strip().strip("{}").lower() for a in note.author.split(";") if a.strip()]
             actual = [n.strip("{}").lower() for n in entry.family_names]
             if stated and actual and stated != actual:
                 problems.warning(

@@ -60,7 +60,13 @@ def stringify(node: Any) -> str:
     return ""
 
 
+_BARE_PAGES = re.compile(r"^\s*,?\s*(\d+(?:\s*[-–—]+\s*\d+)?)\s*$")
+
+
 def _parse_locator(suffix: str) -> tuple[str | None, str | None]:
+    bare = _BARE_PAGES.match(suffix)
+    if bare is not None:  # pandoc reads `[@a, 33]` as page 33
+        return "p", bare.group(1)
     m = _LOCATOR.match(suffix)
     if m is None:
         return None, None
@@ -111,17 +117,28 @@ def _walk_inlines(inlines: list[Any], state: dict[str, bool]) -> Iterator[tuple[
                 yield from _walk_inlines(cand, state)
 
 
+def _mask_code(text: str) -> str:
+    """Blank out code blocks and code spans, keeping offsets and line breaks."""
+
+    def blank(m: re.Match[str]) -> str:
+        return re.sub(r"[^\n]", " ", m.group(0))
+
+    text = re.sub(r"(?ms)^(```|~~~).*?^\1[^\n]*$", blank, text)
+    return re.sub(r"(`+)(?!`).+?(?<!`)\1(?!`)", blank, text, flags=re.S)
+
+
 def find_citations(path: Path, text: str, crossref_prefixes: tuple[str, ...] = ()) -> list[Citation]:
     ast = parse_markdown(text)
     found: list[Citation] = []
     cursor: dict[str, int] = {}
+    searchable = _mask_code(text)
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
     def locate(key: str) -> tuple[int, int]:
-        pattern = re.compile(r"@(?:\{" + re.escape(key) + r"\}|" + re.escape(key) + r"(?![\w:./-]*\w))")
-        m = pattern.search(text, cursor.get(key, 0))
+        pattern = re.compile(r"(?<![\w.+-])@(?:\{" + re.escape(key) + r"\}|" + re.escape(key) + r"(?![\w:./-]*\w))")
+        m = pattern.search(searchable, cursor.get(key, 0))
         if m is None:
-            m = pattern.search(text)
+            m = pattern.search(searchable)
         if m is None:
             return 0, 0
         cursor[key] = m.end()

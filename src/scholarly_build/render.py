@@ -36,6 +36,7 @@ class RenderJob:
     digest: str
     make_pdf: bool = True
     citations: str = "citeproc"  # or "biblatex" (LaTeX outputs only)
+    crossref_prefixes: tuple[str, ...] = ("fig:", "tbl:", "eq:", "sec:")
     latex_variables: tuple[str, ...] = ()
 
 
@@ -67,7 +68,8 @@ def _pandoc_args(job: RenderJob, fmt_defaults: str, output: Path, extra: list[st
 
 def _allowed_images_meta(job: RenderJob) -> list[str]:
     # A list-valued metadata field needs one -M per item.
-    return [arg for f in job.figures if f.suffix == ".png" for arg in ("-M", f"allowed-images={f.name}")]
+    args = [arg for f in job.figures if f.suffix == ".png" for arg in ("-M", f"allowed-images={f.name}")]
+    return args + [arg for p in job.crossref_prefixes for arg in ("-M", f"crossref-prefixes={p}")]
 
 
 def _pandoc(job: RenderJob, fmt_defaults: str, output: Path, extra: list[str]) -> None:

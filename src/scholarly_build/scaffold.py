@@ -12,7 +12,10 @@ def note_template(entry: BibEntry, project: Project) -> str:
     front: dict[str, object] = {
         "key": entry.key,
         "metadata": "complete",
-        "author": "; ".join(entry.persons.get("author") or entry.persons.get("editor") or []),
+        "author": "; ".join(
+            p.replace("{", "").replace("}", "")
+            for p in entry.persons.get("author") or entry.persons.get("editor") or []
+        ),
         "year": int(entry.year) if entry.year and entry.year.isdigit() else entry.year,
         "themes": [project.themes[0].id] if project.themes else [],
         "summary": "TODO: what the work is and argues.",

@@ -40,4 +40,27 @@ function Link(link)
   return link
 end
 
-return { { Meta = Meta }, { Image = Image, Link = Link } }
+-- Attributes become HTML attributes: drop event handlers and anything that can
+-- carry a URL or a document, whatever element pandoc's `{...}` syntax put them on.
+local function dangerous(key)
+  key = key:lower()
+  return key:match("^on") ~= nil or key == "href" or key == "src" or key == "srcdoc" or key == "action"
+    or key == "formaction" or key == "xlink:href" or key == "style"
+end
+
+local function clean(el)
+  local keep = {}
+  for k, v in pairs(el.attributes) do
+    if not dangerous(k) then keep[k] = v end
+  end
+  el.attributes = keep
+  return el
+end
+
+local filter = { Image = function(img) return Image(clean(img)) end,
+                 Link = function(link) return Link(clean(link)) end }
+for _, name in ipairs({ "Span", "Div", "Header", "Code", "CodeBlock", "Table", "Figure" }) do
+  filter[name] = clean
+end
+
+return { { Meta = Meta }, filter }

@@ -1,0 +1,1 @@
+"""The scholarly_build test suite."""

@@ -1,0 +1,139 @@
+"""Incremental builds: only what changed is re-rendered; a failed build changes nothing."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .conftest import CliResult, copy_mini, quiet_build, tree_hashes
+
+pytestmark = pytest.mark.integration
+
+PAPER = ["paper.docx", "paper.html", "paper.tex+paper.pdf"]
+BIBLIOGRAPHY = ["annotated-bibliography.html", "annotated-bibliography.tex+annotated-bibliography.pdf"]
+
+
+@pytest.fixture(scope="module")
+def built_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh copy of the mini fixture after one full build (never modified by the tests)."""
+    root = copy_mini(tmp_path_factory.mktemp("incremental") / "mini")
+    report = quiet_build(root)
+    assert sorted(report.rendered) == sorted(PAPER + BIBLIOGRAPHY)
+    assert report.figures_run == ["figure bars"]
+    return root
+
+
+@pytest.fixture
+def project(built_once: Path, tmp_path: Path) -> Path:
+    """A private copy of the built project, build/ state included."""
+    return Path(shutil.copytree(built_once, tmp_path / "mini", symlinks=True))
+
+
+def append(path: Path, text: str) -> None:
+    path.write_text(path.read_text() + text)
+
+
+def test_second_build_renders_nothing(project: Path) -> None:
+    """With no input changed, a second build renders nothing and runs no figure."""
+    report = quiet_build(project)
+    assert (report.rendered, sorted(report.skipped), report.figures_run) == ([], sorted(PAPER + BIBLIOGRAPHY), [])
+
+
+def test_second_build_leaves_outputs_identical(project: Path) -> None:
+    """A no-op build leaves every file in build/ byte-for-byte as it was."""
+    before = tree_hashes(project / "build")
+    quiet_build(project)
+    assert tree_hashes(project / "build") == before
+
+
+def test_section_edit_rerenders_only_the_paper(project: Path) -> None:
+    """Editing a section re-renders the paper's outputs, not the annotated bibliography."""
+    append(project / "manuscript/sections/02-body.md", "\n\nA new closing sentence.\n")
+    report = quiet_build(project)
+    assert (sorted(report.rendered), sorted(report.skipped), report.figures_run) == (PAPER, BIBLIOGRAPHY, [])
+    assert "A new closing sentence." in (project / "build/paper.html").read_text()
+
+
+def test_note_body_edit_rerenders_the_bibliography(project: Path) -> None:
+    """Editing a note's annotation re-renders both bibliography outputs (HTML and TeX+PDF), not the paper."""
+    append(project / "bib/notes/gamma1999.md", "An added sentence about Gamma.\n")
+    report = quiet_build(project)
+    assert (sorted(report.rendered), sorted(report.skipped)) == (BIBLIOGRAPHY, PAPER)
+    assert "An added sentence about Gamma." in (project / "build/annotated-bibliography.html").read_text()
+
+
+def test_figure_data_edit_reruns_the_figure(project: Path) -> None:
+    """Editing the figure's data re-runs its script and re-renders the paper, not the bibliography."""
+    before = (project / "build/figures/bars.png").read_bytes()
+    append(project / "figures/data/bars.csv", "coal,40\n")
+    report = quiet_build(project)
+    assert (report.figures_run, sorted(report.rendered), sorted(report.skipped)) == (
+        ["figure bars"], PAPER, BIBLIOGRAPHY)
+    assert (project / "build/figures/bars.png").read_bytes() != before
+
+
+def test_deleted_output_is_rebuilt(project: Path) -> None:
+    """An output removed from build/ is rendered again even though no input changed."""
+    (project / "build/paper.html").unlink()
+    report = quiet_build(project)
+    assert report.rendered == ["paper.html"]
+    assert (project / "build/paper.html").is_file()
+
+
+def failing_build(project: Path, run_cli: Callable[..., CliResult]) -> tuple[CliResult, dict[str, str], dict[str, str]]:
+    before = tree_hashes(project / "build")
+    result = run_cli("--root", str(project), "build")
+    return result, before, tree_hashes(project / "build")
+
+
+def test_undefined_citation_fails_with_location(project: Path, run_cli: Callable[..., CliResult]) -> None:
+    """An undefined citation stops the build: exit 1, `path:line:col:` on stderr, no traceback."""
+    append(project / "manuscript/sections/02-body.md", "\n\nSee [@nosuch2000].\n")
+    (code, _, stderr), _, _ = failing_build(project, run_cli)
+    assert code == 1
+    assert ("manuscript/sections/02-body.md:8:6: error undefined-citation: citation key 'nosuch2000' is not in "
+            "any .bib file") in stderr
+    assert "Traceback" not in stderr
+    assert "previous outputs in build/ are unchanged" in stderr
+
+
+def test_undefined_citation_leaves_outputs_unchanged(project: Path, run_cli: Callable[..., CliResult]) -> None:
+    """After a build stopped by an undefined citation every file in build/ is byte-for-byte unchanged."""
+    append(project / "manuscript/sections/02-body.md", "\n\nSee [@nosuch2000].\n")
+    (code, _, _), before, after = failing_build(project, run_cli)
+    assert code == 1
+    assert after == before
+
+
+def test_broken_note_yaml_fails_with_location(project: Path, run_cli: Callable[..., CliResult]) -> None:
+    """A tab in a note's front matter stops the build at the note's line, without a traceback."""
+    note = project / "bib/notes/gamma1999.md"
+    note.write_text(note.read_text().replace("  alpha2018:\n", "\talpha2018:\n"))
+    (code, _, stderr), _, _ = failing_build(project, run_cli)
+    assert code == 1
+    assert ("bib/notes/gamma1999.md:9: error note-schema: malformed YAML front matter: a tab character is used "
+            "for indentation (YAML allows only spaces)") in stderr
+    assert "Traceback" not in stderr
+
+
+def test_broken_note_yaml_leaves_outputs_unchanged(project: Path, run_cli: Callable[..., CliResult]) -> None:
+    """After a build stopped by broken YAML every file in build/ is byte-for-byte unchanged."""
+    note = project / "bib/notes/gamma1999.md"
+    note.write_text(note.read_text().replace("  alpha2018:\n", "\talpha2018:\n"))
+    (code, _, _), before, after = failing_build(project, run_cli)
+    assert code == 1
+    assert after == before
+
+
+def test_failing_figure_script_reports_its_output(project: Path, run_cli: Callable[..., CliResult]) -> None:
+    """A crashing figure script fails the build with the script's own error; every visible output is kept."""
+    append(project / "figures/bars.py", "\nraise SystemExit('figure exploded')\n")
+    (code, _, stderr), before, after = failing_build(project, run_cli)
+    assert code == 1
+    assert ("figures/bars.py: error figure: the figure script failed (exit 1); its output:\n"
+            "    figure exploded") in stderr
+    visible = {k: v for k, v in before.items() if not any(part.startswith(".") for part in Path(k).parts)}
+    assert {k: after.get(k) for k in visible} == visible
