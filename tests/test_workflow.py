@@ -30,7 +30,9 @@ def test_shipped_workflow_is_valid() -> None:
 def test_linter_rejects_a_broken_workflow(tmp_path: Path) -> None:
     """The linter really runs: an undefined expression property is reported with its line."""
     bad = tmp_path / "bad.yml"
-    bad.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n")
+    bad.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n"
+    )
     result = _lint(bad)
     assert result.returncode == 1
     assert f"{bad}:6:" in result.stdout and 'property "nope" is not defined' in result.stdout
