@@ -64,8 +64,10 @@ def isbn_valid(raw: str) -> bool:
 
 
 def _normalise_title(title: str) -> str:
-    text = unicodedata.normalize("NFKD", title)
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = title
+    if not text.isascii():  # only non-ASCII titles need their accents folded
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 

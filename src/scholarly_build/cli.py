@@ -134,6 +134,13 @@ def cmd_new_note(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_check(args: argparse.Namespace) -> int:
+    from .bench_check import bench_check
+
+    print(bench_check(entries=args.entries, citations=args.citations, runs=args.runs))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench
 
@@ -201,6 +208,12 @@ def parser() -> argparse.ArgumentParser:
     bn = sub.add_parser("bench", help="time cold, no-op and incremental builds against the raw-command floor")
     bn.add_argument("--runs", type=int, default=3)
     bn.set_defaults(func=cmd_bench)
+
+    bc = sub.add_parser("bench-check", help="time a check of a generated 10,000-entry .bib against pybtex's parse")
+    bc.add_argument("--entries", type=int, default=10_000)
+    bc.add_argument("--citations", type=int, default=1_000)
+    bc.add_argument("--runs", type=int, default=3)
+    bc.set_defaults(func=cmd_bench_check)
 
     r = sub.add_parser("verify-reproducible", help="build twice in fresh copies and compare output hashes")
     r.set_defaults(func=cmd_verify_reproducible)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,31 +31,35 @@ class Inputs:
 def scan_citations(
     paths: list[Path], prefixes: tuple[str, ...], problems: Problems, cache_dir: Path | None = None
 ) -> list[Citation]:
-    """Citations of every file; cached by content hash, since each parse spawns pandoc."""
-    found: list[Citation] = []
-    for path in paths:
-        text = read_text(path, problems)
-        if text is None:
-            continue
-        digest = sha256_bytes(f"{path}\0{prefixes}\0{pandoc_version()}\0{text}".encode())
-        cache = cache_dir / f"cites-{digest}.json" if cache_dir else None
-        if cache is not None and cache.is_file():
-            try:
-                rows = json.loads(cache.read_text())
-                found.extend(Citation(**{**row, "path": Path(row["path"])}) for row in rows)
-                continue
-            except (ValueError, TypeError, KeyError):
-                pass  # a corrupt cache entry is simply recomputed
+    """Citations of every file; cached by content hash, since each parse spawns pandoc.
+
+    Files are parsed concurrently: the work happens in pandoc processes.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, min(4, len(paths)))) as pool:
+        results = list(pool.map(lambda p: _scan_one(p, prefixes, problems, cache_dir), paths))
+    return [c for cites in results for c in cites]
+
+
+def _scan_one(path: Path, prefixes: tuple[str, ...], problems: Problems, cache_dir: Path | None) -> list[Citation]:
+    text = read_text(path, problems)
+    if text is None:
+        return []
+    digest = sha256_bytes(f"{path}\0{prefixes}\0{pandoc_version()}\0{text}".encode())
+    cache = cache_dir / f"cites-{digest}.json" if cache_dir else None
+    if cache is not None and cache.is_file():
         try:
-            cites = find_citations(path, text, prefixes)
-        except (PandocError, RuntimeError) as exc:
-            problems.error("parse", f"pandoc could not parse this file: {exc}", path=path, line=1)
-            continue
-        found.extend(cites)
-        if cache is not None:
-            rows = [{**dataclasses.asdict(c), "path": str(c.path)} for c in cites]
-            write_atomic(cache, json.dumps(rows))
-    return found
+            rows = json.loads(cache.read_text())
+            return [Citation(**{**row, "path": Path(row["path"])}) for row in rows]
+        except (ValueError, TypeError, KeyError):
+            pass  # a corrupt cache entry is simply recomputed
+    try:
+        cites = find_citations(path, text, prefixes)
+    except (PandocError, RuntimeError) as exc:
+        problems.error("parse", f"pandoc could not parse this file: {exc}", path=path, line=1)
+        return []
+    if cache is not None:
+        write_atomic(cache, json.dumps([{**dataclasses.asdict(c), "path": str(c.path)} for c in cites]))
+    return cites
 
 
 def load_and_check(
@@ -69,11 +74,14 @@ def load_and_check(
     max_words: int = 200,
     prefixes: tuple[str, ...] = ("fig:", "tbl:", "eq:", "sec:"),
 ) -> Inputs:
-    bib = load_bibliography(bib_paths, problems, cache_dir)
-    notes: dict[str, Note] | None = None
-    if notes_dir is not None and project is not None:
-        notes = load_notes(project, problems, notes_dir)
-    citations = scan_citations(manuscripts, prefixes, problems, cache_dir)
+    # Citation scanning runs in pandoc processes, so it overlaps the pybtex parse.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(scan_citations, manuscripts, prefixes, problems, cache_dir)
+        bib = load_bibliography(bib_paths, problems, cache_dir)
+        notes: dict[str, Note] | None = None
+        if notes_dir is not None and project is not None:
+            notes = load_notes(project, problems, notes_dir)
+        citations = pending.result()
     data = checks.CheckInput(
         bib=bib,
         citations=citations,
