@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -157,15 +158,20 @@ def test_duplicate_field_is_reported_once(tmp_path: Path) -> None:
     assert problems == ["refs.bib:3: error duplicate-field: field 'title' is given twice in entry 'a'"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: an @string used before its definition in the same file is not reported (the scan indexes "
-           "the whole file's @strings first); pybtex's 'undefined string' is filtered, the field becomes ''",
-    strict=True,
-)
 def test_string_used_before_its_definition_is_undefined(tmp_path: Path) -> None:
     """BibTeX needs @string before use: a later definition leaves the macro undefined."""
     _, problems = load(tmp_path, "@book{a,\n  title = {A},\n  publisher = pub,\n}\n@string{pub = {Publisher}}\n")
     assert problems == ["refs.bib:3: error undefined-macro: @string macro 'pub' is used but never defined"]
+
+
+def test_backslash_quote_in_quoted_value_is_located(tmp_path: Path) -> None:
+    """A quoted value cut short by a backslash-quote is one `bib-syntax` problem at its own line."""
+    text = ("@book{first,\n  title = {First},\n  year = 2000,\n}\n\n"
+            "@book{second,\n  title = {A},\n  year = {2000},\n}\n\njunk text\n\n\n"
+            '@book{a,\n  title = "Caf\\"e",\n  year = 2000,\n}\n')
+    _, problems = load(tmp_path, text)
+    located = [re.match(r"refs\.bib:(\d+)[:\d]* error ([\w-]+):", p) for p in problems]
+    assert [m.groups() if m else p for m, p in zip(located, problems, strict=True)] == [("15", "bib-syntax")]
 
 
 def test_key_to_line_index(tmp_path: Path) -> None:

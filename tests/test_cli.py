@@ -110,6 +110,13 @@ def test_github_actions_annotations(tmp_path: Path, run_cli: Run) -> None:
     ]
 
 
+def test_json_stays_parseable_under_github_actions(tmp_path: Path, run_cli: Run) -> None:
+    """`--format json` keeps stdout a single JSON document even in GitHub Actions."""
+    code, out, _ = check_plain(standalone(tmp_path), run_cli, "--format", "json", env={"GITHUB_ACTIONS": "true"})
+    assert code == 1
+    assert json.loads(out)["summary"]["errors"] == 1
+
+
 def test_no_annotations_outside_github_actions(tmp_path: Path, run_cli: Run) -> None:
     """Without GITHUB_ACTIONS no `::error` lines are printed."""
     _, out, _ = check_plain(standalone(tmp_path), run_cli)

@@ -137,3 +137,13 @@ def test_failing_figure_script_reports_its_output(project: Path, run_cli: Callab
             "    figure exploded") in stderr
     visible = {k: v for k, v in before.items() if not any(part.startswith(".") for part in Path(k).parts)}
     assert {k: after.get(k) for k in visible} == visible
+
+
+def test_builds_in_two_directories_are_identical(built_once: Path, built_mini: Path) -> None:
+    """Two independent full builds of the fixture (different directories) give byte-identical outputs."""
+    names = ["paper.pdf", "paper.html", "paper.tex", "paper.docx",
+             "annotated-bibliography.pdf", "annotated-bibliography.html", "annotated-bibliography.tex"]
+    first = {n: v for n, v in tree_hashes(built_once / "build").items() if n in names}
+    second = {n: v for n, v in tree_hashes(built_mini / "build").items() if n in names}
+    assert sorted(first) == sorted(names)
+    assert first == second

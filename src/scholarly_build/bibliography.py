@@ -146,6 +146,7 @@ def load_bibliography(
             problems.error(
                 "bib-syntax", fault.message, path=path, line=fault.line, column=fault.column, hint=fault.hint
             )
+        earlier = set(bib.strings)  # macros from the files loaded before this one
         for name, line in scan.strings.items():
             bib.strings[name] = (path, line)
         for message in result.errors:
@@ -168,7 +169,9 @@ def load_bibliography(
                         hint="keep one of the two values",
                     )
                 for macro, mline in f.macros:
-                    if macro.lower() not in bib.strings and macro.lower() not in month_names:
+                    defined_here = scan.strings.get(macro.lower())
+                    defined = macro.lower() in earlier or (defined_here is not None and defined_here < mline)
+                    if not defined and macro.lower() not in month_names:
                         problems.error(
                             "undefined-macro",
                             f"@string macro {macro!r} is used but never defined",

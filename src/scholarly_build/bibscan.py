@@ -98,8 +98,9 @@ class _Scanner:
                 raise _Fault(pos - 1, 'unterminated "quoted" value', 'close the value with `"`')
             ch = m.group()
             i = m.end()
+            # BibTeX has no backslash escapes: `\"` ends a quoted value too.
             if ch == "\\":
-                i += 1
+                continue
             elif ch == "{":
                 depth += 1
             elif ch == "}":

@@ -56,7 +56,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         entries=len(inputs.bib.entries),
         citations=sum(1 for c in inputs.citations if not c.crossref),
     )
-    report.emit(items, counts, args.format, sys.stdout)
+    report.emit(items, counts, args.format, sys.stdout, sys.stderr)
     if counts["errors"] or (args.strict and counts["warnings"]):
         return 1
     return 0

@@ -113,7 +113,7 @@ def check_project(project: Project, problems: Problems) -> Inputs:
             line=s.line,
             hint="create the file or remove it from `sections`",
         )
-    return load_and_check(
+    inputs = load_and_check(
         bib_paths=list(project.bibliography),
         manuscripts=project_manuscripts(project),
         notes_dir=project.notes_dir,
@@ -124,3 +124,38 @@ def check_project(project: Project, problems: Problems) -> Inputs:
         max_words=project.annotation_max_words,
         prefixes=project.crossref_prefixes,
     )
+    # The assembled paper needs the templates; without them `build` reports that.
+    if not problems.errors and inputs.notes is not None and (project.templates_dir / "paper.md.j2").is_file():
+        check_assembled(project, inputs, problems)
+    return inputs
+
+
+def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> None:
+    """Citations the templates generate (comparison table, sources by theme) must resolve too."""
+    from .assemble import assemble_paper
+    from .problems import BuildFailed
+
+    try:
+        markdown, _ = assemble_paper(project, inputs.notes or {}, Problems(project.root))
+    except BuildFailed as exc:
+        problems.error("template", exc.render(), path=project.templates_dir, line=0)
+        return
+    path = project.build_dir / "assembled" / "paper.md"
+    seen = {c.key for c in inputs.citations}
+    try:
+        cites = find_citations(path, markdown, project.crossref_prefixes)
+    except PandocError as exc:
+        problems.error("parse", f"pandoc could not parse the assembled paper: {exc}", path=path, line=1)
+        return
+    for cite in cites:
+        if not cite.crossref and cite.key not in inputs.bib.entries and cite.key not in seen:
+            seen.add(cite.key)
+            problems.error(
+                "undefined-citation",
+                f"the assembled paper cites {cite.key!r}, which is in no .bib file",
+                path=path,
+                line=cite.line,
+                column=cite.column,
+                key=cite.key,
+                hint="a template or a note's claims generate this citation; fix the key there",
+            )

@@ -24,7 +24,7 @@ def _gh_escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def emit(problems: Sequence[Problem], counts: dict[str, int], fmt: str, out: TextIO) -> None:
+def emit(problems: Sequence[Problem], counts: dict[str, int], fmt: str, out: TextIO, err: TextIO | None = None) -> None:
     if fmt == "json":
         json.dump({"problems": [p.as_json() for p in problems], "summary": counts}, out, indent=2, ensure_ascii=False)
         out.write("\n")
@@ -36,7 +36,9 @@ def emit(problems: Sequence[Problem], counts: dict[str, int], fmt: str, out: Tex
             f"{counts['entries']} entries, {counts['citations']} citations checked\n"
         )
     if os.environ.get("GITHUB_ACTIONS") == "true":
+        # The runner reads workflow commands from stderr too; JSON on stdout stays parseable.
+        stream = (err or out) if fmt == "json" else out
         for p in problems:
             level = "error" if p.severity is Severity.ERROR else "warning"
             loc = f"file={p.file}" + (f",line={p.line}" if p.line else "") + (f",col={p.column}" if p.column else "")
-            out.write(f"::{level} {loc},title={p.code}::{_gh_escape(p.message)}\n")
+            stream.write(f"::{level} {loc},title={p.code}::{_gh_escape(p.message)}\n")
