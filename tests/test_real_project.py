@@ -101,3 +101,34 @@ def test_reproducible_across_directories() -> None:
     hashes, diffs = verify(ROOT, Console(file=io.StringIO()))
     assert len(hashes) == 7
     assert diffs == []
+
+
+def test_docx_has_figures_references_and_resolved_citations(built: Path) -> None:
+    """The DOCX for submission embeds the three figures and the formatted references."""
+    import zipfile
+
+    from scholarly_build.pandoc import run
+
+    with zipfile.ZipFile(built / "paper.docx") as docx:
+        media = [n for n in docx.namelist() if n.startswith("word/media/")]
+    assert len(media) == 3
+    text = _squash(run(["--from", "docx", "--to", "plain", str(built / "paper.docx")]).stdout)
+    assert "Jorbenadze, Luka. 2018." in text
+    assert "Table 1" in text and "Figure 3" in text
+    assert not re.search(r"\([a-z]+\d{4}[a-z]*\?\)", text)
+
+
+def test_biblatex_path_builds_with_annotations(tmp_path: Path) -> None:
+    """`--citations biblatex`: the .tex uses biblatex + biber and the PDF prints the annotations."""
+    root = tmp_path / "project"
+    copy_project(ROOT, root)
+    build(root, BuildOptions(citations="biblatex", formats=("latex", "pdf")), Console(file=io.StringIO()))
+    tex = (root / "build" / "annotated-bibliography.tex").read_text(encoding="utf-8")
+    assert "{biblatex}" in tex and r"\printbibliography" in tex
+    bib = (root / "build" / "biblatex" / "references-annotated.bib").read_text(encoding="utf-8")
+    assert bib.count("annotation = {") == 52
+    text = _squash(_pdf_text(root / "build" / "annotated-bibliography.pdf"))
+    parts = split_front_matter((ROOT / "bib" / "notes" / "geddes1999what.md").read_text(encoding="utf-8"))
+    assert parts is not None
+    assert " ".join(re.findall(r"[A-Za-z]+", parts[1])[:6]) in " ".join(re.findall(r"[A-Za-z]+", text))
+    assert r"\autocite" in (root / "build" / "paper.tex").read_text(encoding="utf-8")
