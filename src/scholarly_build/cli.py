@@ -1,4 +1,4 @@
-"""Command line: ``python -m scholarly_build {build,check,doctor,new-note,clean}``.
+"""Command line: ``python -m scholarly_build {build,check,doctor,new-note,reader-check,serve,clean}``.
 
 Each command returns an exit code; user mistakes print ``path:line: …`` and
 exit 1 without a traceback.
@@ -163,6 +163,59 @@ def cmd_verify_reproducible(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reader_check(args: argparse.Namespace) -> int:
+    from .readerview import reader_check
+
+    root = Path(args.root).resolve()
+    report = reader_check(
+        root,
+        html=args.only != "pdf",
+        pdf=args.only != "html",
+        threshold_pt=args.overfull_pt,
+        progress=lambda message: print(message, file=sys.stderr),
+    )
+    for line in report.skipped:
+        print(f"not checked: {line}")
+    for finding in report.findings:
+        print(finding)
+    checked = [_rel(r.path, root) for r in report.html] + [_rel(r.path, root) for r in report.pdf]
+    shots = root / "build" / "screenshots"
+    print(
+        f"{len(report.findings)} finding(s) in {', '.join(checked) or 'nothing'}"
+        + (f"; screenshots in {_rel(shots, root)}/" if shots.is_dir() else "")
+    )
+    return 1 if report.findings or report.skipped else 0
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .readerview import make_server
+
+    build_dir = Path(args.root).resolve() / "build"
+    if not build_dir.is_dir():
+        raise BuildFailed("error serve: there is no build/ to serve\n    hint: run `invoke build` first")
+    try:
+        server = make_server(build_dir, args.port)
+    except OSError as exc:
+        raise BuildFailed(f"error serve: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}") from None
+    host, port = server.server_address[:2]
+    print(f"serving build/ at http://{host!s}:{port}/paper.html and /annotated-bibliography.html; Ctrl-C to stop",
+          flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped serving")
+    finally:
+        server.server_close()
+    return 0
+
+
 def cmd_clean(args: argparse.Namespace) -> int:
     build_dir = Path(args.root).resolve() / "build"
     if build_dir.is_dir():
@@ -217,6 +270,24 @@ def parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("verify-reproducible", help="build twice in fresh copies and compare output hashes")
     r.set_defaults(func=cmd_verify_reproducible)
+
+    rc = sub.add_parser(
+        "reader-check",
+        help="check the built HTML in Chromium and the PDFs with poppler as a reader would; screenshots in build/",
+    )
+    rc.add_argument("--only", choices=("html", "pdf"), help="check only the HTML or only the PDF files")
+    rc.add_argument(
+        "--overfull-pt",
+        type=float,
+        default=10.0,
+        metavar="PT",
+        help="Overfull \\hbox wider than this many points is a finding (default: 10)",
+    )
+    rc.set_defaults(func=cmd_reader_check)
+
+    sv = sub.add_parser("serve", help="serve build/ on http://127.0.0.1:PORT/ to read it in a browser")
+    sv.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: any free port)")
+    sv.set_defaults(func=cmd_serve)
 
     k = sub.add_parser("clean", help="remove build/")
     k.set_defaults(func=cmd_clean)

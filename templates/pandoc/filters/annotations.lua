@@ -29,6 +29,18 @@ function Pandoc(doc)
           div.content:extend(note.content)
           div.content:insert(pandoc.RawBlock("latex", "\\end{annotation}"))
         else
+          if FORMAT:match("html") then
+            -- The HTML writer prints every paragraph inside a csl-entry as bare text,
+            -- so an annotation's paragraphs would run together: mark each break.
+            local blocks = pandoc.Blocks({})
+            for i, block in ipairs(note.content) do
+              if i > 1 then
+                blocks:insert(pandoc.RawBlock("html", '<span class="annotation-break"></span>'))
+              end
+              blocks:insert(block)
+            end
+            note.content = blocks
+          end
           div.content:insert(note)
         end
         return div
