@@ -308,8 +308,7 @@ CASES = [
     # Notes: malformed YAML front matter (a tab indent is covered by test_incremental.py).
     Case("note-unclosed-quote", replace(NOTE, 'summary: "A review of authoritarian regimes."',
                                         'summary: "A review of authoritarian regimes.'),
-         (L(f"{NOTE}:7: error note-schema: malformed YAML front matter: "), L("    hint: YAML uses spaces")),
-         bug=BUG_UNCLOSED_QUOTE),
+         (L(f"{NOTE}:7: error note-schema: malformed YAML front matter: "), L("    hint: YAML uses spaces"))),
     Case("note-front-matter-not-a-mapping", write(NOTE, "---\n- gamma1999\n- complete\n---\nBody.\n"),
          (L(f"{NOTE}:2: error note-schema: front matter must be a mapping of fields"),
           L("    hint: see docs/note-schema.md"))),
@@ -320,10 +319,10 @@ CASES = [
     Case("note-wrong-type", replace(NOTE, "themes: [regime]", "themes: regime"),
          (L(f"{NOTE}:6: error note-schema: field 'themes' must be a list of theme ids, not str"),)),
     Case("note-null-field", replace(NOTE, '      how: "Supplies the personalist category."', "      how:"),
-         (L(f"{NOTE}:"),), bug=BUG_NONE_STRIP),
+         (L(f"{NOTE}:"),)),
     Case("note-date-that-does-not-exist", replace(NOTE, "year: 1999", "year: 1999-02-30"),
-         (L(f"{NOTE}:5: error note-schema: "),), bug=BUG_TIMESTAMP),
-    Case("note-deeply-nested-yaml", deep_nesting, (L(f"{NOTE}:6: error note-schema: "),), bug=BUG_RECURSION),
+         (L(f"{NOTE}:5: error note-schema: "),)),
+    Case("note-deeply-nested-yaml", deep_nesting, (L(f"{NOTE}:6: error note-schema: "),)),
     Case("note-empty", write(NOTE, ""),
          (L(f"{NOTE}:1: error note-schema: note is empty"), L("    hint: run `invoke new-note gamma1999`"))),
     Case("note-latin-1", latin1(NOTE, "Gamma's review", "Gamma's Café review"),
@@ -336,8 +335,7 @@ CASES = [
     Case("section-undefined-suppress-author-citation",
          replace(SECTION, "the numbers are large [-@beta2016, n. 41].",
                  "the numbers are large [-@beta2016, n. 41].\n\nAs shown [-@nosuch2000]."),
-         (L(f"{SECTION}:7:11: error undefined-citation: citation key 'nosuch2000' is not in any .bib file"),),
-         bug=BUG_UNLOCATED_CITATION),
+         (L(f"{SECTION}:7:11: error undefined-citation: citation key 'nosuch2000' is not in any .bib file"),)),
     Case("section-missing", delete(SECTION),
          (L(f"{SETTINGS}:27: error missing-file: section 02-body.md is listed but does not exist"),
           L("    hint: create the file or remove it from `sections`"))),
@@ -367,14 +365,14 @@ CASES = [
          (L(f"{BIB}:1: error file-too-large: file is 65 MiB; the limit is 64 MiB"), L("    hint: split the file"))),
     # Settings (paper.yaml), beyond the YAML syntax errors covered by test_cli.py.
     Case("settings-wrong-type", replace(SETTINGS, "annotation_min_words: 20", "annotation_min_words: many"),
-         (L(f"{SETTINGS}:33: error settings: "),), bug=BUG_SETTINGS_INT),
+         (L(f"{SETTINGS}:33: error settings: "),)),
     # Templates.
     Case("template-missing", delete("templates/paper.md.j2"),
          (L("templates/paper.md.j2: error template: template 'paper.md.j2' not found"),
           L("    hint: restore it from git"))),
     Case("template-undefined-variable", insert_line("templates/paper.md.j2", 6, "{{ nosuch }}"),
          (L("templates/paper.md.j2:6: error template: template error: 'nosuch' is undefined"),
-          L("    hint: check the variable names the template uses")), bug=BUG_TEMPLATE_WRAPPED),
+          L("    hint: check the variable names the template uses"))),
     Case("template-syntax-error", insert_line("templates/annotated-bibliography.md.j2", 4, "{% if %}"),
          (L("templates/annotated-bibliography.md.j2:4: error template: template syntax error: Expected an "
             "expression, got 'end of statement block'"),)),
@@ -394,21 +392,21 @@ CASES = [
          (r"/.*/build/\.work/paper-latex/paper\.log: error latex: LaTeX failed; relevant log lines:",
           r'    \./paper\.tex:\d+: Package fontspec Error: The font "No Such Font" cannot be found',
           r"    hint: the full log is /.*/build/\.work/paper-latex/paper\.log$"),
-         latex=True, bug_outputs=BUG_TEX_REPLACED),
+         latex=True),
     Case("latex-broken-template", replace("templates/latex/template.tex", "\\begin{document}",
                                           "\\begin{document}\n\\nosuchmacro"),
          (r"/.*/build/\.work/paper-latex/paper\.log: error latex: LaTeX failed; relevant log lines:",
           r"    \./paper\.tex:\d+: Undefined control sequence\.",
           r"    hint: the full log is /.*/build/\.work/paper-latex/paper\.log$"),
-         latex=True, bug_outputs=BUG_TEX_REPLACED),
+         latex=True),
     # Paths that escape the project. (`../outside.md` from manuscript/sections/ is still inside the project,
     # so the escaping section climbs three levels.)
     Case("section-outside-via-dotdot", section_outside,
          (L(f"{SETTINGS}:28: error unsafe-path: section ../../../outside.md resolves outside the project"),),
-         absent=("outsidesecret2000", "OUTSIDE-CONTENT"), bug=BUG_SECTION_READ),
+         absent=("outsidesecret2000", "OUTSIDE-CONTENT")),
     Case("section-symlink-outside", section_symlink_outside,
          (L(f"{SETTINGS}:28: error unsafe-path: section 03-linked.md resolves outside the project"),),
-         absent=("outsidesecret2000", "OUTSIDE-CONTENT"), bug=BUG_SECTION_READ),
+         absent=("outsidesecret2000", "OUTSIDE-CONTENT")),
     Case("note-symlink-outside", note_symlink_outside,
          (L("bib/notes/delta2000.md:1: error unsafe-path: note is a symlink that points outside the project"),
           L("    hint: replace the link with the file itself")),
@@ -517,9 +515,6 @@ def test_bom_builds_with_a_warning(built: Path, tmp_path: Path, which: str) -> N
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(reason="BUG: build warnings are printed through rich's Console, which wraps them at 80 "
-                          "columns when stderr is not a terminal (CI logs), so `path:line: warning code: message` "
-                          "is split over two lines (errors, printed by cli.main, are not)", strict=True)
 def test_build_warnings_stay_on_one_line(built: Path, tmp_path: Path) -> None:
     """A warning printed by `build` is one `path:line: severity code: message` line, as `check` prints it."""
     root = fresh_copy(built, tmp_path)
@@ -541,10 +536,6 @@ def yaml_bomb(levels: int = 9) -> str:
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(reason="BUG: YAML aliases are expanded without limit (yamldoc._build rebuilds every aliased "
-                          "node), so a note with nine nested 9-way aliases (450 bytes, 9**9 items) makes the check "
-                          "run for minutes and eat gigabytes instead of failing with a note-schema error",
-                   strict=True)
 def test_yaml_alias_bomb_in_a_note_fails_fast(built: Path, tmp_path: Path) -> None:
     """A note whose front matter expands aliases exponentially is refused within seconds, not a hang."""
     root = fresh_copy(built, tmp_path)
@@ -686,8 +677,7 @@ BUG_WEDGED = ("BUG: after Ctrl-C during the PDF step every later build fails, ev
 
 @pytest.mark.integration
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
-@pytest.mark.parametrize("sig", [pytest.param(signal.SIGINT, id="SIGINT",
-                                              marks=pytest.mark.xfail(reason=BUG_WEDGED, strict=True)),
+@pytest.mark.parametrize("sig", [pytest.param(signal.SIGINT, id="SIGINT"),
                                  pytest.param(signal.SIGKILL, id="SIGKILL")])
 def test_build_after_interruption_completes(interrupted: Callable[[signal.Signals], Interrupted],
                                             sig: signal.Signals) -> None:
@@ -851,20 +841,12 @@ def javascript_targets(root: Path) -> dict[str, list[str]]:
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(reason="BUG: links that citeproc builds from BibTeX fields (`url = {javascript://x/%0Aalert(2)}`, "
-                          "`\\href{javascript:alert(1)}{…}` in a title) reach the HTML, DOCX and TeX as live "
-                          "javascript: links: filters/safety.lua runs before citeproc, so it never sees the "
-                          "bibliography", strict=True)
 def test_bibtex_fields_plant_no_javascript_links(bib_links: Path) -> None:
     """No href, DOCX relationship or \\href made from a BibTeX field uses the javascript: scheme."""
     assert javascript_targets(bib_links) == {}
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(reason="BUG: `\\includegraphics{/outside/file}` in a BibTeX field becomes an Image after the "
-                          "safety filter has run, so pandoc embeds the outside file in the HTML (data: URI) and "
-                          "the DOCX (word/media), and writes a live \\includegraphics{/outside/file} to the .tex",
-                   strict=True)
 def test_bibtex_includegraphics_embeds_no_outside_file(bib_links: Path, secret: Path) -> None:
     """An outside file named in a BibTeX field is neither embedded in HTML or DOCX nor included by the .tex."""
     raw = secret.read_bytes()

@@ -122,7 +122,8 @@ def test_unclosed_quote_is_reported_on_its_line(tmp_path: Path, project: Project
     """An unclosed quote is one `note-schema` error at the line whose quote never closes; the note is dropped."""
     note, problems = load(tmp_path, project, UNCLOSED)
     assert note is None
-    assert problems == [f"{F}:5: error note-schema: malformed YAML front matter: found unexpected end of stream"]
+    assert problems == [f"{F}:5: error note-schema: malformed YAML front matter: "
+      "a quoted value starts on this line and is not closed"]
 
 
 def test_valid_note_loads_with_uses_and_quotations(tmp_path: Path, project: Project) -> None:

@@ -71,7 +71,7 @@ def test_unclosed_quote_points_at_the_opening_line() -> None:
     """An unclosed quote is reported on the line where the quoted value starts, not at the end of the text."""
     with pytest.raises(yamldoc.YamlError) as info:
         yamldoc.load('a: 1\nb: "unclosed\nc: 2\n')
-    assert (info.value.line, info.value.message) == (2, "found unexpected end of stream")
+    assert (info.value.line, info.value.message) == (2, "a quoted value starts on this line and is not closed")
 
 
 def test_duplicate_key_reports_the_second_occurrence() -> None:

@@ -18,7 +18,7 @@ import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
 from .notes import Claim, Note
-from .problems import BuildFailed, Problems
+from .problems import BuildFailed, Problem, Problems
 from .project import Project, Theme, Work
 from .textfile import read_text
 
@@ -101,10 +101,10 @@ def _render(env: SandboxedEnvironment, name: str, context: dict[str, Any], proje
         return env.get_template(name).render(context)
     except jinja2.TemplateSyntaxError as exc:
         path = Path(exc.filename) if exc.filename else project.templates_dir / (exc.name or name)
-        raise BuildFailed(_fmt(project, path, exc.lineno, f"template syntax error: {exc.message}")) from None
+        raise BuildFailed(problems=_fmt(project, path, exc.lineno, f"template syntax error: {exc.message}")) from None
     except jinja2.TemplateNotFound as exc:
         raise BuildFailed(
-            _fmt(
+            problems=_fmt(
                 project,
                 project.templates_dir / str(exc.name),
                 0,
@@ -117,7 +117,7 @@ def _render(env: SandboxedEnvironment, name: str, context: dict[str, Any], proje
         where = frames[-1] if frames else None
         path = Path(where.filename) if where else project.templates_dir / name
         raise BuildFailed(
-            _fmt(
+            problems=_fmt(
                 project,
                 path,
                 where.lineno or 0 if where else 0,
@@ -127,10 +127,10 @@ def _render(env: SandboxedEnvironment, name: str, context: dict[str, Any], proje
         ) from None
 
 
-def _fmt(project: Project, path: Path, line: int | None, message: str, hint: str = "") -> str:
+def _fmt(project: Project, path: Path, line: int | None, message: str, hint: str = "") -> list[Problem]:
     problems = Problems(project.root)
     problems.error("template", message, path=path, line=line or 0, hint=hint or None)
-    return "\n".join(p.format() for p in problems)
+    return list(problems)
 
 
 def _metadata_yaml(meta: dict[str, Any]) -> str:

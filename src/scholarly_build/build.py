@@ -79,7 +79,7 @@ def _resource_digest(project: Project) -> str:
 
 
 def build(root: Path, options: BuildOptions, console: Console | None = None) -> BuildReport:
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, soft_wrap=True)
     project_root = root.resolve()
     from .project import load_project  # late: keeps `import build` cheap for tasks.py --list
 

@@ -135,15 +135,18 @@ def find_citations(path: Path, text: str, crossref_prefixes: tuple[str, ...] = (
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
     def locate(key: str) -> tuple[int, int]:
-        pattern = re.compile(r"(?<![\w.+-])@(?:\{" + re.escape(key) + r"\}|" + re.escape(key) + r"(?![\w:./-]*\w))")
-        m = pattern.search(searchable, cursor.get(key, 0))
-        if m is None:
-            m = pattern.search(searchable)
+        pattern = re.compile(r"(?<![\w.+])@(?:\{" + re.escape(key) + r"\}|" + re.escape(key) + r"(?![\w:./-]*\w))")
+        m = pattern.search(searchable, cursor.get(key, 0)) or pattern.search(searchable)
+        if m is None:  # odd contexts (`@a@b`): fall back to any occurrence outside code
+            m = re.search("@" + re.escape(key), searchable)
         if m is None:
             return 0, 0
         cursor[key] = m.end()
-        line = sum(1 for s in line_starts if s <= m.start())
-        return line, m.start() - line_starts[line - 1] + 1
+        start = m.start()
+        if start > 0 and searchable[start - 1] == "-" and (start == 1 or searchable[start - 2] in "[ ;\n\t"):
+            start -= 1  # `[-@key]`: the citation starts at the suppress-author dash
+        line = sum(1 for s in line_starts if s <= start)
+        return line, start - line_starts[line - 1] + 1
 
     blocks: list[Any] = [ast.get("blocks", [])]
     for inlines in _inline_lists(blocks):

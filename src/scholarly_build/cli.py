@@ -66,7 +66,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from . import tools
     from .build import BuildOptions, build
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     formats = tuple(args.formats.split(",")) if args.formats else ("html", "latex", "pdf", "docx")
     documents = tuple(args.documents.split(",")) if args.documents else ("paper", "bibliography")
     from .project import load_project
@@ -205,8 +205,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise BuildFailed(f"error serve: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}") from None
     host, port = server.server_address[:2]
-    print(f"serving build/ at http://{host!s}:{port}/paper.html and /annotated-bibliography.html; Ctrl-C to stop",
-          flush=True)
+    print(
+        f"serving build/ at http://{host!s}:{port}/paper.html and /annotated-bibliography.html; Ctrl-C to stop",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -302,5 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         print(exc.render(), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted; previous outputs in build/ are unchanged", file=sys.stderr)
+        print(
+            "interrupted; every file in build/ is complete (the previous version, or a finished new one)",
+            file=sys.stderr,
+        )
         return 130

@@ -123,8 +123,15 @@ def _check_fields(
             )
             ok = False
     for name, required in spec.items():
-        if required and name not in item:
-            problems.error("note-schema", f"{what} is missing {name!r}", path=path, line=line)
+        if required and item.get(name) is None:
+            message = f"{what} is missing {name!r}" if name not in item else f"{what} field {name!r} is empty"
+            problems.error(
+                "note-schema",
+                message,
+                path=path,
+                line=doc.line(*path_key, name) + offset if name in item else line,
+                hint=f"give `{name}:` a value",
+            )
             ok = False
         elif name in item and item[name] is not None and not isinstance(item[name], str):
             problems.error(
@@ -223,6 +230,15 @@ def load_note(path: Path, project: Project, problems: Problems) -> Note | None:
         return None
 
     key = data["key"]
+    if "year" in data and not re.fullmatch(r"\d{4}|n\.d\.", str(data["year"]).strip()):
+        problems.error(
+            "note-schema",
+            f"year {data['year']!r} is not a four-digit year (or n.d.)",
+            path=path,
+            line=doc.line("year") + offset,
+            key=key,
+            hint="write the year only, e.g. year: 1999",
+        )
     if key != path.stem:
         problems.error(
             "note-schema",

@@ -95,16 +95,32 @@ def load_and_check(
 
 
 def project_manuscripts(project: Project) -> list[Path]:
+    """Section files that exist and lie inside the project (others are reported, never read)."""
     return [
         project.sections_dir / s.path
         for s in project.sections
-        if s.path is not None and (project.sections_dir / s.path).is_file()
+        if s.path is not None
+        and (project.sections_dir / s.path).is_file()
+        and project.inside(project.sections_dir / s.path)
     ]
 
 
 def check_project(project: Project, problems: Problems) -> Inputs:
     """Check this repository: sections, notes, bibliography."""
     missing = [s for s in project.sections if s.path is not None and not (project.sections_dir / s.path).is_file()]
+    for s in project.sections:
+        if (
+            s.path is not None
+            and (project.sections_dir / s.path).is_file()
+            and not project.inside(project.sections_dir / s.path)
+        ):
+            problems.error(
+                "unsafe-path",
+                f"section {s.path} resolves outside the project; it was not read",
+                path=project.settings_path,
+                line=s.line,
+                hint="keep sections under manuscript/sections/",
+            )
     for s in missing:
         problems.error(
             "missing-file",
@@ -138,7 +154,9 @@ def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> Non
     try:
         markdown, _ = assemble_paper(project, inputs.notes or {}, Problems(project.root))
     except BuildFailed as exc:
-        problems.error("template", exc.render(), path=project.templates_dir, line=0)
+        problems.extend(exc.problems)
+        if exc.message:
+            problems.error("template", exc.message, path=project.templates_dir)
         return
     path = project.build_dir / "assembled" / "paper.md"
     seen = {c.key for c in inputs.citations}

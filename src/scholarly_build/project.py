@@ -210,14 +210,48 @@ def load_project(root: Path) -> Project:
     bib = data.get("bibliography", ["bib/references.bib"])
     if isinstance(bib, str):
         bib = [bib]
+    if not isinstance(bib, list) or not all(isinstance(b, str) for b in bib):
+        problems.error(
+            "settings", "`bibliography` must be a path or a list of paths", path=path, line=doc.line("bibliography")
+        )
+        bib = []
+    for b in bib:
+        if not (root / b).resolve().is_relative_to(root):
+            problems.error(
+                "unsafe-path",
+                f"bibliography {b!r} resolves outside the project",
+                path=path,
+                line=doc.line("bibliography"),
+                hint="keep .bib files inside the project",
+            )
     prefixes = data.get("crossref_prefixes", list(DEFAULT_CROSSREF_PREFIXES))
+    if not isinstance(prefixes, list) or not all(isinstance(x, str) for x in prefixes):
+        problems.error(
+            "settings",
+            "`crossref_prefixes` must be a list of strings such as fig:",
+            path=path,
+            line=doc.line("crossref_prefixes"),
+        )
+        prefixes = list(DEFAULT_CROSSREF_PREFIXES)
+    bounds = {}
+    for key, default in (("annotation_min_words", 80), ("annotation_max_words", 200)):
+        value = data.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            problems.error("settings", f"`{key}` must be a whole number, not {value!r}", path=path, line=doc.line(key))
+            value = default
+        bounds[key] = value
 
     metadata: dict[str, Any] = {
         k: data[k] for k in ("title", "subtitle", "date", "lang", "subject", "keywords", "abstract") if k in data
     }
     metadata["title"] = title
     authors = data.get("authors") or []
-    metadata["author"] = [a["name"] if isinstance(a, dict) else str(a) for a in authors]
+    if not isinstance(authors, list):
+        problems.error(
+            "settings", "`authors` must be a list of {name, affiliation}", path=path, line=doc.line("authors")
+        )
+        authors = []
+    metadata["author"] = [str(a.get("name", "")) if isinstance(a, dict) else str(a) for a in authors]
 
     if problems.errors:
         raise BuildFailed(problems=problems)
@@ -235,7 +269,7 @@ def load_project(root: Path) -> Project:
         figures=tuple(figures),
         bibliography=tuple(root / str(b) for b in bib),
         crossref_prefixes=tuple(str(p) for p in prefixes),
-        annotation_min_words=int(data.get("annotation_min_words", 80)),
-        annotation_max_words=int(data.get("annotation_max_words", 200)),
+        annotation_min_words=bounds["annotation_min_words"],
+        annotation_max_words=bounds["annotation_max_words"],
         settings_lines={str(k): doc.line(str(k)) for k in data},
     )

@@ -121,13 +121,16 @@ def run_job(job: RenderJob) -> None:
         ]
         # --sandbox: producing LaTeX source needs no files beyond those named here.
         _pandoc(job, "latex.yaml", tex, ["--sandbox", *variables, *job.latex_variables])
-        install_atomic(tex, job.outputs[0])
         if job.make_pdf and len(job.outputs) > 1:
             for fig in job.figures:
                 if fig.suffix == ".pdf":
                     shutil.copyfile(fig, job.work_dir / fig.name)
             pdf = latexmk(tex, job.pdf_engine, job.env)
+            # The .tex and its PDF replace the previous pair together, only on success.
+            install_atomic(tex, job.outputs[0])
             install_atomic(pdf, job.outputs[1])
+        else:
+            install_atomic(tex, job.outputs[0])
     else:  # pragma: no cover - the build only creates the formats above
         raise ValueError(job.fmt)
 
@@ -142,6 +145,9 @@ def latexmk(tex: Path, engine: str, env: dict[str, str]) -> Path:
     cmd = [
         "latexmk",
         flag,
+        # -g: decide from the sources, not from latexmk's record of an earlier run,
+        # which after an interrupted build would wrongly say "nothing to do".
+        "-g",
         "-interaction=nonstopmode",
         "-halt-on-error",
         "-file-line-error",

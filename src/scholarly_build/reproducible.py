@@ -56,7 +56,7 @@ def first_difference(a: Path, b: Path) -> tuple[int, str]:
 
 def verify(root: Path, console: Console | None = None) -> tuple[dict[str, str], list[Difference]]:
     """Return the hashes of the first build and the differences found."""
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, soft_wrap=True)
     root = root.resolve()
     epoch = str(source_date_epoch(root))
     quiet = Console(file=io.StringIO())

@@ -39,31 +39,70 @@ class YamlDoc:
         return self.lines.get((), 1)
 
 
-def _build(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> Any:
+class _Loader(yaml.SafeLoader):
+    """The safe loader, minus implicit timestamps: `1999-02-30` stays a string
+    instead of raising, and dates in notes are data, not datetime objects."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+MAX_NODES = 100_000  # far beyond any real note; stops alias "billion laughs" expansion
+MAX_DEPTH = 100
+
+
+def _build(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], seen: set[int]) -> Any:
+    if id(node) in seen and isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        raise YamlError("YAML anchors and aliases (&name / *name) are not supported here", node.start_mark.line + 1)
+    seen.add(id(node))
+    if len(path) > MAX_DEPTH or len(lines) > MAX_NODES:
+        raise YamlError("the YAML is nested too deeply or is too large", node.start_mark.line + 1)
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.SafeLoader.construct_scalar(_LOADER, key_node)  # type: ignore[arg-type]
             if not isinstance(key_node, yaml.ScalarNode):
                 raise YamlError("mapping keys must be plain strings", key_node.start_mark.line + 1)
+            key = str(key_node.value)
             if key in out:
                 raise YamlError(f"duplicate key {key!r}", key_node.start_mark.line + 1)
-            lines[(*path, str(key))] = key_node.start_mark.line + 1
-            out[str(key)] = _build(value_node, (*path, str(key)), lines)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            out[key] = _build(value_node, (*path, key), lines, seen)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*path, i), lines) for i, item in enumerate(node.value)]
-    return _LOADER.construct_object(node, deep=True)
+        return [_build(item, (*path, i), lines, seen) for i, item in enumerate(node.value)]
+    try:
+        return _Loader("").construct_object(node, deep=True)
+    except Exception as exc:  # noqa: BLE001 - any bad scalar (e.g. an explicit !!timestamp) is the user's
+        raise YamlError(f"bad value: {exc}", node.start_mark.line + 1) from None
 
 
-_LOADER = yaml.SafeLoader("")
+def _unclosed_quote_line(text: str, before: int) -> int | None:
+    """The first line up to ``before`` whose value opens a double quote it never closes."""
+    for number, line in enumerate(text.splitlines()[:before], start=1):
+        value = line.split(": ", 1)[1] if ": " in line else line.lstrip("- ")
+        if value.lstrip().startswith('"') and value.replace('\\"', "").count('"') % 2 == 1:
+            return number
+    return None
+
+
+def _deepest_line(text: str) -> int:
+    """The line where bracket nesting first exceeds MAX_DEPTH (1 if it never does)."""
+    depth = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        for ch in line:
+            depth += 1 if ch in "[{" else -1 if ch in "]}" else 0
+            if depth > MAX_DEPTH:
+                return number
+    return 1
 
 
 def load(text: str) -> YamlDoc:
     """Parse ``text`` as one YAML document with line tracking."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         if exc.context and "quoted scalar" in exc.context and exc.context_mark is not None:
@@ -72,15 +111,20 @@ def load(text: str) -> YamlDoc:
         problem = exc.problem or str(exc)
         if "\t" in text and "found character '\\t'" in str(exc):
             problem = "a tab character is used for indentation (YAML allows only spaces)"
+        else:
+            opened = _unclosed_quote_line(text, line)
+            if opened is not None:
+                line, problem = opened, "a quoted value starts on this line and is not closed"
         raise YamlError(problem, line) from None
     except yaml.YAMLError as exc:
         raise YamlError(str(exc), 1) from None
+    except RecursionError:
+        raise YamlError("the YAML is nested too deeply", _deepest_line(text)) from None
     lines: dict[PathKey, int] = {}
     if node is None:
         return YamlDoc(None, {(): 1})
     try:
-        data = _build(node, (), lines)
-    except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark
-        raise YamlError(exc.problem or str(exc), mark.line + 1 if mark else 1) from None
+        data = _build(node, (), lines, set())
+    except RecursionError:
+        raise YamlError("the YAML is nested too deeply", _deepest_line(text)) from None
     return YamlDoc(data, lines)
