@@ -63,7 +63,9 @@ class _FileResult:
     errors: list[str]
 
 
-_CACHE_VERSION = b"v1"
+_CACHE_VERSION = b"v2"
+_BATCH = 2000  # entries per pybtex parse
+_CACHE_MAX_BYTES = 16 * 1024 * 1024  # pickling a huge parse would double its peak memory
 
 
 def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tuple[_FileResult, dict[str, str]]:
@@ -90,22 +92,28 @@ def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tu
                 continue
             seen.add(entry.key.lower())
         keep.append(text[start:end])
-    parser = Parser(macros=dict(macros) | {k: v for k, v in month_names.items() if k not in macros})
+    # Parsed in batches, each converted to plain data and dropped before the next:
+    # pybtex's objects cost several times the text, which bounds memory on huge files.
+    current = dict(macros) | {k: v for k, v in month_names.items() if k not in macros}
     errors: list[str] = []
-    with pybtex.errors.capture() as captured:
-        try:
-            data: BibliographyData = parser.parse_string("\n".join(keep))
-        except Exception as exc:  # noqa: BLE001 - pybtex raises many types; all are reported
-            errors.append(str(exc))
-            data = BibliographyData()
-    errors.extend(str(e) for e in captured)
     entries = []
-    for key, entry in data.entries.items():
-        persons = {role: [str(p) for p in people] for role, people in entry.persons.items()}
-        entries.append((key, entry.type.lower(), {k.lower(): str(v) for k, v in entry.fields.items()}, persons))
-    out_macros = {str(k): str(v) for k, v in parser.macros.items()}
+    for first in range(0, len(keep), _BATCH):
+        parser = Parser(macros=current)
+        with pybtex.errors.capture() as captured:
+            try:
+                data: BibliographyData = parser.parse_string("\n".join(keep[first : first + _BATCH]))
+            except Exception as exc:  # noqa: BLE001 - pybtex raises many types; all are reported
+                errors.append(str(exc))
+                data = BibliographyData()
+        errors.extend(str(e) for e in captured)
+        for key, entry in data.entries.items():
+            persons = {role: [str(p) for p in people] for role, people in entry.persons.items()}
+            entries.append((key, entry.type.lower(), {k.lower(): str(v) for k, v in entry.fields.items()}, persons))
+        current = {str(k): str(v) for k, v in parser.macros.items()}
+        del data, parser
+    out_macros = current
     result = (_FileResult(scan, entries, errors), out_macros)
-    if cache is not None:
+    if cache is not None and len(text) <= _CACHE_MAX_BYTES:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_suffix(".tmp")
