@@ -137,8 +137,8 @@ def find_citations(path: Path, text: str, crossref_prefixes: tuple[str, ...] = (
     def locate(key: str) -> tuple[int, int]:
         pattern = re.compile(r"(?<![\w.+])@(?:\{" + re.escape(key) + r"\}|" + re.escape(key) + r"(?![\w:./-]*\w))")
         m = pattern.search(searchable, cursor.get(key, 0)) or pattern.search(searchable)
-        if m is None:  # odd contexts (`@a@b`): fall back to any occurrence outside code
-            m = re.search("@" + re.escape(key), searchable)
+        if m is None:  # odd contexts (`@a@b`, unbalanced backticks): any occurrence at all
+            m = re.search("@" + re.escape(key), searchable) or re.search("@" + re.escape(key), text)
         if m is None:
             return 0, 0
         cursor[key] = m.end()
