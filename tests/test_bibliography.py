@@ -217,3 +217,14 @@ def test_year_from_date_and_family_names(tmp_path: Path) -> None:
     """`year` falls back to the date's year; family names come from the authors."""
     bib, _ = load(tmp_path, "@book{a,\n  author = {Alpha, Ann and Bob Beta},\n  title = {A},\n  date = {2018-09},\n}\n")
     assert (bib.entries["a"].year, bib.entries["a"].family_names) == ("2018", ["Alpha", "Beta"])
+
+
+def test_undefined_macro_inside_a_string_value_is_reported(tmp_path: Path) -> None:
+    """A macro used inside another @string's value must be defined earlier too."""
+    path = tmp_path / "r.bib"
+    path.write_text("@string{a = {x}}\n@string{b = a # nope}\n"
+                    "@book{k, author = {A, B}, title = {T}, date = {2000}, publisher = b}\n", encoding="utf-8")
+    problems = Problems(tmp_path)
+    load_bibliography([path], problems)
+    assert [(p.code, p.line, p.message) for p in problems] == [
+        ("undefined-macro", 2, "@string macro 'nope' is used but never defined")]

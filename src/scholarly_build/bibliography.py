@@ -162,6 +162,18 @@ def load_bibliography(
             if "repeated" in lowered or "undefined string" in lowered or "duplicate" in lowered:
                 continue  # reported below with locations
             problems.error("bib-syntax", f"pybtex: {message}", path=path, line=1)
+        for macro, mline in scan.string_macros:
+            defined_here = scan.strings.get(macro.lower())
+            if not (macro.lower() in earlier or (defined_here is not None and defined_here < mline)) and (
+                macro.lower() not in month_names
+            ):
+                problems.error(
+                    "undefined-macro",
+                    f"@string macro {macro!r} is used but never defined",
+                    path=path,
+                    line=mline,
+                    hint=f"define @string{{{macro} = {{...}}}} before this line",
+                )
         parsed = {key.lower(): (key, typ, fields, persons) for key, typ, fields, persons in result.entries}
         for raw in scan.entries:
             lower = raw.key.lower()

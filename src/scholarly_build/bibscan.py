@@ -53,6 +53,7 @@ class ScanResult:
     strings: dict[str, int]  # macro name (lower) -> line
     faults: list[SyntaxFault]
     good_spans: list[tuple[int, int]]  # spans of text pybtex may parse safely
+    string_macros: list[tuple[str, int]] = field(default_factory=list)  # macros used inside @string values
 
 
 class _Fault(Exception):
@@ -159,6 +160,7 @@ class _Scanner:
                 raise _Fault(pos, "bad @string: expected `=`", "write @string{name = {value}}")
             macros = []
             pos = self.value(pos + 1, limit, macros)
+            result.string_macros.extend(macros)
             result.strings[name.lower()] = self.line(start)
             return self._close(pos, close, limit)
         m = _KEY.match(text, body)
