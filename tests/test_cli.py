@@ -250,3 +250,23 @@ def test_clean_removes_build(project_copy: Path, run_cli: Run) -> None:
     (project_copy / "build/paper.html").write_text("old")
     code, out, _ = run_cli("--root", str(project_copy), "clean")
     assert (code, out, (project_copy / "build").exists()) == (0, "removed build/\n", False)
+
+
+@pytest.mark.integration
+def test_without_tex_the_html_is_built_and_the_packages_are_named(project_copy: Path) -> None:
+    """No TeX on PATH (and no provisioning): HTML, DOCX and .tex are built, exit 1 names the apt packages."""
+    import subprocess
+    import sys
+
+    bindir = project_copy / "bin-without-tex"
+    bindir.mkdir()
+    (bindir / "python").symlink_to(sys.executable)
+    proc = subprocess.run([str(bindir / "python"), "-m", "scholarly_build", "--root", str(project_copy), "build",
+                           "--no-provision"], capture_output=True, text=True, env={"PATH": str(bindir), "HOME": "/tmp"},
+                          check=False)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "sudo apt-get install texlive-xetex" in proc.stderr
+    build = project_copy / "build"
+    assert (build / "paper.html").is_file() and (build / "paper.docx").is_file() and (build / "paper.tex").is_file()
+    assert not (build / "paper.pdf").exists()
