@@ -262,7 +262,7 @@ def test_without_tex_the_html_is_built_and_the_packages_are_named(project_copy: 
     bindir.mkdir()
     (bindir / "python").symlink_to(sys.executable)
     proc = subprocess.run([str(bindir / "python"), "-m", "scholarly_build", "--root", str(project_copy), "build",
-                           "--no-provision"], capture_output=True, text=True, env={"PATH": str(bindir), "HOME": "/tmp"},
+                           "--no-provision"], capture_output=True, text=True, env={"PATH": str(bindir), "HOME": str(project_copy)},
                           check=False)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
