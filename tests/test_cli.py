@@ -261,9 +261,9 @@ def test_without_tex_the_html_is_built_and_the_packages_are_named(project_copy: 
     bindir = project_copy / "bin-without-tex"
     bindir.mkdir()
     (bindir / "python").symlink_to(sys.executable)
-    proc = subprocess.run([str(bindir / "python"), "-m", "scholarly_build", "--root", str(project_copy), "build",
-                           "--no-provision"], capture_output=True, text=True, env={"PATH": str(bindir), "HOME": str(project_copy)},
-                          check=False)
+    argv = [str(bindir / "python"), "-m", "scholarly_build", "--root", str(project_copy), "build", "--no-provision"]
+    env = {"PATH": str(bindir), "HOME": str(project_copy)}
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "sudo apt-get install texlive-xetex" in proc.stderr
