@@ -162,11 +162,15 @@ def load_bibliography(
             if "repeated" in lowered or "undefined string" in lowered or "duplicate" in lowered:
                 continue  # reported below with locations
             problems.error("bib-syntax", f"pybtex: {message}", path=path, line=1)
+
+        def defined(macro: str, line: int, earlier: set[str] = earlier, strings: dict[str, int] = scan.strings) -> bool:
+            """BibTeX needs a macro defined before its use: in an earlier file or above this line."""
+            name = macro.lower()
+            here = strings.get(name)
+            return name in month_names or name in earlier or (here is not None and here < line)
+
         for macro, mline in scan.string_macros:
-            defined_here = scan.strings.get(macro.lower())
-            if not (macro.lower() in earlier or (defined_here is not None and defined_here < mline)) and (
-                macro.lower() not in month_names
-            ):
+            if not defined(macro, mline):
                 problems.error(
                     "undefined-macro",
                     f"@string macro {macro!r} is used but never defined",
@@ -189,9 +193,7 @@ def load_bibliography(
                         hint="keep one of the two values",
                     )
                 for macro, mline in f.macros:
-                    defined_here = scan.strings.get(macro.lower())
-                    defined = macro.lower() in earlier or (defined_here is not None and defined_here < mline)
-                    if not defined and macro.lower() not in month_names:
+                    if not defined(macro, mline):
                         problems.error(
                             "undefined-macro",
                             f"@string macro {macro!r} is used but never defined",

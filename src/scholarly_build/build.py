@@ -130,7 +130,7 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
 
     with console.status("running figure scripts…"):
         figure_log: list[str] = []
-        figures = build_figures(project, notes, env, state, problems, figure_log)
+        figures = build_figures(project, notes, env, state, figure_log)
     report.figures_run = figure_log
     for line in figure_log:
         console.print(f"[green]✓[/green] {line}")
@@ -240,7 +240,7 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
             console.status(f"rendering {len(jobs)} output group(s) on {options.jobs} worker(s)…"),
             ThreadPoolExecutor(max_workers=options.jobs) as pool,
         ):
-            futures = {pool.submit(_timed, run_job, job): job for job in jobs}
+            futures = {pool.submit(_timed, job): job for job in jobs}
             for future in as_completed(futures):
                 job = futures[future]
                 try:
@@ -266,7 +266,7 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     return report
 
 
-def _timed(fn: object, job: RenderJob) -> float:
+def _timed(job: RenderJob) -> float:
     t0 = time.monotonic()
     run_job(job)
     return time.monotonic() - t0

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .fsutil import sha256_bytes, write_atomic
 from .notes import Note
-from .problems import BuildFailed, Problems
+from .problems import BuildFailed
 from .project import Figure, Project
 
 FIGURE_TIMEOUT_S = 300
@@ -60,7 +60,6 @@ def build_figures(
     notes: dict[str, Note],
     env: dict[str, str],
     state: dict[str, str],
-    problems: Problems,
     log: list[str],
 ) -> list[FigureResult]:
     out_dir = project.build_dir / "figures"
