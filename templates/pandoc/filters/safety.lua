@@ -14,8 +14,17 @@ local function meta_list(value)
   return out
 end
 
+-- The filter runs twice (before and after citeproc) and the first LaTeX pass
+-- renames `x.png` to `x.pdf`, so a declared figure is allowed under both names.
+local function latex_name(src)
+  return (src:gsub("%.png$", ".pdf"))
+end
+
 function Meta(meta)
-  for _, name in ipairs(meta_list(meta["allowed-images"])) do allowed[name] = true end
+  for _, name in ipairs(meta_list(meta["allowed-images"])) do
+    allowed[name] = true
+    if is_latex then allowed[latex_name(name)] = true end
+  end
   return nil
 end
 
@@ -31,7 +40,7 @@ function Image(img)
   if not allowed[img.src] then
     return pandoc.Emph({ pandoc.Str("[image not included: " .. img.src .. "]") })
   end
-  if is_latex then img.src = img.src:gsub("%.png$", ".pdf") end
+  if is_latex then img.src = latex_name(img.src) end
   return img
 end
 
