@@ -26,6 +26,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from .parity import ParityReport, check_parity
 from .render import overfull_boxes
 
 if TYPE_CHECKING:
@@ -783,11 +784,16 @@ def check_pdf(
 class ReaderReport:
     html: list[HtmlReport] = field(default_factory=list)
     pdf: list[PdfReport] = field(default_factory=list)
+    parity: ParityReport = field(default_factory=ParityReport)  # every format carries the whole document
     skipped: list[str] = field(default_factory=list)  # what could not be checked, and why
 
     @property
     def findings(self) -> list[str]:
-        return [f for r in self.html for f in r.findings] + [f for r in self.pdf for f in r.findings]
+        return (
+            [f for r in self.html for f in r.findings]
+            + [f for r in self.pdf for f in r.findings]
+            + self.parity.findings
+        )
 
 
 def reader_check(
@@ -827,6 +833,9 @@ def reader_check(
                     if path.is_file():
                         progress(f"checking {_display(path)} in Chromium")
                         report.html.append(check_html(browser, path, shots, axe_js=axe_js))
+                formats = ("html", "docx", "pdf") if pdf and not tools_missing() else ("html",)
+                progress(f"comparing {', '.join(formats)} with the assembled source (parity)")
+                report.parity = check_parity(build_dir, DOCUMENTS, browser, formats)
     if pdf and tools_missing():
         report.skipped.append(
             f"PDF not checked: {', '.join(tools_missing())} missing (Debian: apt-get install poppler-utils)"
@@ -847,6 +856,9 @@ def reader_check(
                         threshold_pt=threshold_pt,
                     )
                 )
+    if pdf and not html and not tools_missing():
+        progress("comparing the PDF and DOCX with the assembled source (parity)")
+        report.parity = check_parity(build_dir, DOCUMENTS, None, ("docx", "pdf"))
     return report
 
 
