@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from scholarly_build import assemble
+from scholarly_build import assemble, pandoc
 from scholarly_build.citations import stringify
 from scholarly_build.csl import resolve_csl
 from scholarly_build.notes import load_notes
@@ -177,3 +177,39 @@ def test_bibliography_metadata_lists_every_note(project_copy: Path) -> None:
     assert "nocite: '@alpha2018, @gamma1999'" in meta
     assert "subtitle: A Small Comparison" in meta
     assert "title: Annotated bibliography" in meta
+
+
+@pytest.mark.parametrize(
+    ("locators", "joined"),
+    [
+        (["sec. Legitimacy", "sec. Conclusion", "sec. Legitimacy"], "secs. Legitimacy\\; Conclusion"),
+        (["p. 3", "pp. 12-14"], "pp. 3\\; 12-14"),
+        (["n. 40", "n. 41"], "nn. 40\\; 41"),
+        (["p. 3", "sec. 6.1"], "p. 3\\; sec. 6.1"),
+        (["sec. Neo-communism, patrimonialism, sultanism"] * 4, "sec. Neo-communism, patrimonialism, sultanism"),
+    ],
+)
+def test_join_locators(locators: list[str], joined: str) -> None:
+    """Several claims citing one work give one locator: repeats dropped, a shared label made plural."""
+    assert assemble.join_locators(locators) == joined
+
+
+def test_table_cell_cites_each_work_once(project_copy: Path) -> None:
+    """Claims in one cell share one citation whose locators pandoc reads as one suffix."""
+    note = project_copy / "bib" / "notes" / "alpha2018.md"
+    text = note.read_text(encoding="utf-8")
+    extra = (
+        '  - claim: "The regime is durable."\n    stance: "Durable regime"\n    theme: regime\n'
+        '    locator: "sec. Conclusion"\n'
+        '  - claim: "The ruler is central."\n    stance: "Central ruler"\n    theme: regime\n'
+        '    locator: "sec. Regimes"\n---\n'
+    )
+    note.write_text(text.replace('    locator: "sec. Regimes"\n---\n', '    locator: "sec. Regimes"\n' + extra, 1))
+    paper, _ = assembled(project_copy)
+    row = next(line for line in paper.splitlines() if line.startswith("| Regime type"))
+    assert row.count("@alpha2018") == 1
+    cell = "Personalist regime (alpha2018); Durable regime; Central ruler [-@alpha2018, secs. Regimes\\; Conclusion]"
+    assert cell in row
+    bib = str(project_copy / "bib" / "references.bib")
+    plain = pandoc.run(["-f", pandoc.READER, "-t", "plain", "--citeproc", "--bibliography", bib], stdin=row).stdout
+    assert "(2018, secs. Regimes; Conclusion)" in plain

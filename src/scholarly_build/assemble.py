@@ -52,6 +52,28 @@ def _fenced(value: object) -> str:
     return re.sub(r"(?m)^(\s*):::", r"\1\\:::", str(value))
 
 
+_LOCATOR = re.compile(r"^(pp?|nn?|secs?|chs?|figs?|paras?)\.\s+(.+)$")
+_PLURAL = {"p": "pp", "n": "nn", "sec": "secs", "ch": "chs", "fig": "figs", "para": "paras"}
+
+
+def join_locators(locators: list[str]) -> str:
+    """One locator for several claims citing the same work, as a reader writes it.
+
+    ``["sec. Legitimacy", "sec. Conclusion", "sec. Legitimacy"]`` -> ``secs. Legitimacy\\; Conclusion``:
+    repeats dropped, a shared label made plural, parts separated by an escaped ``;``
+    (a bare one would end the citation in pandoc's syntax).
+    """
+    unique = list(dict.fromkeys(_inline(loc) for loc in locators if loc))
+    parsed = [_LOCATOR.match(loc) for loc in unique]
+    singular = {{"pp": "p", "nn": "n"}.get(m.group(1), m.group(1).rstrip("s")) for m in parsed if m}
+    if len(unique) > 1 and all(parsed) and len(singular) == 1:
+        label = _PLURAL[singular.pop()]
+        joined = f"{label}. " + "; ".join(m.group(2) for m in parsed if m)
+    else:
+        joined = "; ".join(unique)
+    return joined.replace(";", "\\;")
+
+
 def environment(project: Project) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader(str(project.templates_dir)),
@@ -70,6 +92,7 @@ def environment(project: Project) -> SandboxedEnvironment:
         cell=_cell,
         md=_inline,
         fenced=_fenced,
+        locators=join_locators,
         theme_label=lambda t: labels.get(t, t),
         work_label=lambda w: works.get(w, w),
     )
