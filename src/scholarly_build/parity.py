@@ -19,6 +19,7 @@ drawn image``. This module reads outputs; it never writes or repairs them.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -76,6 +77,7 @@ class Inventory:
     citations: Counter[str] | None = None
     references: list[str] | None = None
     annotations: dict[str, str] | None = None
+    entry_index: list[str] | None = None  # navigation over the entries: HTML list, PDF bookmarks
     text: str = ""
     table_cells: list[list[str]] = field(default_factory=list)  # AST only: each table's cell texts
 
@@ -242,6 +244,7 @@ def html_inventory(browser: Browser, path: Path) -> Inventory:
         if number is not None:
             inv.tables.append(TableItem(number, caption, int(table["cells"])))
     inv.citations = Counter(data["citations"])
+    inv.entry_index = [norm(label) for label in data["entryIndex"]] or None
     inv.references = [r["key"] for r in data["references"]]
     annotated = {r["key"]: r["annotation"] for r in data["references"] if r["annotation"] is not None}
     inv.annotations = {k: opening(v) for k, v in annotated.items()} or None
@@ -378,15 +381,29 @@ def _pdf_citation_links(reader: Any) -> Counter[str]:
     return counts
 
 
+def _pdf_outline(items: list[Any]) -> list[tuple[str, str]]:
+    """Every bookmark as (title, named destination or '') in reading order."""
+    out: list[tuple[str, str]] = []
+    for item in items:
+        if isinstance(item, list):
+            out += _pdf_outline(item)
+            continue
+        action = item.node.get("/A") or {}
+        dest = item.node.get("/Dest") or action.get("/D") or ""
+        out.append((norm(str(item.title)), dest if isinstance(dest, str) else ""))
+    return out
+
+
 def pdf_inventory(path: Path, expected: Inventory | None = None) -> Inventory:
     """Headings (bookmarks), figures drawn on their caption's page, tables, citations, references."""
     from pypdf import PdfReader
 
-    from .readerview import pdf_outline
-
     reader = PdfReader(path)
     pages = _pdf_pages_text(path)
-    inv = Inventory(_display(path), headings=[norm(t) for _level, t in pdf_outline(path, depth=6)])
+    outline = _pdf_outline(reader.outline)
+    inv = Inventory(_display(path), headings=[t for t, dest in outline if not dest.startswith("entry-")])
+    entries = [t for t, dest in outline if dest.startswith("entry-")]
+    inv.entry_index = entries or None
     inv.text = norm("\n".join(pages))
     page_text = [norm(p) for p in pages]
     for index, text in enumerate(pages):
@@ -484,6 +501,25 @@ def compare(expected: Inventory, got: Inventory) -> list[str]:
     return out
 
 
+def compare_entry_index(expected: Inventory, outputs: Sequence[Inventory]) -> list[str]:
+    """An annotated bibliography has one navigation item per entry, the same in every format."""
+    if not expected.annotations:
+        return []
+    out = []
+    indexes = {inv.label: inv.entry_index for inv in outputs if inv.label.endswith((".html", ".pdf"))}
+    for label, index in indexes.items():
+        kind = "a bookmark" if label.endswith(".pdf") else "an entry in its contents list"
+        if index is None or len(index) != len(expected.annotations):
+            want = len(expected.annotations)
+            out.append(f"{label}: {len(index or [])} entries navigable, expected {kind} for each of {want}")
+    found = [(label, index) for label, index in indexes.items() if index]
+    for (label_a, a), (label_b, b) in itertools.pairwise(found):
+        if a != b:
+            first = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+            out.append(f"{label_b}: entry navigation differs from {label_a} at item {first + 1}")
+    return out
+
+
 @dataclass
 class ParityReport:
     findings: list[str] = field(default_factory=list)
@@ -520,6 +556,7 @@ def check_parity(
         for inv in outputs:
             report.checked.append(inv.label)
             report.findings += compare(expected, inv)
+        report.findings += compare_entry_index(expected, outputs)
     return report
 
 

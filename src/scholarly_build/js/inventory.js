@@ -26,5 +26,6 @@
     const note = entry.querySelector(".annotation");
     return { key: entry.id.replace(/^ref-/, ""), annotation: note ? text(note) : null };
   });
-  return { headings, figures, tables, citations, references, text: text(main) };
+  const entryIndex = [...main.querySelectorAll("#entry-index a")].map((a) => text(a));
+  return { headings, figures, tables, citations, references, entryIndex, text: text(main) };
 }
