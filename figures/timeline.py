@@ -1,4 +1,4 @@
-"""Timeline, 1991-2018, of dated events in Jorbenadze (2018) and Behrends (2016).
+"""Timeline, 1991-2017, of dated events in Jorbenadze (2018) and Behrends (2016).
 
 Usage: python figures/timeline.py --data figures/data/timeline.csv --out OUT_STEM
 Writes OUT_STEM.pdf and OUT_STEM.png, byte-identical on every run.

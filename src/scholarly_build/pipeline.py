@@ -11,6 +11,7 @@ from pathlib import Path
 from . import checks
 from .bibliography import Bibliography, load_bibliography
 from .citations import Citation, find_citations
+from .figurecaptions import check_figure_captions
 from .fsutil import sha256_bytes, write_atomic
 from .notes import Note, load_notes
 from .pandoc import PandocError
@@ -140,6 +141,7 @@ def check_project(project: Project, problems: Problems) -> Inputs:
         max_words=project.annotation_max_words,
         prefixes=project.crossref_prefixes,
     )
+    check_figure_captions(project, project_manuscripts(project), problems)
     # The assembled paper needs the templates; without them `build` reports that.
     if not problems.errors and inputs.notes is not None and (project.templates_dir / "paper.md.j2").is_file():
         check_assembled(project, inputs, problems)
