@@ -103,7 +103,7 @@ def plot(themes: list[str], works: list[str], grid: list[list[int]]) -> plt.Figu
     ax.set_xlabel("Compared work")
     ax.set_ylabel("Theme")
     bar = fig.colorbar(image, ax=ax, shrink=0.8)
-    bar.set_label("Bibliography notes used")
+    bar.set_label("Reading notes recording a use by the work")
     bar.locator = MaxNLocator(integer=True)
     bar.update_ticks()
     return fig

@@ -252,6 +252,24 @@ def test_docx_contains_text(built_mini: Path) -> None:
     assert "Gamma, Gail. 1999." in text
 
 
+@pytest.mark.parametrize("suffix", ["html", "docx", "pdf"])
+def test_reconstructed_entries_are_marked(built_mini: Path, suffix: str) -> None:
+    """alpha2018 and beta2016 (metadata: reconstructed) carry "†" in the paper's reference list,
+    gamma1999 (complete) does not, and one explanatory line follows the list, in every format."""
+    path = built_mini / f"build/paper.{suffix}"
+    if suffix == "html":
+        text = flat(parse_html(path).text)
+    elif suffix == "docx":
+        text = flat(docx_text(path))
+    else:
+        text = flat(pdf_text(path))
+    references = text[text.rindex("References") :]
+    assert references.count("†") == 3
+    assert "† Bibliographic data reconstructed" in references
+    # Entries are sorted: Alpha, Beta, then Gamma, which the legend follows.
+    assert "†" not in references[references.index("Gamma, Gail. 1999.") : references.index("† Bibliographic")]
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

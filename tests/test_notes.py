@@ -198,3 +198,22 @@ def test_note_symlinked_outside_project_is_refused(project_copy: Path, tmp_path:
     assert sorted(notes) == ["alpha2018", "beta2016", "gamma1999"]
     assert problems == [
         "bib/notes/delta2000.md:1: error unsafe-path: note is a symlink that points outside the project"]
+
+
+def test_provenance_is_kept_apart_from_the_annotation(tmp_path: Path, project: Project) -> None:
+    """`provenance` is optional, stripped, and not counted as annotation words."""
+    text = BASE.replace("uses: {}\n", "uses: {}\nprovenance: >-\n  Title from the\n  catalogue.\n")
+    note, problems = load(tmp_path, project, text)
+    assert (problems, note and note.provenance, note and note.annotation_words) == (
+        [],
+        "Title from the catalogue.",
+        2,
+    )
+    bare, _ = load(tmp_path, project, BASE)
+    assert bare is not None and bare.provenance is None
+
+
+def test_provenance_must_be_a_string(tmp_path: Path, project: Project) -> None:
+    """A non-string `provenance` is a schema error on its line."""
+    _, problems = load(tmp_path, project, BASE.replace("uses: {}\n", "uses: {}\nprovenance: [a, b]\n"))
+    assert any("note-schema" in p and "provenance" in p for p in problems), problems

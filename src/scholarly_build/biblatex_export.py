@@ -15,10 +15,15 @@ from .pandoc import READER, run
 _SEPARATOR = "SCHOLARLYBUILDSEPARATOR"
 
 
+def _annotation(note: Note) -> str:
+    """The annotation, followed by the provenance line when the note has one."""
+    return f"{note.body}\n\n*Provenance:* {note.provenance}" if note.provenance else note.body
+
+
 def annotations_as_latex(notes: list[Note]) -> dict[str, str]:
     if not notes:
         return {}
-    markdown = "\n\n".join(f"{_SEPARATOR}{i}\n\n{note.body}" for i, note in enumerate(notes))
+    markdown = "\n\n".join(f"{_SEPARATOR}{i}\n\n{_annotation(note)}" for i, note in enumerate(notes))
     latex = run(["--from", READER, "--to", "latex", "--wrap=none", "--sandbox"], stdin=markdown).stdout
     parts = re.split(rf"{_SEPARATOR}(\d+)\n", latex)
     out: dict[str, str] = {}

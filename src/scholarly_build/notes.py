@@ -30,6 +30,7 @@ FIELDS: dict[str, tuple[bool, tuple[type, ...], str]] = {
     "uses": (True, (dict,), "a mapping of work key -> list of uses"),
     "claims": (False, (list,), "a list of claims"),
     "quotations": (False, (list,), "a list of quotations"),
+    "provenance": (False, (str,), "a string"),
 }
 USE_FIELDS = {"locator": True, "how": True}
 CLAIM_FIELDS = {"claim": True, "locator": True, "theme": False, "stance": False}
@@ -76,6 +77,7 @@ class Note:
     body_line: int
     author: str | None = None
     year: str | None = None
+    provenance: str | None = None
     lines: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -357,6 +359,7 @@ def load_note(path: Path, project: Project, problems: Problems) -> Note | None:
         body_line=body_line,
         author=data.get("author"),
         year=str(data["year"]) if "year" in data else None,
+        provenance=(data["provenance"].strip() or None) if "provenance" in data else None,
         lines={str(k): doc.line(str(k)) + offset for k in data},
     )
 

@@ -91,7 +91,15 @@ local function place_annotations(doc)
         local note = annotations[key]
         note.attributes["key"] = nil
         if FORMAT:match("latex") then
-          -- The writer ignores Div classes; this environment is defined in our template.
+          -- The writer ignores Div classes; these environments are defined in our template.
+          note.content = note.content:walk({ Div = function(inner)
+            if inner.classes:includes("provenance") then
+              local blocks = pandoc.Blocks({ pandoc.RawBlock("latex", "\\begin{provenance}") })
+              blocks:extend(inner.content)
+              blocks:insert(pandoc.RawBlock("latex", "\\end{provenance}"))
+              return blocks
+            end
+          end })
           div.content:insert(pandoc.RawBlock("latex", "\\begin{annotation}"))
           div.content:extend(note.content)
           div.content:insert(pandoc.RawBlock("latex", "\\end{annotation}"))
