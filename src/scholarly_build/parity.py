@@ -356,11 +356,14 @@ def _drawn_xobjects(page: Any) -> int:
 
 
 def _pdf_citation_links(reader: Any) -> Counter[str]:
-    """Citation links (``cite.ref-KEY``) per key; a link that wraps to the next line counts once."""
-    counts: Counter[str] = Counter()
-    previous: tuple[str, float, float] | None = None  # (key, bottom, left) of the last link
-    for page in reader.pages:
-        links = []
+    """Citation links (``cite.ref-KEY``) per key; a link that wraps to the next line counts once.
+
+    A wrapped link is two annotations with the same target: the first reaches the
+    text block's right edge, the next starts at its left edge on a lower line (or
+    the next page). The edges are the extremes of all citation links in the file.
+    """
+    links: list[tuple[int, str, float, float, float, float]] = []  # page, key, bottom, top, x0, x1
+    for number, page in enumerate(reader.pages):
         for ref in page.get("/Annots") or []:
             annot = ref.get_object()
             dest = annot.get("/Dest")
@@ -368,16 +371,26 @@ def _pdf_citation_links(reader: Any) -> Counter[str]:
                 dest = annot["/A"].get("/D")
             if annot.get("/Subtype") == "/Link" and isinstance(dest, str) and dest.startswith("cite.ref-"):
                 x0, y0, x1, y1 = (float(v) for v in annot["/Rect"])
-                links.append((dest[len("cite.ref-") :], min(y0, y1), max(y0, y1), min(x0, x1), max(x0, x1)))
-        if not links:
-            continue
-        left = min(link[3] for link in links)
-        right = max(link[4] for link in links)
-        for key, bottom, _top, x0, x1 in links:
-            wraps = previous is not None and previous[0] == key and x0 <= left + 2 and previous[2] >= right - 2
-            if not wraps:
-                counts[key] += 1
-            previous = (key, bottom, x1)
+                key = dest[len("cite.ref-") :]
+                links.append((number, key, min(y0, y1), max(y0, y1), min(x0, x1), max(x0, x1)))
+    counts: Counter[str] = Counter()
+    if not links:
+        return counts
+    left = min(link[4] for link in links)
+    right = max(link[5] for link in links)
+    previous = None
+    for link in links:
+        page, key, _bottom, top, x0, _x1 = link
+        wraps = (
+            previous is not None
+            and previous[1] == key
+            and previous[5] >= right - 3
+            and x0 <= left + 3
+            and (page > previous[0] or top <= previous[2] + 1)
+        )
+        if not wraps:
+            counts[key] += 1
+        previous = link
     return counts
 
 
