@@ -51,9 +51,16 @@ class Bibliography:
     entries: dict[str, BibEntry] = field(default_factory=dict)  # key as written -> entry
     files: list[Path] = field(default_factory=list)
     strings: dict[str, tuple[Path, int]] = field(default_factory=dict)
+    _folded: dict[str, BibEntry] | None = field(default=None, repr=False, compare=False)
 
     def get(self, key: str) -> BibEntry | None:
-        return self.entries.get(key)
+        """The entry with this key; BibTeX compares keys case-insensitively (``crossref``)."""
+        entry = self.entries.get(key)
+        if entry is None:
+            if self._folded is None or len(self._folded) != len(self.entries):
+                self._folded = {k.lower(): e for k, e in self.entries.items()}
+            entry = self._folded.get(key.lower())
+        return entry
 
 
 @dataclass
@@ -63,7 +70,7 @@ class _FileResult:
     errors: list[str]
 
 
-_CACHE_VERSION = b"v2"
+_CACHE_VERSION = b"v3"
 _BATCH = 2000  # entries per pybtex parse
 _CACHE_MAX_BYTES = 16 * 1024 * 1024  # pickling a huge parse would double its peak memory
 
@@ -107,7 +114,8 @@ def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tu
                 data = BibliographyData()
         errors.extend(str(e) for e in captured)
         for key, entry in data.entries.items():
-            persons = {role: [str(p) for p in people] for role, people in entry.persons.items()}
+            # Field names, person roles and types are case-insensitive in BibTeX: `Author = {...}`.
+            persons = {role.lower(): [str(p) for p in people] for role, people in entry.persons.items()}
             entries.append((key, entry.type.lower(), {k.lower(): str(v) for k, v in entry.fields.items()}, persons))
         current = {str(k): str(v) for k, v in parser.macros.items()}
         del data, parser
