@@ -83,12 +83,7 @@ def run_cli() -> Iterator[Callable[..., CliResult]]:
         base = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
         proc = subprocess.run(
             [sys.executable, "-m", "scholarly_build", *args],
-            capture_output=True,
-            text=True,
-            env={**base, **(env or {})},
-            cwd=cwd,
-            timeout=600,
-            check=False,
+            capture_output=True, text=True, env={**base, **(env or {})}, cwd=cwd, timeout=600, check=False,
         )
         return proc.returncode, proc.stdout, proc.stderr
 

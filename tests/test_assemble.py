@@ -96,10 +96,8 @@ def test_undefined_template_variable_names_file_and_line(project_copy: Path) -> 
     insert_template_line(project_copy, "paper.md.j2", 6, "{{ nosuch }}")
     with pytest.raises(BuildFailed) as info:
         assembled(project_copy)
-    assert info.value.render() == (
-        "templates/paper.md.j2:6: error template: template error: 'nosuch' is undefined\n"
-        "    hint: check the variable names the template uses"
-    )
+    assert info.value.render() == ("templates/paper.md.j2:6: error template: template error: 'nosuch' is undefined\n"
+                                   "    hint: check the variable names the template uses")
 
 
 def test_undefined_attribute_in_partial_names_the_partial(project_copy: Path) -> None:
@@ -110,8 +108,7 @@ def test_undefined_attribute_in_partial_names_the_partial(project_copy: Path) ->
         assembled(project_copy)
     assert info.value.render().startswith(
         "templates/partials/sources-by-theme.md.j2:3: error template: template error: "
-        "'scholarly_build.project.Theme object' has no attribute 'nolabel'"
-    )
+        "'scholarly_build.project.Theme object' has no attribute 'nolabel'")
 
 
 def test_template_syntax_error_names_file_and_line(project_copy: Path) -> None:
@@ -119,10 +116,8 @@ def test_template_syntax_error_names_file_and_line(project_copy: Path) -> None:
     insert_template_line(project_copy, "annotated-bibliography.md.j2", 4, "{% if %}")
     with pytest.raises(BuildFailed) as info:
         assembled(project_copy)
-    assert info.value.render() == (
-        "templates/annotated-bibliography.md.j2:4: error template: template syntax error: "
-        "Expected an expression, got 'end of statement block'"
-    )
+    assert info.value.render() == ("templates/annotated-bibliography.md.j2:4: error template: template syntax error: "
+                                   "Expected an expression, got 'end of statement block'")
 
 
 def test_missing_template_is_reported(project_copy: Path) -> None:
@@ -130,9 +125,8 @@ def test_missing_template_is_reported(project_copy: Path) -> None:
     (project_copy / "templates/paper.md.j2").unlink()
     with pytest.raises(BuildFailed) as info:
         assembled(project_copy)
-    assert info.value.render() == (
-        "templates/paper.md.j2: error template: template 'paper.md.j2' not found\n    hint: restore it from git"
-    )
+    assert info.value.render() == ("templates/paper.md.j2: error template: template 'paper.md.j2' not found\n"
+                                   "    hint: restore it from git")
 
 
 def annotation_divs(markdown: str) -> list[tuple[str, str]]:
@@ -174,8 +168,7 @@ def test_missing_section_file_is_reported(project_copy: Path) -> None:
     with pytest.raises(BuildFailed) as info:
         assembled(project_copy)
     assert [p.format().split("\n")[0] for p in info.value.problems] == [
-        "manuscript/paper.yaml:27: error missing-file: section 02-body.md is listed but does not exist"
-    ]
+        "manuscript/paper.yaml:27: error missing-file: section 02-body.md is listed but does not exist"]
 
 
 def test_bibliography_metadata_lists_every_note(project_copy: Path) -> None:

@@ -34,10 +34,8 @@ CASES = [
     (
         "unbalanced-brace-keeps-later-entries",
         ["@book{a,\n  title = {Open {brace},\n  year = {2000},\n}\n" + GOOD_B],
-        [
-            "refs.bib:2:3: error bib-syntax: entry 'a' (line 1) is not closed before the next entry; "
-            "the braces of field 'title' may be unbalanced"
-        ],
+        ["refs.bib:2:3: error bib-syntax: entry 'a' (line 1) is not closed before the next entry; "
+         "the braces of field 'title' may be unbalanced"],
         {"b": 6},
     ),
     (
@@ -55,10 +53,8 @@ CASES = [
     (
         "unterminated-entry",
         ["@book{a,\n  title = {A},\n  year = {2000},\n" + GOOD_B],
-        [
-            "refs.bib:3:3: error bib-syntax: entry 'a' (line 1) is not closed before the next entry; "
-            "the braces of field 'year' may be unbalanced"
-        ],
+        ["refs.bib:3:3: error bib-syntax: entry 'a' (line 1) is not closed before the next entry; "
+         "the braces of field 'year' may be unbalanced"],
         {"b": 5},
     ),
     (
@@ -82,19 +78,15 @@ CASES = [
     (
         "duplicate-key-case-insensitive",
         ["@book{Smith2000,\n  title = {A},\n}\n\n@book{smith2000,\n  title = {B},\n}\n"],
-        [
-            "refs.bib:5: error duplicate-key: key 'smith2000' is defined twice (first as 'Smith2000' at line 1); "
-            "BibTeX compares keys case-insensitively"
-        ],
+        ["refs.bib:5: error duplicate-key: key 'smith2000' is defined twice (first as 'Smith2000' at line 1); "
+         "BibTeX compares keys case-insensitively"],
         {"Smith2000": 1},
     ),
     (
         "duplicate-key-across-files",
         ["@book{Smith2000,\n  title = {A},\n}\n", "\n\n@book{SMITH2000,\n  title = {B},\n}\n"],
-        [
-            "more.bib:3: error duplicate-key: key 'SMITH2000' is defined twice (first as 'Smith2000' at refs.bib:1); "
-            "BibTeX compares keys case-insensitively"
-        ],
+        ["more.bib:3: error duplicate-key: key 'SMITH2000' is defined twice (first as 'Smith2000' at refs.bib:1); "
+         "BibTeX compares keys case-insensitively"],
         {"Smith2000": 1},
     ),
     (
@@ -131,18 +123,16 @@ CASES = [
 
 
 @pytest.mark.parametrize(("files", "expected", "entries"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_problems_are_located(
-    tmp_path: Path, files: list[str | bytes], expected: list[str], entries: dict[str, int]
-) -> None:
+def test_problems_are_located(tmp_path: Path, files: list[str | bytes], expected: list[str],
+                              entries: dict[str, int]) -> None:
     """Each faulty input gives exactly the expected located problems."""
     _, problems = load(tmp_path, *files)
     assert problems == expected
 
 
 @pytest.mark.parametrize(("files", "expected", "entries"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_usable_entries_still_load(
-    tmp_path: Path, files: list[str | bytes], expected: list[str], entries: dict[str, int]
-) -> None:
+def test_usable_entries_still_load(tmp_path: Path, files: list[str | bytes], expected: list[str],
+                                   entries: dict[str, int]) -> None:
     """Entries that are not broken load, each at its own line (pybtex never swallows them)."""
     bib, _ = load(tmp_path, *files)
     assert {key: entry.line for key, entry in bib.entries.items()} == entries
@@ -176,11 +166,9 @@ def test_string_used_before_its_definition_is_undefined(tmp_path: Path) -> None:
 
 def test_backslash_quote_in_quoted_value_is_located(tmp_path: Path) -> None:
     """A quoted value cut short by a backslash-quote is one `bib-syntax` problem at its own line."""
-    text = (
-        "@book{first,\n  title = {First},\n  year = 2000,\n}\n\n"
-        "@book{second,\n  title = {A},\n  year = {2000},\n}\n\njunk text\n\n\n"
-        '@book{a,\n  title = "Caf\\"e",\n  year = 2000,\n}\n'
-    )
+    text = ("@book{first,\n  title = {First},\n  year = 2000,\n}\n\n"
+            "@book{second,\n  title = {A},\n  year = {2000},\n}\n\njunk text\n\n\n"
+            '@book{a,\n  title = "Caf\\"e",\n  year = 2000,\n}\n')
     _, problems = load(tmp_path, text)
     located = [re.match(r"refs\.bib:(\d+)[:\d]* error ([\w-]+):", p) for p in problems]
     assert [m.groups() if m else p for m, p in zip(located, problems, strict=True)] == [("15", "bib-syntax")]
@@ -212,8 +200,7 @@ def test_missing_file_is_reported(tmp_path: Path) -> None:
     problems = Problems(tmp_path)
     load_bibliography([tmp_path / "nope.bib"], problems)
     assert [p.format().split("\n")[0] for p in problems] == [
-        "nope.bib: error missing-file: bibliography file not found"
-    ]
+        "nope.bib: error missing-file: bibliography file not found"]
 
 
 def test_cached_load_gives_the_same_result(tmp_path: Path) -> None:
@@ -235,13 +222,9 @@ def test_year_from_date_and_family_names(tmp_path: Path) -> None:
 def test_undefined_macro_inside_a_string_value_is_reported(tmp_path: Path) -> None:
     """A macro used inside another @string's value must be defined earlier too."""
     path = tmp_path / "r.bib"
-    path.write_text(
-        "@string{a = {x}}\n@string{b = a # nope}\n"
-        "@book{k, author = {A, B}, title = {T}, date = {2000}, publisher = b}\n",
-        encoding="utf-8",
-    )
+    path.write_text("@string{a = {x}}\n@string{b = a # nope}\n"
+                    "@book{k, author = {A, B}, title = {T}, date = {2000}, publisher = b}\n", encoding="utf-8")
     problems = Problems(tmp_path)
     load_bibliography([path], problems)
     assert [(p.code, p.line, p.message) for p in problems] == [
-        ("undefined-macro", 2, "@string macro 'nope' is used but never defined")
-    ]
+        ("undefined-macro", 2, "@string macro 'nope' is used but never defined")]

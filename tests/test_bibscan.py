@@ -13,7 +13,8 @@ FAULTS = [
     (
         "unbalanced-brace",
         "@book{a,\n  title = {Open {brace},\n  year = {2000},\n}\n" + GOOD_TAIL,
-        (2, 3, "entry 'a' (line 1) is not closed before the next entry; the braces of field 'title' may be unbalanced"),
+        (2, 3, "entry 'a' (line 1) is not closed before the next entry; "
+               "the braces of field 'title' may be unbalanced"),
         6,
     ),
     (
@@ -31,7 +32,8 @@ FAULTS = [
     (
         "unterminated-entry",
         "@book{a,\n  title = {A},\n  year = {2000},\n" + GOOD_TAIL,
-        (3, 3, "entry 'a' (line 1) is not closed before the next entry; the braces of field 'year' may be unbalanced"),
+        (3, 3, "entry 'a' (line 1) is not closed before the next entry; "
+               "the braces of field 'year' may be unbalanced"),
         5,
     ),
     (
@@ -84,7 +86,7 @@ def test_good_spans_exclude_the_broken_entry() -> None:
 
 def test_field_lines_and_names() -> None:
     """Fields are lower-cased and carry the line of their name."""
-    text = '@Article{Key1,\n  Author = {A},\n  TITLE = "T",\n\n  year = 2000\n}\n'
+    text = "@Article{Key1,\n  Author = {A},\n  TITLE = \"T\",\n\n  year = 2000\n}\n"
     (entry,) = bibscan.scan(text).entries
     assert (entry.type, entry.key, entry.line) == ("article", "Key1", 1)
     assert [(f.name, f.line) for f in entry.fields] == [("author", 2), ("title", 3), ("year", 5)]
@@ -95,10 +97,7 @@ def test_macros_are_collected_with_lines() -> None:
     text = "@book{b,\n  publisher = pub # { Ltd},\n  month = jan,\n  year = 2000,\n}\n"
     (entry,) = bibscan.scan(text).entries
     assert [(f.name, f.macros) for f in entry.fields] == [
-        ("publisher", [("pub", 2)]),
-        ("month", [("jan", 3)]),
-        ("year", []),
-    ]
+        ("publisher", [("pub", 2)]), ("month", [("jan", 3)]), ("year", [])]
 
 
 def test_string_definitions_are_indexed_case_insensitively() -> None:

@@ -69,14 +69,8 @@ def _check(root: Path) -> Problems:
     project = load_project(root)
     problems = Problems(root)
     sections = [root / "manuscript" / "sections" / s.path for s in project.sections if s.path is not None]
-    load_and_check(
-        bib_paths=list(project.bibliography),
-        manuscripts=sections,
-        notes_dir=project.notes_dir,
-        project=project,
-        problems=problems,
-        cache_dir=root / "cache",
-    )
+    load_and_check(bib_paths=list(project.bibliography), manuscripts=sections, notes_dir=project.notes_dir,
+                   project=project, problems=problems, cache_dir=root / "cache")
     return problems
 
 

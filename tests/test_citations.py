@@ -51,19 +51,13 @@ def test_group_with_prefix_and_range() -> None:
     """`[see @a, pp. 3–5; @b]` gives two citations; the first has an en-dash page range."""
     found = cites("Text [see @a, pp. 3–5; @b].")
     assert [(c.key, c.label, c.locator, c.page_range()) for c in found] == [
-        ("a", "pp", "3–5", (3, 5)),
-        ("b", None, None, None),
-    ]
+        ("a", "pp", "3–5", (3, 5)), ("b", None, None, None)]
 
 
 @pytest.mark.parametrize(
     ("suffix", "label", "locator"),
-    [
-        ("sec. Legitimacy", "sec", "Legitimacy"),
-        ("n. 40", "n", "40"),
-        ("chapter 3", "chapter", "3"),
-        ("pp. 12-14", "pp", "12-14"),
-    ],
+    [("sec. Legitimacy", "sec", "Legitimacy"), ("n. 40", "n", "40"), ("chapter 3", "chapter", "3"),
+     ("pp. 12-14", "pp", "12-14")],
 )
 def test_locator_labels(suffix: str, label: str, locator: str) -> None:
     """Locator labels are parsed from the suffix."""

@@ -41,10 +41,8 @@ def test_check_json_contract_on_clean_project(project_copy: Path, run_cli: Run) 
     """`--format json` prints {problems: [], summary: {errors, warnings, files, entries, citations}}."""
     code, out, _ = run_cli("--root", str(project_copy), "check", "--format", "json")
     assert code == 0
-    assert json.loads(out) == {
-        "problems": [],
-        "summary": {"errors": 0, "warnings": 0, "files": 7, "entries": 3, "citations": 5},
-    }
+    assert json.loads(out) == {"problems": [],
+                               "summary": {"errors": 0, "warnings": 0, "files": 7, "entries": 3, "citations": 5}}
 
 
 def standalone(tmp_path: Path, manuscript: str = "# Paper\n\nAs @smith2000 argues [@smyth2000, p. 4].\n") -> Path:
@@ -53,17 +51,8 @@ def standalone(tmp_path: Path, manuscript: str = "# Paper\n\nAs @smith2000 argue
 
 
 def check_plain(root: Path, run_cli: Run, *extra: str, env: dict[str, str] | None = None) -> CliResult:
-    return run_cli(
-        "--root",
-        str(root),
-        "check",
-        "--manuscript",
-        str(root / "paper.md"),
-        "--bib",
-        str(root / "refs.bib"),
-        *extra,
-        env=env,
-    )
+    return run_cli("--root", str(root), "check", "--manuscript", str(root / "paper.md"),
+                   "--bib", str(root / "refs.bib"), *extra, env=env)
 
 
 def test_standalone_check_reports_located_problems(tmp_path: Path, run_cli: Run) -> None:
@@ -75,8 +64,7 @@ def test_standalone_check_reports_located_problems(tmp_path: Path, run_cli: Run)
         "    hint: did you mean 'smith2000'?\n"
         "refs.bib:7: warning unused-entry: entry 'jones2001' is never cited nor listed in the annotated bibliography\n"
         "    hint: cite it, write its note, or remove it\n"
-        "1 error(s), 1 warning(s) in 2 file(s); 2 entries, 2 citations checked\n"
-    )
+        "1 error(s), 1 warning(s) in 2 file(s); 2 entries, 2 citations checked\n")
     assert err == ""
 
 
@@ -88,25 +76,13 @@ def test_json_problem_objects_follow_the_contract(tmp_path: Path, run_cli: Run) 
     assert set(data) == {"problems", "summary"}
     assert data["summary"] == {"errors": 1, "warnings": 1, "files": 2, "entries": 2, "citations": 2}
     assert data["problems"] == [
-        {
-            "code": "undefined-citation",
-            "severity": "error",
-            "file": "paper.md",
-            "line": 3,
-            "column": 23,
-            "key": "smyth2000",
-            "message": "citation key 'smyth2000' is not in any .bib file (hint: did you mean 'smith2000'?)",
-        },
-        {
-            "code": "unused-entry",
-            "severity": "warning",
-            "file": "refs.bib",
-            "line": 7,
-            "column": None,
-            "key": "jones2001",
-            "message": "entry 'jones2001' is never cited nor listed in the annotated bibliography "
-            "(hint: cite it, write its note, or remove it)",
-        },
+        {"code": "undefined-citation", "severity": "error", "file": "paper.md", "line": 3, "column": 23,
+         "key": "smyth2000",
+         "message": "citation key 'smyth2000' is not in any .bib file (hint: did you mean 'smith2000'?)"},
+        {"code": "unused-entry", "severity": "warning", "file": "refs.bib", "line": 7, "column": None,
+         "key": "jones2001",
+         "message": "entry 'jones2001' is never cited nor listed in the annotated bibliography "
+                    "(hint: cite it, write its note, or remove it)"},
     ]
 
 
@@ -160,10 +136,8 @@ def test_bad_bib_exits_one_without_traceback(project_copy: Path, run_cli: Run) -
     bib.write_text(bib.read_text().replace("title        = {What Do We Know?},", "title        = {What Do We Know?,"))
     code, out, err = run_cli("--root", str(project_copy), "check")
     assert code == 1
-    assert (
-        "bib/references.bib:21:3: error bib-syntax: entry 'gamma1999' (line 19) is not closed before the next "
-        "entry; the braces of field 'title' may be unbalanced"
-    ) in out
+    assert ("bib/references.bib:21:3: error bib-syntax: entry 'gamma1999' (line 19) is not closed before the next "
+            "entry; the braces of field 'title' may be unbalanced") in out
     assert "Traceback" not in out + err
 
 
@@ -180,26 +154,22 @@ def test_bad_bib_build_exits_one_without_traceback(project_copy: Path, run_cli: 
 def test_missing_settings_file(tmp_path: Path, run_cli: Run) -> None:
     """`check` outside a project says the settings file is missing, exit 1."""
     code, _, err = run_cli("--root", str(tmp_path), "check")
-    assert (code, err) == (
-        1,
-        "manuscript/paper.yaml: error settings: the settings file is missing\n"
-        "    hint: run from the project root, or pass --root\n",
-    )
+    assert (code, err) == (1, "manuscript/paper.yaml: error settings: the settings file is missing\n"
+                              "    hint: run from the project root, or pass --root\n")
 
 
 def test_broken_settings_yaml_is_located(project_copy: Path, run_cli: Run) -> None:
     """A malformed paper.yaml is reported at its line."""
     settings = project_copy / "manuscript/paper.yaml"
-    settings.write_text(settings.read_text().replace("lang: en-GB\n", "lang: en-GB\nlang: fr\n"))
+    settings.write_text(settings.read_text().replace('lang: en-GB\n', 'lang: en-GB\nlang: fr\n'))
     code, _, err = run_cli("--root", str(project_copy), "check")
     assert (code, err) == (1, "manuscript/paper.yaml:6: error settings: duplicate key 'lang'\n")
 
 
 def add_entry(root: Path) -> None:
     with (root / "bib/references.bib").open("a") as fh:
-        fh.write(
-            "\n@book{delta2020,\n  author = {Delta, Dan and Echo, Eve},\n  title = {Delta},\n  date = {2020-05},\n}\n"
-        )
+        fh.write("\n@book{delta2020,\n  author = {Delta, Dan and Echo, Eve},\n  title = {Delta},\n"
+                 "  date = {2020-05},\n}\n")
 
 
 def test_new_note_scaffolds_a_valid_note(project_copy: Path, run_cli: Run) -> None:
@@ -213,12 +183,7 @@ def test_new_note_scaffolds_a_valid_note(project_copy: Path, run_cli: Run) -> No
     assert list(problems) == []
     assert note is not None
     assert (note.key, note.author, note.year, note.themes, note.uses) == (
-        "delta2020",
-        "Delta, Dan; Echo, Eve",
-        "2020",
-        ["regime"],
-        [],
-    )
+        "delta2020", "Delta, Dan; Echo, Eve", "2020", ["regime"], [])
 
 
 def test_new_note_passes_the_checks(project_copy: Path, run_cli: Run) -> None:
@@ -272,10 +237,8 @@ def test_unknown_csl_style_names_its_line(project_copy: Path, run_cli: Run) -> N
 def test_new_note_for_corporate_author_passes_strict_check(project_copy: Path, run_cli: Run) -> None:
     """A note scaffolded for a corporate (brace-protected) author passes `check --strict`."""
     with (project_copy / "bib/references.bib").open("a") as fh:
-        fh.write(
-            "\n@report{bank2020,\n  author = {{World Bank}},\n  title = {Report},\n  type = {Report},\n"
-            "  institution = {World Bank},\n  date = {2020},\n}\n"
-        )
+        fh.write("\n@report{bank2020,\n  author = {{World Bank}},\n  title = {Report},\n  type = {Report},\n"
+                 "  institution = {World Bank},\n  date = {2020},\n}\n")
     run_cli("--root", str(project_copy), "new-note", "bank2020")
     code, out, _ = run_cli("--root", str(project_copy), "check", "--strict")
     assert (code, out.splitlines()[-1]) == (0, "0 error(s), 0 warning(s) in 8 file(s); 4 entries, 5 citations checked")

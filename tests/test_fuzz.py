@@ -34,129 +34,17 @@ BIB_SEEDS = [(MINI / "bib/references.bib").read_bytes()]
 MD_SEEDS = [p.read_bytes() for p in sorted((MINI / "manuscript/sections").glob("*.md"))]
 PREFIXES = ("fig:", "tbl:", "eq:", "sec:")
 
-NOTE_TOKENS = [
-    b"---",
-    b"\t",
-    b": ",
-    b"- ",
-    b"[",
-    b"]",
-    b"{",
-    b"}",
-    b'"',
-    b"'",
-    b"&a ",
-    b"*a",
-    b"!!str ",
-    b"null",
-    b"~",
-    b"? ",
-    b"|\n",
-    b"#",
-    b"\xef\xbb\xbf",
-    b"\xff",
-    b"\x00",
-    b"\r\n",
-    b"\n",
-    b"  ",
-    b"\xc3\xa9",
-]
-NOTE_VALUES = [
-    b"null",
-    b"",
-    b"[]",
-    b"{}",
-    b"{a: 1}",
-    b"[a, b]",
-    b"12",
-    b"yes",
-    b"!!binary zz",
-    b"'open",
-    b'"open',
-    b"- a",
-    b".nan",
-    b"2001-13-01",
-    b"1999-02-30",
-    b"!!timestamp x",
-    b"[" * 1000 + b"]" * 1000,
-]
-BIB_TOKENS = [
-    b"@",
-    b"@book{",
-    b"@string{",
-    b"@comment{",
-    b"{",
-    b"}",
-    b"(",
-    b")",
-    b",",
-    b"=",
-    b'"',
-    b"#",
-    b"%",
-    b"\\",
-    b" and ",
-    b"crossref = {a}",
-    b"month = jan",
-    b"{{",
-    b"}}",
-    b"\n",
-    b"\xff",
-    b"\x00",
-    b"pub",
-]
-BIB_VALUES = [
-    b"{}",
-    b'""',
-    b"pub",
-    b"pub # {x}",
-    b"{" * 500 + b"}" * 500,
-    b"{, , ,}",
-    b"12a",
-    b"",
-    b'"{"',
-    b"{\\}",
-    b"jan",
-]
-MD_TOKENS = [
-    "@",
-    "[@",
-    "]",
-    "[",
-    "-@",
-    "@{",
-    "}",
-    ";",
-    ", p. ",
-    ", n. ",
-    ", sec. ",
-    "`",
-    "```\n",
-    '"',
-    "“",
-    "”",
-    "^[",
-    "*",
-    "_",
-    "\n\n",
-    "> ",
-    "- ",
-    "| a |\n",
-    ":::",
-    "{#",
-    "<",
-    ">",
-    "\\",
-    "$",
-    "@fig:",
-    "\t",
-    "é",
-    "a@b.org",
-    "key",
-    "smith2000",
-    "p. 3",
-    " ",
-]
+NOTE_TOKENS = [b"---", b"\t", b": ", b"- ", b"[", b"]", b"{", b"}", b'"', b"'", b"&a ", b"*a", b"!!str ", b"null",
+               b"~", b"? ", b"|\n", b"#", b"\xef\xbb\xbf", b"\xff", b"\x00", b"\r\n", b"\n", b"  ", b"\xc3\xa9"]
+NOTE_VALUES = [b"null", b"", b"[]", b"{}", b"{a: 1}", b"[a, b]", b"12", b"yes", b"!!binary zz", b"'open",
+               b'"open', b"- a", b".nan", b"2001-13-01", b"1999-02-30", b"!!timestamp x", b"[" * 1000 + b"]" * 1000]
+BIB_TOKENS = [b"@", b"@book{", b"@string{", b"@comment{", b"{", b"}", b"(", b")", b",", b"=", b'"', b"#", b"%",
+              b"\\", b' and ', b"crossref = {a}", b"month = jan", b"{{", b"}}", b"\n", b"\xff", b"\x00", b"pub"]
+BIB_VALUES = [b"{}", b'""', b"pub", b"pub # {x}", b"{" * 500 + b"}" * 500, b"{, , ,}", b"12a", b"", b'"{"',
+              b"{\\}", b"jan"]
+MD_TOKENS = ["@", "[@", "]", "[", "-@", "@{", "}", ";", ", p. ", ", n. ", ", sec. ", "`", "```\n", '"', "“", "”",
+             "^[", "*", "_", "\n\n", "> ", "- ", "| a |\n", ":::", "{#", "<", ">", "\\", "$", "@fig:", "\t",
+             "é", "a@b.org", "key", "smith2000", "p. 3", " "]
 
 
 def known_bug(exc: BaseException) -> str | None:
@@ -171,19 +59,9 @@ def known_bug(exc: BaseException) -> str | None:
 def mutated(draw: st.DrawFn, seeds: list[bytes], tokens: list[bytes], values: list[bytes], sep: bytes) -> bytes:
     """A seed after up to 6 edits: deletions, tokens, junk bytes, duplicated lines, truncation, replaced values."""
     data = bytearray(draw(st.sampled_from(seeds)))
-    edits = draw(
-        st.lists(
-            st.tuples(
-                st.integers(0, 6),
-                st.integers(0, 1 << 16),
-                st.sampled_from(tokens),
-                st.binary(min_size=1, max_size=6),
-                st.sampled_from(values),
-                st.integers(1, 12),
-            ),
-            max_size=6,
-        )
-    )
+    edits = draw(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 1 << 16), st.sampled_from(tokens),
+                                    st.binary(min_size=1, max_size=6), st.sampled_from(values), st.integers(1, 12)),
+                          max_size=6))
     for op, at, token, junk, value, n in edits:
         pos = at % (len(data) + 1)
         lines = bytes(data).splitlines(keepends=True)
@@ -209,12 +87,8 @@ def mutated(draw: st.DrawFn, seeds: list[bytes], tokens: list[bytes], values: li
     return bytes(data)
 
 
-FUZZ = settings(
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FUZZ = settings(deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 @pytest.fixture(scope="module")
@@ -226,13 +100,8 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @settings(FUZZ, max_examples=400)
-@given(
-    data=st.one_of(
-        mutated(NOTE_SEEDS, NOTE_TOKENS, NOTE_VALUES, b": "),
-        st.binary(max_size=400),
-        st.text(max_size=300).map(lambda t: ("---\n" + t + "\n---\nBody.\n").encode()),
-    )
-)
+@given(data=st.one_of(mutated(NOTE_SEEDS, NOTE_TOKENS, NOTE_VALUES, b": "), st.binary(max_size=400),
+                      st.text(max_size=300).map(lambda t: ("---\n" + t + "\n---\nBody.\n").encode())))
 def test_note_loader_reports_and_never_crashes(work: Path, data: bytes) -> None:
     """load_note on any bytes returns a Note or None; each problem it reports has a code and a line."""
     path = work / "bib" / "notes" / "gamma1999.md"
@@ -254,13 +123,8 @@ def test_note_loader_reports_and_never_crashes(work: Path, data: bytes) -> None:
 
 
 @settings(FUZZ, max_examples=300)
-@given(
-    data=st.one_of(
-        mutated(BIB_SEEDS, BIB_TOKENS, BIB_VALUES, b"= "),
-        st.binary(max_size=400),
-        st.lists(st.sampled_from([*BIB_TOKENS, b"a", b"title", b" "]), max_size=60).map(b"".join),
-    )
-)
+@given(data=st.one_of(mutated(BIB_SEEDS, BIB_TOKENS, BIB_VALUES, b"= "), st.binary(max_size=400),
+                      st.lists(st.sampled_from([*BIB_TOKENS, b"a", b"title", b" "]), max_size=60).map(b"".join)))
 def test_bib_loader_reports_and_never_crashes(work: Path, data: bytes) -> None:
     """load_bibliography on any bytes returns; problems have lines; every entry is located in the file."""
     path = work / "refs.bib"
@@ -279,13 +143,11 @@ def test_bib_loader_reports_and_never_crashes(work: Path, data: bytes) -> None:
 
 
 @settings(FUZZ, max_examples=50)
-@given(
-    text=st.one_of(
-        mutated(MD_SEEDS, [t.encode() for t in MD_TOKENS], [b""], b"@").map(lambda b: b.decode("utf-8", "replace")),
-        st.lists(st.sampled_from(MD_TOKENS), max_size=40).map("".join),
-        st.text(st.characters(exclude_categories=("Cs",)), max_size=200),
-    )
-)
+@given(text=st.one_of(
+    mutated(MD_SEEDS, [t.encode() for t in MD_TOKENS], [b""], b"@").map(lambda b: b.decode("utf-8", "replace")),
+    st.lists(st.sampled_from(MD_TOKENS), max_size=40).map("".join),
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=200),
+))
 def test_citation_finder_never_crashes(text: str) -> None:
     """find_citations on any Markdown returns citations with keys and in-range lines, or a pandoc error."""
     try:
@@ -328,15 +190,10 @@ def load_text(work: Path, text: str) -> list[str]:
     return [p.format().split("\n")[0] for p in problems]
 
 
-@pytest.mark.parametrize(
-    ("old", "new", "line"),
-    [
-        ('      how: "x"', "      how:", 9),
-        ('  - claim: "c"', "  - claim: null", 11),
-        ('  - text: "q"', "  - text: ~", 14),
-    ],
-    ids=["use-how", "claim-claim", "quotation-text"],
-)
+@pytest.mark.parametrize(("old", "new", "line"), [('      how: "x"', "      how:", 9),
+                                                  ('  - claim: "c"', "  - claim: null", 11),
+                                                  ('  - text: "q"', "  - text: ~", 14)],
+                         ids=["use-how", "claim-claim", "quotation-text"])
 def test_null_field_is_a_schema_error(work: Path, old: str, new: str, line: int) -> None:
     """`how:`, `claim: null` or `text: ~` is a located note-schema error."""
     problems = load_text(work, BASE_NOTE.replace(old, new))
@@ -356,11 +213,10 @@ def test_deeply_nested_yaml_is_a_schema_error(work: Path) -> None:
     assert [p for p in problems if p.startswith("bib/notes/gamma1999.md:") and "note-schema" in p] != []
 
 
-@pytest.mark.parametrize(
-    ("text", "where"),
-    [("As shown [-@nosuch2000].", (1, 11)), ("See @a-@nosuch2000.", (1, 8)), ("See @a@nosuch2000.", (1, 7))],
-    ids=["suppress-author", "after-hyphen", "after-key"],
-)
+@pytest.mark.parametrize(("text", "where"), [("As shown [-@nosuch2000].", (1, 11)),
+                                             ("See @a-@nosuch2000.", (1, 8)),
+                                             ("See @a@nosuch2000.", (1, 7))],
+                         ids=["suppress-author", "after-hyphen", "after-key"])
 def test_every_citation_is_located(text: str, where: tuple[int, int]) -> None:
     """Each citation pandoc finds gets the line and column of its `@`."""
     found = {c.key: (c.line, c.column) for c in find_citations(Path("s.md"), text, PREFIXES)}

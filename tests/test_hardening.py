@@ -57,41 +57,29 @@ def clean_env() -> dict[str, str]:
 
 
 def run_build(root: Path, *extra: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        build_cmd(root, *extra), capture_output=True, text=True, env=clean_env(), timeout=timeout, check=False
-    )
+    return subprocess.run(build_cmd(root, *extra), capture_output=True, text=True, env=clean_env(),
+                          timeout=timeout, check=False)
 
 
 def output_hashes(root: Path) -> dict[str, str]:
     """sha256 of build/*.pdf, *.html, *.tex and *.docx."""
     build = root / "build"
-    return {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(build.iterdir())
-        if p.is_file() and p.suffix in OUTPUT_SUFFIXES
-    }
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(build.iterdir())
+            if p.is_file() and p.suffix in OUTPUT_SUFFIXES}
 
 
 def temp_files(root: Path) -> list[str]:
     """Temporary or partial files in build/ (outside the render work directories)."""
     build = root / "build"
-    return sorted(
-        str(p.relative_to(build))
-        for p in build.rglob("*")
-        if p.is_file()
-        and ".work" not in p.relative_to(build).parts
-        and (
-            p.name.endswith(".tmp")
-            or ".tmp" in p.relative_to(build).parts
-            or (p.name.startswith(".") and p.name not in (".lock", ".state.json"))
-        )
-    )
+    return sorted(str(p.relative_to(build)) for p in build.rglob("*")
+                  if p.is_file() and ".work" not in p.relative_to(build).parts
+                  and (p.name.endswith(".tmp") or ".tmp" in p.relative_to(build).parts
+                       or (p.name.startswith(".") and p.name not in (".lock", ".state.json"))))
 
 
 def pdf_text(path: Path) -> str:
-    return subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
+    return subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
 
 
 def flat(text: str) -> str:
@@ -102,15 +90,8 @@ def assert_outputs_complete(root: Path) -> None:
     """Every output is a whole file: PDFs read back with pdftotext, HTML and TeX end properly, DOCX unzips."""
     build = root / "build"
     names = sorted(p.name for p in build.iterdir() if p.suffix in OUTPUT_SUFFIXES)
-    assert names == [
-        "annotated-bibliography.html",
-        "annotated-bibliography.pdf",
-        "annotated-bibliography.tex",
-        "paper.docx",
-        "paper.html",
-        "paper.pdf",
-        "paper.tex",
-    ]
+    assert names == ["annotated-bibliography.html", "annotated-bibliography.pdf", "annotated-bibliography.tex",
+                     "paper.docx", "paper.html", "paper.pdf", "paper.tex"]
     for name in names:
         path = build / name
         if path.suffix == ".pdf":
@@ -136,7 +117,8 @@ def edit_front_matter(path: Path, change: Callable[[dict], None]) -> None:  # ty
     front, body, _ = parts
     data = yaml.safe_load(front)
     change(data)
-    path.write_text("---\n" + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=10_000) + "---\n" + body)
+    path.write_text("---\n" + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=10_000) + "---\n"
+                    + body)
 
 
 def session_processes(sid: int) -> dict[int, str]:
@@ -231,12 +213,8 @@ def section_symlink_outside(root: Path) -> None:
 
 def note_symlink_outside(root: Path) -> None:
     outside = root.parent / "delta2000.md"
-    outside.write_text(
-        (root / NOTE)
-        .read_text()
-        .replace("gamma1999", "delta2000")
-        .replace("Gamma's review", "OUTSIDE-CONTENT [@outsidesecret2000]")
-    )
+    outside.write_text((root / NOTE).read_text().replace("gamma1999", "delta2000")
+                       .replace("Gamma's review", "OUTSIDE-CONTENT [@outsidesecret2000]"))
     (root / "bib/notes/delta2000.md").symlink_to(outside)
 
 
@@ -299,305 +277,146 @@ class Case:
     bug_outputs: str | None = None  # outputs are changed (strict xfail)
 
 
-BUG_NONE_STRIP = (
-    "BUG: a note field given as YAML null (`how:` with no value) passes _check_fields (None is "
-    "allowed) and then crashes load_note with AttributeError: 'NoneType' object has no attribute "
-    "'strip' (notes.py, uses/claims/quotations) instead of a note-schema error"
-)
-BUG_UNCLOSED_QUOTE = (
-    'BUG: an unclosed quote on line 7 (`summary: "A review…`) is reported at line 10 as '
-    "\"expected <block end>, but found '<scalar>'\" (where YAML's multi-line quoted scalar happens "
-    "to end), not at the line where the quote opens, and the message does not mention a quote"
-)
-BUG_TIMESTAMP = (
-    "BUG: a YAML date that does not exist (`year: 1999-02-30`) makes PyYAML's timestamp constructor "
-    "raise ValueError, which yamldoc.load does not catch: traceback instead of a located error"
-)
-BUG_RECURSION = (
-    "BUG: deeply nested YAML (`themes: [[[[…]]]]`, 1000 levels) raises RecursionError in PyYAML's "
-    "composer, which yamldoc.load does not catch: traceback instead of a located error"
-)
-BUG_SETTINGS_INT = (
-    "BUG: `annotation_min_words: many` in paper.yaml crashes load_project with ValueError from "
-    "int() (project.py) instead of a `settings` error at its line"
-)
-BUG_SECTION_READ = (
-    "BUG: a section that resolves outside the project is read and parsed by check_project "
-    "(pipeline.project_manuscripts only tests is_file) before assemble_paper refuses it, so its "
-    "content reaches the messages (an undefined-citation inside it is reported, with its key) "
-    "and the unsafe-path error is never shown"
-)
-BUG_TEMPLATE_WRAPPED = (
-    "BUG: an error in paper.md.j2 (or a partial it includes) is caught by "
-    "pipeline.check_assembled and re-reported as a problem located at `templates` whose message "
-    "is the whole rendered problem, so the line reads `templates: error template: "
-    "templates/paper.md.j2:6: error template: …` (no line of its own; the real location mid-line)"
-)
-BUG_UNLOCATED_CITATION = (
-    "BUG: an undefined key cited only as `[-@key]` (suppress-author) is reported as "
-    "`manuscript/sections/02-body.md: error undefined-citation: …` without line or column: "
-    "citations.find_citations's locating pattern never matches `@` after `-`"
-)
-BUG_TEX_REPLACED = (
-    "BUG: a LaTeX failure leaves build/ changed: render.run_job installs the new .tex before "
-    "latexmk runs, so build/paper.tex and annotated-bibliography.tex are replaced while the PDFs "
-    "stay old"
-)
+BUG_NONE_STRIP = ("BUG: a note field given as YAML null (`how:` with no value) passes _check_fields (None is "
+                  "allowed) and then crashes load_note with AttributeError: 'NoneType' object has no attribute "
+                  "'strip' (notes.py, uses/claims/quotations) instead of a note-schema error")
+BUG_UNCLOSED_QUOTE = ("BUG: an unclosed quote on line 7 (`summary: \"A review…`) is reported at line 10 as "
+                      "\"expected <block end>, but found '<scalar>'\" (where YAML's multi-line quoted scalar happens "
+                      "to end), not at the line where the quote opens, and the message does not mention a quote")
+BUG_TIMESTAMP = ("BUG: a YAML date that does not exist (`year: 1999-02-30`) makes PyYAML's timestamp constructor "
+                 "raise ValueError, which yamldoc.load does not catch: traceback instead of a located error")
+BUG_RECURSION = ("BUG: deeply nested YAML (`themes: [[[[…]]]]`, 1000 levels) raises RecursionError in PyYAML's "
+                 "composer, which yamldoc.load does not catch: traceback instead of a located error")
+BUG_SETTINGS_INT = ("BUG: `annotation_min_words: many` in paper.yaml crashes load_project with ValueError from "
+                    "int() (project.py) instead of a `settings` error at its line")
+BUG_SECTION_READ = ("BUG: a section that resolves outside the project is read and parsed by check_project "
+                    "(pipeline.project_manuscripts only tests is_file) before assemble_paper refuses it, so its "
+                    "content reaches the messages (an undefined-citation inside it is reported, with its key) "
+                    "and the unsafe-path error is never shown")
+BUG_TEMPLATE_WRAPPED = ("BUG: an error in paper.md.j2 (or a partial it includes) is caught by "
+                        "pipeline.check_assembled and re-reported as a problem located at `templates` whose message "
+                        "is the whole rendered problem, so the line reads `templates: error template: "
+                        "templates/paper.md.j2:6: error template: …` (no line of its own; the real location mid-line)")
+BUG_UNLOCATED_CITATION = ("BUG: an undefined key cited only as `[-@key]` (suppress-author) is reported as "
+                          "`manuscript/sections/02-body.md: error undefined-citation: …` without line or column: "
+                          "citations.find_citations's locating pattern never matches `@` after `-`")
+BUG_TEX_REPLACED = ("BUG: a LaTeX failure leaves build/ changed: render.run_job installs the new .tex before "
+                    "latexmk runs, so build/paper.tex and annotated-bibliography.tex are replaced while the PDFs "
+                    "stay old")
 
 CASES = [
     # Notes: malformed YAML front matter (a tab indent is covered by test_incremental.py).
-    Case(
-        "note-unclosed-quote",
-        replace(NOTE, 'summary: "A review of authoritarian regimes."', 'summary: "A review of authoritarian regimes.'),
-        (L(f"{NOTE}:7: error note-schema: malformed YAML front matter: "), L("    hint: YAML uses spaces")),
-    ),
-    Case(
-        "note-front-matter-not-a-mapping",
-        write(NOTE, "---\n- gamma1999\n- complete\n---\nBody.\n"),
-        (
-            L(f"{NOTE}:2: error note-schema: front matter must be a mapping of fields"),
-            L("    hint: see docs/note-schema.md"),
-        ),
-    ),
-    Case(
-        "note-unknown-field",
-        replace(NOTE, "year: 1999\n", "year: 1999\npages: 3\n"),
-        (L(f"{NOTE}:6: error note-schema: unknown field 'pages'"), L("    hint: allowed fields: key, ")),
-    ),
-    Case(
-        "note-missing-field",
-        replace(NOTE, 'summary: "A review of authoritarian regimes."\n', ""),
-        (L(f"{NOTE}:2: error note-schema: missing required field 'summary'"), L("    hint: add `summary:`")),
-    ),
-    Case(
-        "note-wrong-type",
-        replace(NOTE, "themes: [regime]", "themes: regime"),
-        (L(f"{NOTE}:6: error note-schema: field 'themes' must be a list of theme ids, not str"),),
-    ),
-    Case(
-        "note-null-field",
-        replace(NOTE, '      how: "Supplies the personalist category."', "      how:"),
-        (L(f"{NOTE}:"),),
-    ),
-    Case(
-        "note-date-that-does-not-exist",
-        replace(NOTE, "year: 1999", "year: 1999-02-30"),
-        (L(f"{NOTE}:5: error note-schema: "),),
-    ),
+    Case("note-unclosed-quote", replace(NOTE, 'summary: "A review of authoritarian regimes."',
+                                        'summary: "A review of authoritarian regimes.'),
+         (L(f"{NOTE}:7: error note-schema: malformed YAML front matter: "), L("    hint: YAML uses spaces"))),
+    Case("note-front-matter-not-a-mapping", write(NOTE, "---\n- gamma1999\n- complete\n---\nBody.\n"),
+         (L(f"{NOTE}:2: error note-schema: front matter must be a mapping of fields"),
+          L("    hint: see docs/note-schema.md"))),
+    Case("note-unknown-field", replace(NOTE, "year: 1999\n", "year: 1999\npages: 3\n"),
+         (L(f"{NOTE}:6: error note-schema: unknown field 'pages'"), L("    hint: allowed fields: key, "))),
+    Case("note-missing-field", replace(NOTE, 'summary: "A review of authoritarian regimes."\n', ""),
+         (L(f"{NOTE}:2: error note-schema: missing required field 'summary'"), L("    hint: add `summary:`"))),
+    Case("note-wrong-type", replace(NOTE, "themes: [regime]", "themes: regime"),
+         (L(f"{NOTE}:6: error note-schema: field 'themes' must be a list of theme ids, not str"),)),
+    Case("note-null-field", replace(NOTE, '      how: "Supplies the personalist category."', "      how:"),
+         (L(f"{NOTE}:"),)),
+    Case("note-date-that-does-not-exist", replace(NOTE, "year: 1999", "year: 1999-02-30"),
+         (L(f"{NOTE}:5: error note-schema: "),)),
     Case("note-deeply-nested-yaml", deep_nesting, (L(f"{NOTE}:6: error note-schema: "),)),
-    Case(
-        "note-empty",
-        write(NOTE, ""),
-        (L(f"{NOTE}:1: error note-schema: note is empty"), L("    hint: run `invoke new-note gamma1999`")),
-    ),
-    Case(
-        "note-latin-1",
-        latin1(NOTE, "Gamma's review", "Gamma's Café review"),
-        (
-            rf"{re.escape(NOTE)}:18: error encoding: file is not valid UTF-8 \(byte 0xe9 at offset \d+\)",
-            L("    hint: re-save the file as UTF-8"),
-        ),
-    ),
+    Case("note-empty", write(NOTE, ""),
+         (L(f"{NOTE}:1: error note-schema: note is empty"), L("    hint: run `invoke new-note gamma1999`"))),
+    Case("note-latin-1", latin1(NOTE, "Gamma's review", "Gamma's Café review"),
+         (rf"{re.escape(NOTE)}:18: error encoding: file is not valid UTF-8 \(byte 0xe9 at offset \d+\)",
+          L("    hint: re-save the file as UTF-8"))),
     # Sections.
-    Case(
-        "section-latin-1",
-        latin1(SECTION, "As @Fig:bars shows", "As @Fig:bars (café) shows"),
-        (
-            rf"{re.escape(SECTION)}:5: error encoding: file is not valid UTF-8 \(byte 0xe9 at offset \d+\)",
-            L("    hint: re-save the file as UTF-8"),
-        ),
-    ),
-    Case(
-        "section-undefined-suppress-author-citation",
-        replace(
-            SECTION,
-            "the numbers are large [-@beta2016, n. 41].",
-            "the numbers are large [-@beta2016, n. 41].\n\nAs shown [-@nosuch2000].",
-        ),
-        (L(f"{SECTION}:7:11: error undefined-citation: citation key 'nosuch2000' is not in any .bib file"),),
-    ),
-    Case(
-        "section-missing",
-        delete(SECTION),
-        (
-            L(f"{SETTINGS}:27: error missing-file: section 02-body.md is listed but does not exist"),
-            L("    hint: create the file or remove it from `sections`"),
-        ),
-    ),
+    Case("section-latin-1", latin1(SECTION, "As @Fig:bars shows", "As @Fig:bars (café) shows"),
+         (rf"{re.escape(SECTION)}:5: error encoding: file is not valid UTF-8 \(byte 0xe9 at offset \d+\)",
+          L("    hint: re-save the file as UTF-8"))),
+    Case("section-undefined-suppress-author-citation",
+         replace(SECTION, "the numbers are large [-@beta2016, n. 41].",
+                 "the numbers are large [-@beta2016, n. 41].\n\nAs shown [-@nosuch2000]."),
+         (L(f"{SECTION}:7:11: error undefined-citation: citation key 'nosuch2000' is not in any .bib file"),)),
+    Case("section-missing", delete(SECTION),
+         (L(f"{SETTINGS}:27: error missing-file: section 02-body.md is listed but does not exist"),
+          L("    hint: create the file or remove it from `sections`"))),
     # BibTeX.
-    Case(
-        "bib-unbalanced-braces",
-        replace(BIB, "title        = {What Do We Know?},", "title        = {What Do We Know?,"),
-        (
-            L(
-                f"{BIB}:21:3: error bib-syntax: entry 'gamma1999' (line 19) is not closed before the next entry; "
-                "the braces of field 'title' may be unbalanced"
-            ),
-            L("    hint: balance the braces"),
-        ),
-    ),
-    Case(
-        "bib-missing-comma",
-        replace(BIB, "title       = {[Regimes Compared]},", "title       = {[Regimes Compared]}"),
-        (
-            L(f"{BIB}:4:3: error bib-syntax: missing comma after the field 'title'"),
-            L("    hint: end every field with a comma"),
-        ),
-    ),
-    Case(
-        "bib-unterminated-entry",
-        replace(BIB, "  langid       = {english},\n}", "  langid       = {english},\n"),
-        (L(f"{BIB}:26:3: error bib-syntax: entry 'gamma1999' (line 19) is not closed"),),
-    ),
-    Case(
-        "bib-unknown-type",
-        replace(BIB, "@report{alpha2018,", "@foobar{alpha2018,"),
-        (
-            L(f"{BIB}:1: error unknown-type: unknown entry type @foobar for 'alpha2018'"),
-            L("    hint: use a biblatex type"),
-        ),
-    ),
-    Case(
-        "bib-undefined-string",
-        replace(BIB, "journaltitle = {Annual Review of Examples},", "journaltitle = annrev,"),
-        (
-            L(f"{BIB}:22: error undefined-macro: @string macro 'annrev' is used but never defined"),
-            L("    hint: define it with @string{annrev = {...}}"),
-        ),
-    ),
-    Case(
-        "bib-latin-1",
-        latin1(BIB, "{What Do We Know?}", "{What Do We Know? Café}"),
-        (
-            rf"{re.escape(BIB)}:21: error encoding: file is not valid UTF-8 \(byte 0xe9 at offset \d+\)",
-            L("    hint: re-save the file as UTF-8"),
-        ),
-    ),
-    Case(
-        "bib-empty",
-        write(BIB, ""),
-        (
-            L(f"{BIB}:1: warning bib-syntax: bibliography file is empty"),
-            L("bib/notes/alpha2018.md:1: error orphan-note: note 'alpha2018' has no entry in the bibliography"),
-        ),
-    ),
-    Case(
-        "bib-over-64-mib",
-        oversized_bib,
-        (L(f"{BIB}:1: error file-too-large: file is 65 MiB; the limit is 64 MiB"), L("    hint: split the file")),
-    ),
+    Case("bib-unbalanced-braces",
+         replace(BIB, "title        = {What Do We Know?},", "title        = {What Do We Know?,"),
+         (L(f"{BIB}:21:3: error bib-syntax: entry 'gamma1999' (line 19) is not closed before the next entry; "
+            "the braces of field 'title' may be unbalanced"), L("    hint: balance the braces"))),
+    Case("bib-missing-comma", replace(BIB, "title       = {[Regimes Compared]},", "title       = {[Regimes Compared]}"),
+         (L(f"{BIB}:4:3: error bib-syntax: missing comma after the field 'title'"),
+          L("    hint: end every field with a comma"))),
+    Case("bib-unterminated-entry", replace(BIB, "  langid       = {english},\n}", "  langid       = {english},\n"),
+         (L(f"{BIB}:26:3: error bib-syntax: entry 'gamma1999' (line 19) is not closed"),)),
+    Case("bib-unknown-type", replace(BIB, "@report{alpha2018,", "@foobar{alpha2018,"),
+         (L(f"{BIB}:1: error unknown-type: unknown entry type @foobar for 'alpha2018'"),
+          L("    hint: use a biblatex type"))),
+    Case("bib-undefined-string", replace(BIB, "journaltitle = {Annual Review of Examples},", "journaltitle = annrev,"),
+         (L(f"{BIB}:22: error undefined-macro: @string macro 'annrev' is used but never defined"),
+          L("    hint: define it with @string{annrev = {...}}"))),
+    Case("bib-latin-1", latin1(BIB, "{What Do We Know?}", "{What Do We Know? Café}"),
+         (rf"{re.escape(BIB)}:21: error encoding: file is not valid UTF-8 \(byte 0xe9 at offset \d+\)",
+          L("    hint: re-save the file as UTF-8"))),
+    Case("bib-empty", write(BIB, ""),
+         (L(f"{BIB}:1: warning bib-syntax: bibliography file is empty"),
+          L("bib/notes/alpha2018.md:1: error orphan-note: note 'alpha2018' has no entry in the bibliography"))),
+    Case("bib-over-64-mib", oversized_bib,
+         (L(f"{BIB}:1: error file-too-large: file is 65 MiB; the limit is 64 MiB"), L("    hint: split the file"))),
     # Settings (paper.yaml), beyond the YAML syntax errors covered by test_cli.py.
-    Case(
-        "settings-wrong-type",
-        replace(SETTINGS, "annotation_min_words: 20", "annotation_min_words: many"),
-        (L(f"{SETTINGS}:33: error settings: "),),
-    ),
+    Case("settings-wrong-type", replace(SETTINGS, "annotation_min_words: 20", "annotation_min_words: many"),
+         (L(f"{SETTINGS}:33: error settings: "),)),
     # Templates.
-    Case(
-        "template-missing",
-        delete("templates/paper.md.j2"),
-        (
-            L("templates/paper.md.j2: error template: template 'paper.md.j2' not found"),
-            L("    hint: restore it from git"),
-        ),
-    ),
-    Case(
-        "template-undefined-variable",
-        insert_line("templates/paper.md.j2", 6, "{{ nosuch }}"),
-        (
-            L("templates/paper.md.j2:6: error template: template error: 'nosuch' is undefined"),
-            L("    hint: check the variable names the template uses"),
-        ),
-    ),
-    Case(
-        "template-syntax-error",
-        insert_line("templates/annotated-bibliography.md.j2", 4, "{% if %}"),
-        (
-            L(
-                "templates/annotated-bibliography.md.j2:4: error template: template syntax error: Expected an "
-                "expression, got 'end of statement block'"
-            ),
-        ),
-    ),
+    Case("template-missing", delete("templates/paper.md.j2"),
+         (L("templates/paper.md.j2: error template: template 'paper.md.j2' not found"),
+          L("    hint: restore it from git"))),
+    Case("template-undefined-variable", insert_line("templates/paper.md.j2", 6, "{{ nosuch }}"),
+         (L("templates/paper.md.j2:6: error template: template error: 'nosuch' is undefined"),
+          L("    hint: check the variable names the template uses"))),
+    Case("template-syntax-error", insert_line("templates/annotated-bibliography.md.j2", 4, "{% if %}"),
+         (L("templates/annotated-bibliography.md.j2:4: error template: template syntax error: Expected an "
+            "expression, got 'end of statement block'"),)),
     # Figures.
-    Case(
-        "figure-script-missing",
-        delete("figures/bars.py"),
-        (
-            L(f"{SETTINGS}:30: error missing-file: figure 'bars': script figures/bars.py does not exist"),
-            L("    hint: fix the path in `figures`"),
-        ),
-    ),
-    Case(
-        "figure-script-raises",
-        figure_script_raises,
-        (
-            L("figures/bars.py: error figure: the figure script failed (exit 1); its output:"),
-            L("    Traceback (most recent call last):"),
-            r"    .*File \".*/figures/bars\.py\", line \d+, in explode",
-            L("    ValueError: figure exploded"),
-            L("    hint: run it yourself: python figures/bars.py --data figures/data/bars.csv"),
-        ),
-        user_traceback=True,
-    ),
+    Case("figure-script-missing", delete("figures/bars.py"),
+         (L(f"{SETTINGS}:30: error missing-file: figure 'bars': script figures/bars.py does not exist"),
+          L("    hint: fix the path in `figures`"))),
+    Case("figure-script-raises", figure_script_raises,
+         (L("figures/bars.py: error figure: the figure script failed (exit 1); its output:"),
+          L("    Traceback (most recent call last):"),
+          r"    .*File \".*/figures/bars\.py\", line \d+, in explode",
+          L("    ValueError: figure exploded"),
+          L("    hint: run it yourself: python figures/bars.py --data figures/data/bars.csv")),
+         user_traceback=True),
     # LaTeX.
-    Case(
-        "latex-missing-font",
-        replace(SETTINGS, 'main: "Linux Libertine O"', 'main: "No Such Font"'),
-        (
-            r"/.*/build/\.work/paper-latex/paper\.log: error latex: LaTeX failed; relevant log lines:",
-            r'    \./paper\.tex:\d+: Package fontspec Error: The font "No Such Font" cannot be found',
-            r"    hint: the full log is /.*/build/\.work/paper-latex/paper\.log$",
-        ),
-        latex=True,
-    ),
-    Case(
-        "latex-broken-template",
-        replace("templates/latex/template.tex", "\\begin{document}", "\\begin{document}\n\\nosuchmacro"),
-        (
-            r"/.*/build/\.work/paper-latex/paper\.log: error latex: LaTeX failed; relevant log lines:",
-            r"    \./paper\.tex:\d+: Undefined control sequence\.",
-            r"    hint: the full log is /.*/build/\.work/paper-latex/paper\.log$",
-        ),
-        latex=True,
-    ),
+    Case("latex-missing-font", replace(SETTINGS, 'main: "Linux Libertine O"', 'main: "No Such Font"'),
+         (r"/.*/build/\.work/paper-latex/paper\.log: error latex: LaTeX failed; relevant log lines:",
+          r'    \./paper\.tex:\d+: Package fontspec Error: The font "No Such Font" cannot be found',
+          r"    hint: the full log is /.*/build/\.work/paper-latex/paper\.log$"),
+         latex=True),
+    Case("latex-broken-template", replace("templates/latex/template.tex", "\\begin{document}",
+                                          "\\begin{document}\n\\nosuchmacro"),
+         (r"/.*/build/\.work/paper-latex/paper\.log: error latex: LaTeX failed; relevant log lines:",
+          r"    \./paper\.tex:\d+: Undefined control sequence\.",
+          r"    hint: the full log is /.*/build/\.work/paper-latex/paper\.log$"),
+         latex=True),
     # Paths that escape the project. (`../outside.md` from manuscript/sections/ is still inside the project,
     # so the escaping section climbs three levels.)
-    Case(
-        "section-outside-via-dotdot",
-        section_outside,
-        (L(f"{SETTINGS}:28: error unsafe-path: section ../../../outside.md resolves outside the project"),),
-        absent=("outsidesecret2000", "OUTSIDE-CONTENT"),
-    ),
-    Case(
-        "section-symlink-outside",
-        section_symlink_outside,
-        (L(f"{SETTINGS}:28: error unsafe-path: section 03-linked.md resolves outside the project"),),
-        absent=("outsidesecret2000", "OUTSIDE-CONTENT"),
-    ),
-    Case(
-        "note-symlink-outside",
-        note_symlink_outside,
-        (
-            L("bib/notes/delta2000.md:1: error unsafe-path: note is a symlink that points outside the project"),
-            L("    hint: replace the link with the file itself"),
-        ),
-        absent=("outsidesecret2000", "OUTSIDE-CONTENT"),
-    ),
-    Case(
-        "figure-script-outside-via-dotdot",
-        figure_script_dotdot,
-        (L(f"{SETTINGS}:30: error unsafe-path: figure 'bars': script resolves outside the project"),),
-        absent=("OUTSIDE-SCRIPT-RAN",),
-        not_run="OUTSIDE-SCRIPT-RAN",
-    ),
-    Case(
-        "figure-script-symlink-outside",
-        figure_script_symlink,
-        (L(f"{SETTINGS}:30: error unsafe-path: figure 'bars': script resolves outside the project"),),
-        absent=("OUTSIDE-SCRIPT-RAN",),
-        not_run="OUTSIDE-SCRIPT-RAN",
-    ),
+    Case("section-outside-via-dotdot", section_outside,
+         (L(f"{SETTINGS}:28: error unsafe-path: section ../../../outside.md resolves outside the project"),),
+         absent=("outsidesecret2000", "OUTSIDE-CONTENT")),
+    Case("section-symlink-outside", section_symlink_outside,
+         (L(f"{SETTINGS}:28: error unsafe-path: section 03-linked.md resolves outside the project"),),
+         absent=("outsidesecret2000", "OUTSIDE-CONTENT")),
+    Case("note-symlink-outside", note_symlink_outside,
+         (L("bib/notes/delta2000.md:1: error unsafe-path: note is a symlink that points outside the project"),
+          L("    hint: replace the link with the file itself")),
+         absent=("outsidesecret2000", "OUTSIDE-CONTENT")),
+    Case("figure-script-outside-via-dotdot", figure_script_dotdot,
+         (L(f"{SETTINGS}:30: error unsafe-path: figure 'bars': script resolves outside the project"),),
+         absent=("OUTSIDE-SCRIPT-RAN",), not_run="OUTSIDE-SCRIPT-RAN"),
+    Case("figure-script-symlink-outside", figure_script_symlink,
+         (L(f"{SETTINGS}:30: error unsafe-path: figure 'bars': script resolves outside the project"),),
+         absent=("OUTSIDE-SCRIPT-RAN",), not_run="OUTSIDE-SCRIPT-RAN"),
 ]
 
 
@@ -668,16 +487,8 @@ def test_bad_input_leaves_outputs_untouched(outcome: Callable[[Case], Outcome], 
     result = outcome(case)
     assert result.proc.returncode == 1
     assert sorted(result.before) == sorted(
-        [
-            "annotated-bibliography.html",
-            "annotated-bibliography.pdf",
-            "annotated-bibliography.tex",
-            "paper.docx",
-            "paper.html",
-            "paper.pdf",
-            "paper.tex",
-        ]
-    )
+        ["annotated-bibliography.html", "annotated-bibliography.pdf", "annotated-bibliography.tex",
+         "paper.docx", "paper.html", "paper.pdf", "paper.tex"])
     assert {k: v for k, v in result.after.items() if result.before.get(k) != v} == {}
     assert result.after == result.before
 
@@ -697,10 +508,8 @@ def test_bom_builds_with_a_warning(built: Path, tmp_path: Path, which: str) -> N
     proc = run_build(root)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
-    assert (
-        f"{BOM_FILES[which]}:1: warning encoding: file starts with a UTF-8 byte-order mark; it was ignored "
-        "hint: save the file as UTF-8 without BOM"
-    ) in flat(proc.stderr)
+    assert (f"{BOM_FILES[which]}:1: warning encoding: file starts with a UTF-8 byte-order mark; it was ignored "
+            "hint: save the file as UTF-8 without BOM") in flat(proc.stderr)
     assert_outputs_complete(root)
     assert temp_files(root) == []
 
@@ -713,7 +522,8 @@ def test_build_warnings_stay_on_one_line(built: Path, tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     proc = run_build(root)
     assert proc.returncode == 0
-    assert f"{NOTE}:1: warning encoding: file starts with a UTF-8 byte-order mark; it was ignored\n" in proc.stderr
+    assert (f"{NOTE}:1: warning encoding: file starts with a UTF-8 byte-order mark; it was ignored\n"
+            in proc.stderr)
 
 
 # --- YAML alias expansion ("billion laughs") -------------------------------------------------
@@ -730,14 +540,8 @@ def test_yaml_alias_bomb_in_a_note_fails_fast(built: Path, tmp_path: Path) -> No
     """A note whose front matter expands aliases exponentially is refused within seconds, not a hang."""
     root = fresh_copy(built, tmp_path)
     edit(root / NOTE, "year: 1999\n", "year: 1999\n" + yaml_bomb())
-    proc = subprocess.Popen(
-        build_cmd(root),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-        start_new_session=True,
-    )
+    proc = subprocess.Popen(build_cmd(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=clean_env(), start_new_session=True)
     try:
         _, stderr = proc.communicate(timeout=10)
     except subprocess.TimeoutExpired:
@@ -764,9 +568,7 @@ def generated_bib(entries: int) -> str:
         f"@article{{huge{n:07d},\n  author = {{Author{n}, Ann and Other{n}, Bob}},\n"
         f"  title = {{A title number {n} about regimes and foreign policy}},\n"
         f"  journaltitle = {{Journal of Tests}},\n  volume = {{{n % 50}}},\n  pages = {{1--20}},\n"
-        f"  date = {{2001}},\n}}\n\n"
-        for n in range(entries)
-    )
+        f"  date = {{2001}},\n}}\n\n" for n in range(entries))
 
 
 @pytest.mark.integration
@@ -780,28 +582,18 @@ def test_huge_bib_fails_cleanly_in_bounded_memory(built: Path, tmp_path: Path) -
     huge = root / "bib/huge.bib"
     huge.write_text(generated_bib(22_700))
     assert huge.stat().st_size > 5_000_000
-    edit(
-        root / SETTINGS,
-        "annotation_min_words: 20",
-        "bibliography: [bib/references.bib, bib/huge.bib]\nannotation_min_words: 20",
-    )
+    edit(root / SETTINGS, "annotation_min_words: 20", "bibliography: [bib/references.bib, bib/huge.bib]\n"
+                                                      "annotation_min_words: 20")
     rss_file = tmp_path / "rss"
     t0 = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-c", RSS_WRAPPER, str(rss_file), *build_cmd(root)],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=600,
-        check=False,
-    )
+    proc = subprocess.run([sys.executable, "-c", RSS_WRAPPER, str(rss_file), *build_cmd(root)],
+                          capture_output=True, text=True, env=clean_env(), timeout=600, check=False)
     seconds = time.monotonic() - t0
     peak_kib = int(rss_file.read_text())
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
-    assert re.search(
-        r"^bib/huge\.bib:1: error missing-note: entry 'huge0000000' has no note$", proc.stderr, re.MULTILINE
-    )
+    assert re.search(r"^bib/huge\.bib:1: error missing-note: entry 'huge0000000' has no note$", proc.stderr,
+                     re.MULTILINE)
     assert peak_kib < 2 * 1024 * 1024, f"peak RSS {peak_kib // 1024} MiB"
     assert seconds < 120
     assert output_hashes(root) == before
@@ -812,14 +604,8 @@ def test_huge_bib_fails_cleanly_in_bounded_memory(built: Path, tmp_path: Path) -
 
 def interrupt_during_pdf(root: Path, sig: signal.Signals) -> subprocess.Popen[str]:
     """Start a build that must re-render the paper, and send ``sig`` once XeTeX runs."""
-    proc = subprocess.Popen(
-        build_cmd(root),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-        start_new_session=True,
-    )
+    proc = subprocess.Popen(build_cmd(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=clean_env(), start_new_session=True)
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
         if {"xelatex", "xdvipdfmx"} & set(session_processes(proc.pid).values()):
@@ -868,9 +654,8 @@ PDFS = ("paper.pdf", "annotated-bibliography.pdf")
 @pytest.mark.integration
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
 @pytest.mark.parametrize("sig", SIGNALS)
-def test_interrupted_pdf_step_leaves_no_partial_output(
-    interrupted: Callable[[signal.Signals], Interrupted], sig: signal.Signals
-) -> None:
+def test_interrupted_pdf_step_leaves_no_partial_output(interrupted: Callable[[signal.Signals], Interrupted],
+                                                       sig: signal.Signals) -> None:
     """Ctrl-C or kill -9 while LaTeX runs: no partial or temp-named file in build/, the previous PDFs intact."""
     result = interrupted(sig)
     if sig == signal.SIGINT:
@@ -884,20 +669,18 @@ def test_interrupted_pdf_step_leaves_no_partial_output(
     assert_outputs_complete(result.root)
 
 
-BUG_WEDGED = (
-    "BUG: after Ctrl-C during the PDF step every later build fails, even with --force, quoting the stale "
-    "'Interruption.' log: latexmk records the interrupted run's error in build/.work/*/paper.fdb_latexmk "
-    "and, since paper.tex is unchanged, answers 'Nothing to do … gave an error' (render.latexmk never "
-    "forces a rerun, e.g. with -g); only `clean` recovers"
-)
+BUG_WEDGED = ("BUG: after Ctrl-C during the PDF step every later build fails, even with --force, quoting the stale "
+              "'Interruption.' log: latexmk records the interrupted run's error in build/.work/*/paper.fdb_latexmk "
+              "and, since paper.tex is unchanged, answers 'Nothing to do … gave an error' (render.latexmk never "
+              "forces a rerun, e.g. with -g); only `clean` recovers")
 
 
 @pytest.mark.integration
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
-@pytest.mark.parametrize("sig", [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGKILL, id="SIGKILL")])
-def test_build_after_interruption_completes(
-    interrupted: Callable[[signal.Signals], Interrupted], sig: signal.Signals
-) -> None:
+@pytest.mark.parametrize("sig", [pytest.param(signal.SIGINT, id="SIGINT"),
+                                 pytest.param(signal.SIGKILL, id="SIGKILL")])
+def test_build_after_interruption_completes(interrupted: Callable[[signal.Signals], Interrupted],
+                                            sig: signal.Signals) -> None:
     """The next build after an interrupted one exits 0 and writes complete, current outputs."""
     root = interrupted(sig).root
     rerun = run_build(root)
@@ -927,26 +710,14 @@ def test_concurrent_builds_wait_for_each_other(built: Path, tmp_path: Path) -> N
     root = fresh_copy(built, tmp_path)
     section = root / SECTION
     section.write_text(section.read_text() + "\n\nCONCURRENTMARKER closes the section.\n")
-    first = subprocess.Popen(
-        build_cmd(root),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-        start_new_session=True,
-    )
+    first = subprocess.Popen(build_cmd(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=clean_env(), start_new_session=True)
     deadline = time.monotonic() + 60
     while not lock_is_held(root / "build") and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     assert first.poll() is None, "the first build ended before the second could start"
-    second = subprocess.Popen(
-        build_cmd(root),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-        start_new_session=True,
-    )
+    second = subprocess.Popen(build_cmd(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=clean_env(), start_new_session=True)
     _, err1 = first.communicate(timeout=300)
     out2, err2 = second.communicate(timeout=300)
     assert (first.returncode, second.returncode) == (0, 0), err1[-2000:] + err2[-2000:]
@@ -986,11 +757,8 @@ def tex_attacked(tmp_path_factory: pytest.TempPathFactory) -> Path:
         data["uses"]["alpha2018"][0]["how"] = tex_attacks("HOW")
 
     edit_front_matter(root / "bib/notes/gamma1999.md", how)
-    edit(
-        root / BIB,
-        "title        = {What Do We Know?},",
-        "title        = {What Do We Know? " + tex_attacks("BIBFIELD") + "},",
-    )
+    edit(root / BIB, "title        = {What Do We Know?},",
+         "title        = {What Do We Know? " + tex_attacks("BIBFIELD") + "},")
     section = root / SECTION
     section.write_text(section.read_text() + "\n\n" + tex_attacks("SECTION") + "\n")
     quiet_build(root)
@@ -1000,7 +768,8 @@ def tex_attacked(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.integration
 def test_openout_catcode_and_caret_tricks_write_nothing(tex_attacked: Path) -> None:
     """`\\openout`, `|write18` after `\\catcode`\\|=0` and `^^5cwrite18` create no file anywhere."""
-    found = [str(p) for p in tex_attacked.parent.rglob("pwned*")] + [str(p) for p in Path.cwd().glob("pwned*")]
+    found = [str(p) for p in tex_attacked.parent.rglob("pwned*")] + [
+        str(p) for p in Path.cwd().glob("pwned*")]
     assert found == []
 
 
@@ -1031,20 +800,15 @@ def test_tex_tricks_print_as_text_in_pdf(tex_attacked: Path, tag: str, doc: str)
 def test_tex_tricks_do_not_read_the_hostname(tex_attacked: Path) -> None:
     """Neither `|input` (after \\catcode) nor `^^5cinput` brings /etc/hostname's text into a PDF."""
     word = re.compile(rf"(?<!\w){re.escape(HOSTNAME)}(?!\w)", re.IGNORECASE)
-    sources = "".join(
-        p.read_text(errors="replace")
-        for p in tex_attacked.rglob("*")
-        if p.is_file() and "build" not in p.relative_to(tex_attacked).parts
-    )
+    sources = "".join(p.read_text(errors="replace") for p in tex_attacked.rglob("*")
+                      if p.is_file() and "build" not in p.relative_to(tex_attacked).parts)
     allowed = len(word.findall(sources))
-    found = {
-        d: len(word.findall(pdf_text(tex_attacked / "build" / f"{d}.pdf"))) for d in ("paper", "annotated-bibliography")
-    }
+    found = {d: len(word.findall(pdf_text(tex_attacked / "build" / f"{d}.pdf")))
+             for d in ("paper", "annotated-bibliography")}
     assert {d: n for d, n in found.items() if n > allowed} == {}
 
 
 # Links and images that citeproc makes from BibTeX fields never pass the safety filter (it runs before citeproc).
-
 
 @pytest.fixture(scope="module")
 def secret(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -1057,12 +821,9 @@ def secret(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def bib_links(tmp_path_factory: pytest.TempPathFactory, secret: Path) -> Path:
     """BibTeX fields: a javascript: URL, `\\href{javascript:…}`, `\\includegraphics{/outside}`; HTML, DOCX, TeX."""
     root = copy_mini(tmp_path_factory.mktemp("bib-links") / "mini")
-    edit(
-        root / BIB,
-        "title        = {What Do We Know?},",
-        f"title        = {{What Do We Know? \\href{{javascript:alert(1)}}{{JSLINK}} "
-        f"\\includegraphics{{{secret}}}}},\n  url          = {{javascript://example.org/%0Aalert(2)}},",
-    )
+    edit(root / BIB, "title        = {What Do We Know?},",
+         f"title        = {{What Do We Know? \\href{{javascript:alert(1)}}{{JSLINK}} "
+         f"\\includegraphics{{{secret}}}}},\n  url          = {{javascript://example.org/%0Aalert(2)}},")
     quiet_build(root, BuildOptions(formats=("html", "docx", "latex")))
     return root
 
@@ -1095,10 +856,8 @@ def test_bibtex_includegraphics_embeds_no_outside_file(bib_links: Path, secret: 
             leaks.append(name)
     with zipfile.ZipFile(bib_links / "build/paper.docx") as z:
         leaks += [f"paper.docx:{n}" for n in z.namelist() if z.read(n) == raw]
-    if re.search(
-        r"\\includegraphics(\[[^\]]*\])?\{" + re.escape(str(secret)) + r"\}",
-        (bib_links / "build/paper.tex").read_text(),
-    ):
+    if re.search(r"\\includegraphics(\[[^\]]*\])?\{" + re.escape(str(secret)) + r"\}",
+                 (bib_links / "build/paper.tex").read_text()):
         leaks.append("paper.tex")
     assert leaks == []
 
@@ -1123,11 +882,8 @@ def test_latexmk_runs_without_shell_escape_in_paranoid_mode(monkeypatch: pytest.
     cmd, env = seen["cmd"], seen["env"]
     assert isinstance(cmd, list) and isinstance(env, dict)
     assert cmd[0] == "latexmk" and "-latexoption=-no-shell-escape" in cmd
-    assert [
-        a
-        for a in cmd
-        if ("shell-escape" in a and "no-shell-escape" not in a) or "write18" in a or "shell-restricted" in a
-    ] == []
+    assert [a for a in cmd if ("shell-escape" in a and "no-shell-escape" not in a) or "write18" in a
+            or "shell-restricted" in a] == []
     assert (env["openin_any"], env["openout_any"], env["shell_escape"]) == ("p", "p", "f")
 
 
@@ -1163,23 +919,15 @@ def test_tex_cannot_read_outside_files_or_run_commands(tmp_path: Path, secret: P
     control = tmp_path / "control"
     control.mkdir()
     (control / "probe.tex").write_text(tex.read_text())
-    subprocess.run(
-        ["latexmk", "-xelatex", "-interaction=nonstopmode", "-quiet", "probe.tex"],
-        cwd=control,
-        env={**render.tex_env({}), "openin_any": "a"},
-        capture_output=True,
-        check=False,
-        timeout=300,
-    )
+    subprocess.run(["latexmk", "-xelatex", "-interaction=nonstopmode", "-quiet", "probe.tex"], cwd=control,
+                   env={**render.tex_env({}), "openin_any": "a"}, capture_output=True, check=False, timeout=300)
     assert secret.read_text().strip() in flat(pdf_text(control / "probe.pdf"))
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(
-    "body",
-    [r"\input{/etc/hostname}", r"\newwrite\w\immediate\openout\w=../escaped.txt\immediate\write\w{x}"],
-    ids=["input-absolute", "openout-parent"],
-)
+@pytest.mark.parametrize("body", [r"\input{/etc/hostname}",
+                                  r"\newwrite\w\immediate\openout\w=../escaped.txt\immediate\write\w{x}"],
+                         ids=["input-absolute", "openout-parent"])
 def test_tex_file_access_outside_is_a_clean_latex_error(tmp_path: Path, body: str) -> None:
     """`\\input{/etc/hostname}` or `\\openout` to ../ stops LaTeX with a BuildFailed quoting the log; nothing leaks."""
     work = tmp_path / "work"

@@ -71,10 +71,7 @@ def test_figure_data_edit_reruns_the_figure(project: Path) -> None:
     append(project / "figures/data/bars.csv", "coal,40\n")
     report = quiet_build(project)
     assert (report.figures_run, sorted(report.rendered), sorted(report.skipped)) == (
-        ["figure bars"],
-        PAPER,
-        BIBLIOGRAPHY,
-    )
+        ["figure bars"], PAPER, BIBLIOGRAPHY)
     assert (project / "build/figures/bars.png").read_bytes() != before
 
 
@@ -97,10 +94,8 @@ def test_undefined_citation_fails_with_location(project: Path, run_cli: Callable
     append(project / "manuscript/sections/02-body.md", "\n\nSee [@nosuch2000].\n")
     (code, _, stderr), _, _ = failing_build(project, run_cli)
     assert code == 1
-    assert (
-        "manuscript/sections/02-body.md:8:6: error undefined-citation: citation key 'nosuch2000' is not in "
-        "any .bib file"
-    ) in stderr
+    assert ("manuscript/sections/02-body.md:8:6: error undefined-citation: citation key 'nosuch2000' is not in "
+            "any .bib file") in stderr
     assert "Traceback" not in stderr
     assert "previous outputs in build/ are unchanged" in stderr
 
@@ -119,10 +114,8 @@ def test_broken_note_yaml_fails_with_location(project: Path, run_cli: Callable[.
     note.write_text(note.read_text().replace("  alpha2018:\n", "\talpha2018:\n"))
     (code, _, stderr), _, _ = failing_build(project, run_cli)
     assert code == 1
-    assert (
-        "bib/notes/gamma1999.md:9: error note-schema: malformed YAML front matter: a tab character is used "
-        "for indentation (YAML allows only spaces)"
-    ) in stderr
+    assert ("bib/notes/gamma1999.md:9: error note-schema: malformed YAML front matter: a tab character is used "
+            "for indentation (YAML allows only spaces)") in stderr
     assert "Traceback" not in stderr
 
 
@@ -140,24 +133,16 @@ def test_failing_figure_script_reports_its_output(project: Path, run_cli: Callab
     append(project / "figures/bars.py", "\nraise SystemExit('figure exploded')\n")
     (code, _, stderr), before, after = failing_build(project, run_cli)
     assert code == 1
-    assert (
-        "figures/bars.py: error figure: the figure script failed (exit 1); its output:\n    figure exploded"
-    ) in stderr
+    assert ("figures/bars.py: error figure: the figure script failed (exit 1); its output:\n"
+            "    figure exploded") in stderr
     visible = {k: v for k, v in before.items() if not any(part.startswith(".") for part in Path(k).parts)}
     assert {k: after.get(k) for k in visible} == visible
 
 
 def test_builds_in_two_directories_are_identical(built_once: Path, built_mini: Path) -> None:
     """Two independent full builds of the fixture (different directories) give byte-identical outputs."""
-    names = [
-        "paper.pdf",
-        "paper.html",
-        "paper.tex",
-        "paper.docx",
-        "annotated-bibliography.pdf",
-        "annotated-bibliography.html",
-        "annotated-bibliography.tex",
-    ]
+    names = ["paper.pdf", "paper.html", "paper.tex", "paper.docx",
+             "annotated-bibliography.pdf", "annotated-bibliography.html", "annotated-bibliography.tex"]
     first = {n: v for n, v in tree_hashes(built_once / "build").items() if n in names}
     second = {n: v for n, v in tree_hashes(built_mini / "build").items() if n in names}
     assert sorted(first) == sorted(names)

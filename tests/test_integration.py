@@ -24,13 +24,8 @@ from .conftest import quiet_build
 pytestmark = pytest.mark.integration
 
 OUTPUTS = [
-    "paper.pdf",
-    "paper.html",
-    "paper.tex",
-    "paper.docx",
-    "annotated-bibliography.pdf",
-    "annotated-bibliography.html",
-    "annotated-bibliography.tex",
+    "paper.pdf", "paper.html", "paper.tex", "paper.docx",
+    "annotated-bibliography.pdf", "annotated-bibliography.html", "annotated-bibliography.tex",
 ]
 HTML_FILES = ["paper.html", "annotated-bibliography.html"]
 KEYS = ["alpha2018", "beta2016", "gamma1999"]
@@ -51,20 +46,7 @@ class Tree(HTMLParser):
     """Collects ids, hrefs, tags with attributes, and the div ancestry of text."""
 
     VOID: ClassVar[set[str]] = {
-        "area",
-        "base",
-        "br",
-        "col",
-        "embed",
-        "hr",
-        "img",
-        "input",
-        "link",
-        "meta",
-        "source",
-        "track",
-        "wbr",
-    }
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -150,28 +132,23 @@ def test_annotations_follow_their_entries_in_pdf(built_mini: Path) -> None:
 
 def test_pdf_metadata(built_mini: Path) -> None:
     """pdfinfo shows the title, author and subject from paper.yaml."""
-    info = subprocess.run(
-        ["pdfinfo", str(built_mini / "build/paper.pdf")], capture_output=True, text=True, check=True
-    ).stdout
+    info = subprocess.run(["pdfinfo", str(built_mini / "build/paper.pdf")], capture_output=True, text=True,
+                          check=True).stdout
     fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
     assert {k: fields[k].strip() for k in ("Title", "Author", "Subject")} == {
-        "Title": "A Small Comparison",
-        "Author": "Test Author",
-        "Subject": "Fixture for the build tests",
-    }
+        "Title": "A Small Comparison", "Author": "Test Author", "Subject": "Fixture for the build tests"}
 
 
 @pytest.mark.parametrize("name", ["paper.pdf", "annotated-bibliography.pdf"])
 def test_pdf_fonts_are_embedded(built_mini: Path, name: str) -> None:
     """pdffonts lists at least one font and every font is embedded."""
-    out = subprocess.run(
-        ["pdffonts", str(built_mini / "build" / name)], capture_output=True, text=True, check=True
-    ).stdout.splitlines()
+    out = subprocess.run(["pdffonts", str(built_mini / "build" / name)], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
     header = out[0]
     emb = header.index("emb")
     rows = out[2:]
     assert rows
-    assert [row[emb : emb + 3] for row in rows] == ["yes"] * len(rows)
+    assert [row[emb:emb + 3] for row in rows] == ["yes"] * len(rows)
 
 
 @pytest.mark.parametrize("name", HTML_FILES)
@@ -288,16 +265,10 @@ def test_manifest_output_hashes(built_mini: Path) -> None:
 def test_manifest_input_hashes(built_mini: Path) -> None:
     """manifest.json lists every input (settings, bib, notes, sections, templates, figures) with its sha256."""
     manifest = json.loads((built_mini / "build/manifest.json").read_text())
-    expected = {
-        "manuscript/paper.yaml",
-        "bib/references.bib",
-        "figures/bars.py",
-        "figures/data/bars.csv",
-        "manuscript/sections/01-intro.md",
-        "manuscript/sections/02-body.md",
-        *(f"bib/notes/{k}.md" for k in KEYS),
-        *(str(p.relative_to(built_mini)) for p in (built_mini / "templates").rglob("*") if p.is_file()),
-    }
+    expected = {"manuscript/paper.yaml", "bib/references.bib", "figures/bars.py", "figures/data/bars.csv",
+                "manuscript/sections/01-intro.md", "manuscript/sections/02-body.md",
+                *(f"bib/notes/{k}.md" for k in KEYS),
+                *(str(p.relative_to(built_mini)) for p in (built_mini / "templates").rglob("*") if p.is_file())}
     assert manifest["inputs"] == {name: sha256(built_mini / name) for name in sorted(expected)}
 
 
@@ -312,9 +283,8 @@ def test_pdf_creation_date_is_source_date_epoch(built_mini: Path) -> None:
     """Outside git (tmp dir) the PDF is dated by SOURCE_DATE_EPOCH or the documented fallback 2024-01-01."""
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "1704067200"))
     manifest = json.loads((built_mini / "build/manifest.json").read_text())
-    info = subprocess.run(
-        ["pdfinfo", "-isodates", str(built_mini / "build/paper.pdf")], capture_output=True, text=True, check=True
-    ).stdout
+    info = subprocess.run(["pdfinfo", "-isodates", str(built_mini / "build/paper.pdf")], capture_output=True,
+                          text=True, check=True).stdout
     assert manifest["source_date_epoch"] == epoch
     assert re.search(r"CreationDate:\s+" + datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S"), info)
 

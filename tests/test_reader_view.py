@@ -369,19 +369,9 @@ def test_reader_check_command(project: Path) -> None:
     """`reader-check` prints no finding and exits 0 on the real build (PDF only without Chromium)."""
     # A subprocess: Playwright's sync API cannot start while this module's browser runs.
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scholarly_build",
-            "--root",
-            str(project),
-            "reader-check",
-            *(["--only", "pdf"] if NO_BROWSER else []),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+        [sys.executable, "-m", "scholarly_build", "--root", str(project), "reader-check",
+         *(["--only", "pdf"] if NO_BROWSER else [])],
+        capture_output=True, text=True, timeout=600, check=False,
     )
     code, out = proc.returncode, proc.stdout
     assert code == 0, out + proc.stderr
@@ -419,9 +409,7 @@ def test_serve_command(project: Path) -> None:
     """`serve --port 0` prints its URL, serves the HTML, and stops cleanly on Ctrl-C."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "scholarly_build", "--root", str(project), "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         assert proc.stdout is not None

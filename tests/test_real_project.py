@@ -45,9 +45,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _pdf_text(path: Path) -> str:
-    return subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
+    return subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
 
 
 def _squash(text: str) -> str:

@@ -97,9 +97,8 @@ def attacked(tmp_path_factory: pytest.TempPathFactory, secret_file: Path) -> Pat
 
 
 def pdf_text(path: Path) -> str:
-    return subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
+    return subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
 
 
 def flat(text: str) -> str:
@@ -141,25 +140,15 @@ def html_elements(path: Path) -> Elements:
 
 
 HTML = ["paper.html", "annotated-bibliography.html"]
-PLACES = {"NOTEBODY": "annotated-bibliography", "HOW": "annotated-bibliography", "STANCE": "paper", "SECTION": "paper"}
+PLACES = {"NOTEBODY": "annotated-bibliography", "HOW": "annotated-bibliography", "STANCE": "paper",
+          "SECTION": "paper"}
 
 
 # --- the attacked build -----------------------------------------------------------
 
-
 @pytest.mark.integration
-@pytest.mark.parametrize(
-    "name",
-    [
-        "paper.pdf",
-        "paper.html",
-        "paper.tex",
-        "paper.docx",
-        "annotated-bibliography.pdf",
-        "annotated-bibliography.html",
-        "annotated-bibliography.tex",
-    ],
-)
+@pytest.mark.parametrize("name", ["paper.pdf", "paper.html", "paper.tex", "paper.docx", "annotated-bibliography.pdf",
+                                  "annotated-bibliography.html", "annotated-bibliography.tex"])
 def test_attacked_project_still_builds(attacked: Path, name: str) -> None:
     """Attacks are only text: the project builds every output."""
     assert (attacked / "build" / name).is_file()
@@ -194,11 +183,8 @@ def test_hostname_input_prints_literally_in_pdf(attacked: Path, tag: str, pdf: s
 def test_hostname_text_absent_from_pdfs(attacked: Path) -> None:
     """The host name (read from /etc/hostname) is no more frequent, as a word, in the PDFs than in the inputs."""
     word = re.compile(rf"(?<!\w){re.escape(HOSTNAME)}(?!\w)")
-    sources = "".join(
-        p.read_text(errors="replace")
-        for p in attacked.rglob("*")
-        if p.is_file() and "build" not in p.relative_to(attacked).parts
-    )
+    sources = "".join(p.read_text(errors="replace") for p in attacked.rglob("*") if p.is_file()
+                      and "build" not in p.relative_to(attacked).parts)
     allowed = len(word.findall(sources))
     pdfs = ("paper.pdf", "annotated-bibliography.pdf")
     found = {p: len(word.findall(pdf_text(attacked / "build" / p))) for p in pdfs}
@@ -270,22 +256,16 @@ def test_jinja_in_inputs_prints_literally(attacked: Path, tag: str, doc: str) ->
 
 # --- attacks in BibTeX fields ---------------------------------------------------------
 
-
 @pytest.fixture(scope="module")
 def bib_attacked(tmp_path_factory: pytest.TempPathFactory, secret_file: Path) -> tuple[Path, BuildFailed | None]:
     """The mini fixture with TeX/HTML attacks in a BibTeX title and note; built, failure kept."""
     root = copy_mini(tmp_path_factory.mktemp("bib-attacked") / "mini")
     bib = root / "bib/references.bib"
-    attack = (
-        f"TSTART \\input{{/etc/hostname}} \\input{{{secret_file}}} \\immediate\\write18{{touch pwned}} "
-        "<script>alert(1)</script> <img src=x onerror=alert(2)> TEND"
-    )
-    bib.write_text(
-        bib.read_text().replace(
-            "title        = {What Do We Know?},",
-            f"title        = {{What Do We Know? {attack}}},\n  note         = {{{attack}}},",
-        )
-    )
+    attack = (f"TSTART \\input{{/etc/hostname}} \\input{{{secret_file}}} \\immediate\\write18{{touch pwned}} "
+              "<script>alert(1)</script> <img src=x onerror=alert(2)> TEND")
+    bib.write_text(bib.read_text().replace(
+        "title        = {What Do We Know?},",
+        f"title        = {{What Do We Know? {attack}}},\n  note         = {{{attack}}},"))
     try:
         quiet_build(root)
     except BuildFailed as exc:
@@ -294,9 +274,8 @@ def bib_attacked(tmp_path_factory: pytest.TempPathFactory, secret_file: Path) ->
 
 
 @pytest.mark.integration
-def test_bibtex_attack_runs_nothing_and_reads_nothing(
-    bib_attacked: tuple[Path, BuildFailed | None], secret_file: Path
-) -> None:
+def test_bibtex_attack_runs_nothing_and_reads_nothing(bib_attacked: tuple[Path, BuildFailed | None],
+                                                      secret_file: Path) -> None:
     """A BibTeX field cannot run shell commands or pull an outside file into any output."""
     root, _ = bib_attacked
     token = secret_file.read_text().strip()
@@ -323,22 +302,18 @@ def test_bibtex_latex_reaches_tex_escaped(bib_attacked: tuple[Path, BuildFailed 
 
 # --- pandoc attribute syntax ---------------------------------------------------------
 
-
 @pytest.mark.integration
 def test_attribute_syntax_plants_no_event_handlers(project_copy: Path) -> None:
     """`[x](https://example.org){onmouseover=alert(1)}` and `[x]{onclick=...}` give no on... attributes."""
     section = project_copy / "manuscript/sections/02-body.md"
-    section.write_text(
-        section.read_text() + "\n\n[hover](https://example.org){onmouseover=alert(1)} "
-        "and [span]{onclick=alert(2)}.\n\n::: {onmouseenter=alert(3)}\nDiv.\n:::\n"
-    )
+    section.write_text(section.read_text() + "\n\n[hover](https://example.org){onmouseover=alert(1)} "
+                       "and [span]{onclick=alert(2)}.\n\n::: {onmouseenter=alert(3)}\nDiv.\n:::\n")
     quiet_build(project_copy, BuildOptions(documents=("paper",), formats=("html",)))
     elements = html_elements(project_copy / "build/paper.html").elements
     assert [(tag, k) for tag, attrs in elements for k in attrs if k.lower().startswith("on")] == []
 
 
 # --- TeX's own sandbox -----------------------------------------------------------------
-
 
 @pytest.mark.parametrize(("name", "value"), [("openin_any", "p"), ("openout_any", "p"), ("shell_escape", "f")])
 def test_tex_env_is_paranoid(name: str, value: str) -> None:

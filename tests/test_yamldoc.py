@@ -64,9 +64,7 @@ def test_tab_indentation_names_the_tab_line() -> None:
     with pytest.raises(yamldoc.YamlError) as info:
         yamldoc.load("a: 1\nb:\n  c: 1\n\td: 2\n")
     assert (info.value.line, info.value.message) == (
-        4,
-        "a tab character is used for indentation (YAML allows only spaces)",
-    )
+        4, "a tab character is used for indentation (YAML allows only spaces)")
 
 
 def test_unclosed_quote_points_at_the_opening_line() -> None:
