@@ -14,9 +14,17 @@ from pathlib import Path
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus"
 
 
+def bib_files(item: Path) -> list[Path]:
+    """The item's .bib files in load order: `order.txt` when present (@string files first)."""
+    order = item / "order.txt"
+    if order.is_file():
+        return [item / line.strip() for line in order.read_text().splitlines() if line.strip()]
+    return sorted(item.glob("*.bib"))
+
+
 def run(item: Path) -> dict[str, object]:
     args = [sys.executable, "-m", "scholarly_build", "--root", str(item), "check", "--format", "json"]
-    for bib in sorted(item.glob("*.bib")):
+    for bib in bib_files(item):
         args += ["--bib", str(bib)]
     for md in sorted(item.glob("*.md")):
         if md.name != "SOURCE.md":

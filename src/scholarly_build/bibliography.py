@@ -13,11 +13,18 @@ from pathlib import Path
 
 import pybtex.errors
 from pybtex.database import BibliographyData
-from pybtex.database.input.bibtex import Parser, month_names
+from pybtex.database.input.bibtex import LowLevelParser, Parser, month_names
+from pybtex.scanner import Pattern
 
 from . import bibscan
 from .problems import Problems
 from .textfile import read_text
+
+
+# BibTeX and biber accept any printable character except ``"#%'(),={}`` in a macro
+# or field name (BibTeX 8-bit bytes, biber Unicode): `@string{Göttingen = ...}` is
+# legal. pybtex allows ASCII only and would reject such a file; widen its pattern.
+LowLevelParser.NAME = Pattern(r"[^\s\"#%'(),={}0-9][^\s\"#%'(),={}]*", "a valid name")
 
 
 @dataclass
@@ -70,7 +77,7 @@ class _FileResult:
     errors: list[str]
 
 
-_CACHE_VERSION = b"v3"
+_CACHE_VERSION = b"v4"
 _BATCH = 2000  # entries per pybtex parse
 _CACHE_MAX_BYTES = 16 * 1024 * 1024  # pickling a huge parse would double its peak memory
 

@@ -39,17 +39,24 @@ _PAGES_OK = re.compile(r"^[\w.:]+(--[\w.:]+)?(,\s*[\w.:]+(--[\w.:]+)?)*\+?$")
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 
 
-def _has(entry: BibEntry, name: str, bib: Bibliography) -> bool:
+def _has(entry: BibEntry, name: str, bib: Bibliography, depth: int = 0) -> bool:
+    """True when the entry has the field, itself or through its ``crossref`` chain.
+
+    biblatex inherits every field from the parent, and maps the parent's ``title``
+    to the child's ``booktitle`` (book -> inbook, proceedings -> inproceedings,
+    collection -> incollection); a chain (inbook -> book -> mvbook) is followed.
+    """
     if name in entry.fields or name in entry.persons:
         return True
     parent_key = entry.fields.get("crossref")
-    if parent_key:
-        parent = bib.get(parent_key)
-        if parent is not None and parent is not entry:
-            # biblatex inheritance: the parent's title becomes booktitle, etc.
-            inherited = {"booktitle": "title", "journaltitle": "journaltitle"}.get(name, name)
-            return inherited in parent.fields or inherited in parent.persons or name in parent.fields
-    return False
+    if not parent_key or depth > 8:
+        return False
+    parent = bib.get(parent_key.strip())
+    if parent is None or parent is entry:
+        return False
+    if name == "booktitle" and _has(parent, "title", bib, depth + 1):
+        return True
+    return _has(parent, name, bib, depth + 1)
 
 
 def isbn_valid(raw: str) -> bool:
