@@ -85,7 +85,9 @@ def check_entries(bib: Bibliography, problems: Problems) -> None:
         kw = {"path": entry.path, "key": entry.key}
         reqs = datamodel.requirements(entry.type)
         if reqs is None:
-            problems.error(
+            # A style may extend the data model (biblatex-archaeologie's @review),
+            # and BibTeX formats an unknown type as @misc: a warning, not an error.
+            problems.warning(
                 "unknown-type",
                 f"unknown entry type @{entry.type} for {entry.key!r}",
                 line=entry.line,
@@ -96,7 +98,8 @@ def check_entries(bib: Bibliography, problems: Problems) -> None:
             for group in reqs:
                 if not any(_has(entry, name, bib) for name in group):
                     want = " or ".join(f"`{n}`" for n in group)
-                    problems.error(
+                    # BibTeX and biber warn and still print the entry; so do we.
+                    problems.warning(
                         "missing-field",
                         f"@{entry.type} {entry.key!r} lacks {want}",
                         line=entry.line,
