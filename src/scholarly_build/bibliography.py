@@ -20,7 +20,6 @@ from . import bibscan
 from .problems import Problems
 from .textfile import read_text
 
-
 # BibTeX and biber accept any printable character except ``"#%'(),={}`` in a macro
 # or field name (BibTeX 8-bit bytes, biber Unicode): `@string{Göttingen = ...}` is
 # legal. pybtex allows ASCII only and would reject such a file; widen its pattern.
@@ -77,7 +76,7 @@ class _FileResult:
     errors: list[str]
 
 
-_CACHE_VERSION = b"v4"
+_CACHE_VERSION = b"v6"
 _BATCH = 2000  # entries per pybtex parse
 _CACHE_MAX_BYTES = 16 * 1024 * 1024  # pickling a huge parse would double its peak memory
 

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 
 # BibTeX allows white space, line breaks included, between the type and the brace
-# (btxdoc.bib writes `@FAKE-ENTRY` and `{key,` on two lines).
-_HEADER = re.compile(r"@[ \t]*([A-Za-z][\w-]*)\s*([{(])")
+# (btxdoc.bib writes `@FAKE-ENTRY` and `{key,` on two lines, and `@` then `MaNuAl  (scribe,`).
+_HEADER = re.compile(r"@\s*([A-Za-z][\w-]*)\s*([{(])")
 _LINE_ENTRY = re.compile(r"(?m)^[ \t]*@[ \t]*[A-Za-z][\w-]*\s*[{(]")
 _NAME = re.compile(r"[ \t\r\n]*([^\s\"#%'(),={}]+)[ \t\r\n]*")
 _SPACE = re.compile(r"[ \t\r\n]*")
