@@ -26,7 +26,7 @@ def run(item: Path) -> dict[str, object]:
     args = [sys.executable, "-m", "scholarly_build", "--root", str(item), "check", "--format", "json"]
     for bib in bib_files(item):
         args += ["--bib", str(bib)]
-    for md in sorted(item.glob("*.md")):
+    for md in sorted([*item.glob("*.md"), *item.glob("*.Rmd")]):
         if md.name != "SOURCE.md":
             args += ["--manuscript", str(md)]
     proc = subprocess.run(args, capture_output=True, text=True, check=False)

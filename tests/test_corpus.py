@@ -45,7 +45,7 @@ def bibs(item: Path) -> list[Path]:
 
 
 def manuscripts(item: Path) -> list[Path]:
-    return sorted(p for p in item.glob("*.md") if p.name != "SOURCE.md")
+    return sorted(p for p in [*item.glob("*.md"), *item.glob("*.Rmd")] if p.name != "SOURCE.md")
 
 
 @pytest.fixture(scope="module")
