@@ -47,7 +47,7 @@ def test_inline_markers_silence_one_occurrence(tmp_path: Path, capsys: pytest.Ca
         'And "another sentence long enough to quote" [@a].\n'
     )
     bib = "% check: ignore[missing-field]\n@misc{m,\n  title = {M},\n}\n@misc{n,\n  title = {N},\n}\n" + BIB
-    rc, data = run(capsys, *adhoc(tmp_path, md + "Also [@m; @n].\n", bib))
+    _rc, data = run(capsys, *adhoc(tmp_path, md + "Also [@m; @n].\n", bib))
     found = [(p["code"], p["line"]) for p in data["problems"]]
     # Line 1's quotation and entry `m` (line 2) carry markers; line 3's quotation and entry `n` do not.
     assert sorted(found) == [("missing-field", 5), ("quote-without-locator", 3)]
@@ -62,9 +62,9 @@ def test_project_setting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
             "manuscript/paper.yaml": ("", "check:\n  ignore: [unused-entry]\n"),
         },
     )
-    rc, data = run(capsys, "--root", str(root))
+    _rc, data = run(capsys, "--root", str(root))
     assert "unused-entry" not in codes(data) and "undefined-citation" in codes(data)
-    rc, data = run(capsys, "--root", str(root), "--select", "unused-entry")
+    _rc, data = run(capsys, "--root", str(root), "--select", "unused-entry")
     assert codes(data) == []  # the setting's ignore still applies
 
 
