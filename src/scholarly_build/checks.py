@@ -264,9 +264,9 @@ def check_citations(data: CheckInput, problems: Problems) -> None:
             )
         if cite.nested and not cite.nocite:
             problems.warning(
-                "comma-separated-citations",
-                f"{cite.key!r} is separated from the previous key by a comma, so pandoc reads it as part of "
-                "that citation's suffix and prints it as an author-in-text citation",
+                "nested-citation",
+                f"{cite.key!r} stands inside the suffix of the citation before it (as in `[@a, @b]`), "
+                "so pandoc prints it as an author-in-text citation there",
                 hint="separate the keys in one bracket with semicolons: [@a; @b; @c]",
                 **kw,
             )
