@@ -291,3 +291,9 @@ def test_unicode_string_names_and_string_files_load_together() -> None:
     and no undefined macro."""
     codes = {p.code for p in _problems("tl-archaeologie")}  # type: ignore[attr-defined]
     assert not codes & {"bib-syntax", "undefined-macro"}
+
+
+def test_scare_quoted_term_is_not_a_quotation() -> None:
+    """rticles' JOSS skeleton: `The field of "galactic dynamics," which aims …` is a term in quotes, and the
+    citations two sentences later do not quote it (before issue 12: two quote-without-locator errors)."""
+    assert [p for p in _problems("rticles-joss") if p.code == "quote-without-locator"] == []  # type: ignore[attr-defined]

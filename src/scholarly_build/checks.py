@@ -35,7 +35,10 @@ class CheckInput:
 
 _YEAR = re.compile(r"^(\d{4}|n\.d\.)$")  # "n.d.": the date is unknown, stated explicitly
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?(/(\d{4}(-\d{2}(-\d{2})?)?)?)?$")
-_PAGES_OK = re.compile(r"^[\w.:]+(--[\w.:]+)?(,\s*[\w.:]+(--[\w.:]+)?)*\+?$")
+# A page, a range or a list of them. `55-65` and `55–65` are ranges too: biber and
+# citeproc both print them as ranges (biblatex's own example file writes them so).
+_RANGE = r"[\w.:]+(\s*(?:--?|–)\s*[\w.:]+)?"
+_PAGES_OK = re.compile(rf"^{_RANGE}(,\s*{_RANGE})*\+?$")
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 
 
