@@ -66,8 +66,8 @@ def silenced(problem: Problem, root: Path | None) -> bool:
     if not problem.file or not problem.line:
         return False
     path = Path(problem.file)
-    if not path.is_absolute() and root is not None:
-        path = root / path
+    if not path.is_absolute() and root is not None and (root / path).is_file():
+        path = root / path  # reported relative to the project root; otherwise as given (relative to the cwd)
     lines = _lines(str(path))
     for n in (problem.line, problem.line - 1):
         if 1 <= n <= len(lines):
