@@ -297,3 +297,12 @@ def test_scare_quoted_term_is_not_a_quotation() -> None:
     """rticles' JOSS skeleton: `The field of "galactic dynamics," which aims …` is a term in quotes, and the
     citations two sentences later do not quote it (before issue 12: two quote-without-locator errors)."""
     assert [p for p in _problems("rticles-joss") if p.code == "quote-without-locator"] == []  # type: ignore[attr-defined]
+
+
+def test_noopsort_year_and_empty_doi_are_not_flagged() -> None:
+    """xampl.bib's `{\\noopsort{1973b}}1973` is the year 1973 (only the `\\switchargs` one stays odd);
+    hypothesize's Google-Scholar export writes `DOI=""`, which says nothing."""
+    years = [p.line for p in _problems("tl-xampl") if p.code == "bad-year"]  # type: ignore[attr-defined]
+    assert years == [125]
+    dois = [p.key for p in _problems("joss-hypothesize") if p.code == "bad-doi"]  # type: ignore[attr-defined]
+    assert dois == ["benjamni1995controlling"]  # `doi.org/10.1111/…`: a resolver without its scheme

@@ -62,6 +62,12 @@ def _has(entry: BibEntry, name: str, bib: Bibliography, depth: int = 0) -> bool:
     return _has(parent, name, bib, depth + 1)
 
 
+def _plain_year(raw: str) -> str:
+    """The year as printed: `{\\noopsort{1973b}}1973` (a BibTeX sorting trick, from xampl.bib) is 1973."""
+    text = re.sub(r"\\noopsort\s*\{[^{}]*\}", "", raw)
+    return text.replace("{", "").replace("}", "").strip()
+
+
 def isbn_valid(raw: str) -> bool:
     digits = re.sub(r"[\s-]", "", raw).upper()
     if len(digits) == 10 and re.fullmatch(r"\d{9}[\dX]", digits):
@@ -109,7 +115,7 @@ def check_entries(bib: Bibliography, problems: Problems) -> None:
                         hint="add the field, or choose the entry type that fits",
                         **kw,
                     )
-        if "year" in entry.fields and not _YEAR.match(entry.fields["year"].strip()):
+        if "year" in entry.fields and not _YEAR.match(_plain_year(entry.fields["year"])):
             problems.warning(
                 "bad-year",
                 f"year {entry.fields['year']!r} is not a four-digit year (or n.d. when unknown)",
@@ -134,7 +140,7 @@ def check_entries(bib: Bibliography, problems: Problems) -> None:
                 **kw,
             )
         doi = entry.fields.get("doi")
-        if doi is not None:
+        if doi is not None and doi.strip():  # an empty field says nothing (Google Scholar exports write DOI="")
             clean = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:)", "", doi.strip(), flags=re.I)
             if not _DOI.match(clean):
                 problems.warning(
