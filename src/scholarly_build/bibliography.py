@@ -18,7 +18,7 @@ from pybtex.scanner import Pattern
 
 from . import bibscan
 from .problems import Problems
-from .textfile import read_text
+from .textfile import MAX_INPUT_BYTES, read_text
 
 # BibTeX and biber accept any printable character except ``"#%'(),={}`` in a macro
 # or field name (BibTeX 8-bit bytes, biber Unicode): `@string{Göttingen = ...}` is
@@ -139,6 +139,10 @@ def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tu
     return result
 
 
+def _encoding_errors(problems: Problems) -> int:
+    return sum(1 for p in problems if p.code == "encoding" and p.severity.value == "error")
+
+
 def load_bibliography(
     paths: list[Path] | tuple[Path, ...], problems: Problems, cache_dir: Path | None = None
 ) -> Bibliography:
@@ -155,7 +159,15 @@ def load_bibliography(
                 hint="check `bibliography` in manuscript/paper.yaml",
             )
             continue
+        encoding_before = _encoding_errors(problems)
         text = read_text(path, problems)
+        if text is None and _encoding_errors(problems) > encoding_before:
+            # Reported as `encoding` (pandoc reads UTF-8 only); still read the entries, as
+            # Latin-1, so that the rest of the file is checked and no key is lost.
+            try:
+                text = path.read_bytes().decode("latin-1") if path.stat().st_size <= MAX_INPUT_BYTES else None
+            except OSError:
+                text = None
         if text is None:
             continue
         bib.files.append(path)
