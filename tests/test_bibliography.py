@@ -105,7 +105,7 @@ CASES = [
         "latin-1",
         ["@book{a,\n  title = {A},\n}\n@book{b,\n  title = {Caf\xe9},\n}\n".encode("latin-1")],
         ["refs.bib:5: error encoding: file is not valid UTF-8 (byte 0xe9 at offset 49)"],
-        {},
+        {"a": 1, "b": 4},  # still read (as Latin-1) so that no entry is lost
     ),
     (
         "empty-file",

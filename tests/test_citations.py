@@ -119,38 +119,90 @@ def test_location_skips_code_span_mentions() -> None:
 
 def test_quotation_without_locator_is_flagged() -> None:
     """A quotation followed by a citation group without any locator flags the group's first key."""
-    found = cites("He said “a quote” [@a; @b].")
+    found = cites("He said “a quote of several words” [@a; @b].")
     assert [(c.key, c.after_quote) for c in found] == [("a", True), ("b", False)]
 
 
 def test_straight_quotes_count_as_quotation() -> None:
     """Straight double quotes (smart-quoted by pandoc) are quotations too."""
-    assert [c.after_quote for c in cites('He said "a quote" [@a].')] == [True]
+    assert [c.after_quote for c in cites('He said "a quote of several words" [@a].')] == [True]
 
 
 def test_quotation_with_locator_anywhere_in_group_is_not_flagged() -> None:
     """A locator on any citation of the group satisfies the quotation."""
-    found = cites("He said “a quote” [@a; @b, p. 4].")
+    found = cites("He said “a quote of several words” [@a; @b, p. 4].")
     assert [(c.key, c.after_quote) for c in found] == [("a", False), ("b", False)]
 
 
 def test_quotation_with_locator_is_not_flagged() -> None:
     """A quotation cited with a page is not flagged."""
-    assert [c.after_quote for c in cites("He said “a quote” [@a, p. 3].")] == [False]
+    assert [c.after_quote for c in cites("He said “a quote of several words” [@a, p. 3].")] == [False]
 
 
 def test_quotation_in_earlier_paragraph_is_not_flagged() -> None:
     """A citation in a later paragraph does not inherit an earlier paragraph's quotation."""
-    assert [c.after_quote for c in cites("He said “a quote”.\n\nLater [@a].")] == [False]
+    assert [c.after_quote for c in cites("He said “a quote of several words”.\n\nLater [@a].")] == [False]
 
 
 def test_only_first_group_after_quotation_is_flagged() -> None:
     """Once a citation group follows the quotation, later groups are not flagged."""
-    found = cites("He said “a quote” [@a]; see also [@b].")
+    found = cites("He said “a quote of several words” [@a]; see also [@b].")
     assert [(c.key, c.after_quote) for c in found] == [("a", True), ("b", False)]
 
 
 def test_bare_page_number_is_a_locator() -> None:
     """`[@a, 33]` has a page locator (pandoc assumes `page`), so the quotation is located."""
-    (c,) = cites("He said “a quote” [@a, 33].")
+    (c,) = cites("He said “a quote of several words” [@a, 33].")
     assert (c.after_quote, c.page_range()) == (False, (33, 33))
+
+
+def test_scare_quoted_terms_are_not_quotations() -> None:
+    """Issue 12: single-quoted terms and names are terms, not quotations."""
+    text = (
+        "The 'fixed boundary' models [@smith2001] rest on the common 'Wallace-Bott' assumption.\n"
+        "The 'corners' of the array were cut. We used Tool [@tool2019].\n"
+    )
+    assert [c.after_quote for c in cites(text)] == [False, False]
+
+
+def test_quotation_in_an_earlier_sentence_does_not_attach() -> None:
+    """A quotation and a citation in different sentences of one paragraph are not linked."""
+    found = cites("He said “a quote of several words here”. Later work [@a].")
+    assert [c.after_quote for c in found] == [False]
+
+
+def test_block_quote_attaches_to_its_citation() -> None:
+    """A block quote that ends with a citation group is a quotation of that group."""
+    (c,) = cites("> A long quotation set as a block of text [@a].\n")
+    assert c.after_quote
+
+
+def test_comma_separated_keys_are_all_counted() -> None:
+    """Issue 12: `[e.g., @a, @b, @c]` nests @b and @c in @a's suffix; all three count, with lines."""
+    found = cites("Text.\n\nSee [e.g., @jones2005, @lee2008,\n@park2012].\n")
+    assert [(c.key, c.line, c.nested) for c in found] == [
+        ("jones2005", 3, False),
+        ("lee2008", 3, True),
+        ("park2012", 4, True),
+    ]
+
+
+def test_citations_everywhere_in_the_ast_are_counted() -> None:
+    """Captions, table cells, headings, footnotes and metadata hold citations too."""
+    text = (
+        "---\nabstract: As @meta argues.\nnocite: '@extra'\n---\n\n# Heading @h\n\n"
+        "![Caption [@fig]](x.png)\n\n| a |\n|---|\n| [@cell] |\n\n: Table caption [@cap]\n\n"
+        "Term\n:   Definition [@def]\n\n| line [@lb]\n\nText.[^1]\n\n[^1]: Note [@fn].\n"
+    )
+    found = {c.key: c.nocite for c in cites(text)}
+    assert found == {
+        "meta": False,
+        "extra": True,
+        "h": False,
+        "fig": False,
+        "cell": False,
+        "cap": False,
+        "def": False,
+        "lb": False,
+        "fn": False,
+    }

@@ -13,11 +13,17 @@ from pathlib import Path
 
 import pybtex.errors
 from pybtex.database import BibliographyData
-from pybtex.database.input.bibtex import Parser, month_names
+from pybtex.database.input.bibtex import LowLevelParser, Parser, month_names
+from pybtex.scanner import Pattern
 
 from . import bibscan
 from .problems import Problems
-from .textfile import read_text
+from .textfile import MAX_INPUT_BYTES, read_text
+
+# BibTeX and biber accept any printable character except ``"#%'(),={}`` in a macro
+# or field name (BibTeX 8-bit bytes, biber Unicode): `@string{Göttingen = ...}` is
+# legal. pybtex allows ASCII only and would reject such a file; widen its pattern.
+LowLevelParser.NAME = Pattern(r"[^\s\"#%'(),={}0-9][^\s\"#%'(),={}]*", "a valid name")
 
 
 @dataclass
@@ -51,9 +57,16 @@ class Bibliography:
     entries: dict[str, BibEntry] = field(default_factory=dict)  # key as written -> entry
     files: list[Path] = field(default_factory=list)
     strings: dict[str, tuple[Path, int]] = field(default_factory=dict)
+    _folded: dict[str, BibEntry] | None = field(default=None, repr=False, compare=False)
 
     def get(self, key: str) -> BibEntry | None:
-        return self.entries.get(key)
+        """The entry with this key; BibTeX compares keys case-insensitively (``crossref``)."""
+        entry = self.entries.get(key)
+        if entry is None:
+            if self._folded is None or len(self._folded) != len(self.entries):
+                self._folded = {k.lower(): e for k, e in self.entries.items()}
+            entry = self._folded.get(key.lower())
+        return entry
 
 
 @dataclass
@@ -63,7 +76,7 @@ class _FileResult:
     errors: list[str]
 
 
-_CACHE_VERSION = b"v2"
+_CACHE_VERSION = b"v6"
 _BATCH = 2000  # entries per pybtex parse
 _CACHE_MAX_BYTES = 16 * 1024 * 1024  # pickling a huge parse would double its peak memory
 
@@ -107,7 +120,8 @@ def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tu
                 data = BibliographyData()
         errors.extend(str(e) for e in captured)
         for key, entry in data.entries.items():
-            persons = {role: [str(p) for p in people] for role, people in entry.persons.items()}
+            # Field names, person roles and types are case-insensitive in BibTeX: `Author = {...}`.
+            persons = {role.lower(): [str(p) for p in people] for role, people in entry.persons.items()}
             entries.append((key, entry.type.lower(), {k.lower(): str(v) for k, v in entry.fields.items()}, persons))
         current = {str(k): str(v) for k, v in parser.macros.items()}
         del data, parser
@@ -123,6 +137,10 @@ def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tu
         except OSError:
             pass
     return result
+
+
+def _encoding_errors(problems: Problems) -> int:
+    return sum(1 for p in problems if p.code == "encoding" and p.severity.value == "error")
 
 
 def load_bibliography(
@@ -141,7 +159,15 @@ def load_bibliography(
                 hint="check `bibliography` in manuscript/paper.yaml",
             )
             continue
+        encoding_before = _encoding_errors(problems)
         text = read_text(path, problems)
+        if text is None and _encoding_errors(problems) > encoding_before:
+            # Reported as `encoding` (pandoc reads UTF-8 only); still read the entries, as
+            # Latin-1, so that the rest of the file is checked and no key is lost.
+            try:
+                text = path.read_bytes().decode("latin-1") if path.stat().st_size <= MAX_INPUT_BYTES else None
+            except OSError:
+                text = None
         if text is None:
             continue
         bib.files.append(path)

@@ -12,8 +12,10 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
-_HEADER = re.compile(r"@[ \t]*([A-Za-z][\w-]*)[ \t]*([{(])")
-_LINE_ENTRY = re.compile(r"(?m)^[ \t]*@[ \t]*[A-Za-z][\w-]*[ \t]*[{(]")
+# BibTeX allows white space, line breaks included, between the type and the brace
+# (btxdoc.bib writes `@FAKE-ENTRY` and `{key,` on two lines, and `@` then `MaNuAl  (scribe,`).
+_HEADER = re.compile(r"@\s*([A-Za-z][\w-]*)\s*([{(])")
+_LINE_ENTRY = re.compile(r"(?m)^[ \t]*@[ \t]*[A-Za-z][\w-]*\s*[{(]")
 _NAME = re.compile(r"[ \t\r\n]*([^\s\"#%'(),={}]+)[ \t\r\n]*")
 _SPACE = re.compile(r"[ \t\r\n]*")
 _BRACE_OR_QUOTE = re.compile(r'[{}"\\]')

@@ -32,6 +32,8 @@ class Citation:
     locator: str | None  # locator value, e.g. "12-14"
     after_quote: bool  # first of a group citing a preceding quotation with no locator anywhere
     crossref: bool
+    nested: bool = False  # inside another citation's prefix or suffix: `[@a, @b]` written with commas
+    nocite: bool = False  # listed in the `nocite` metadata field: in the bibliography, not in the text
 
     def page_range(self) -> tuple[int, int] | None:
         if self.label is None or self.label.lower() not in ("p", "pp", "page", "pages") or self.locator is None:
@@ -73,48 +75,128 @@ def _parse_locator(suffix: str) -> tuple[str | None, str | None]:
     return m.group(1), m.group(2).strip().rstrip(",;")
 
 
-def _inline_lists(node: Any) -> Iterator[list[Any]]:
-    """Yield every list of inlines (paragraph-like runs) in document order."""
-    if isinstance(node, dict):
-        t = node.get("t")
-        if t in ("Para", "Plain") and isinstance(node.get("c"), list):
-            yield node["c"]
-            return
-        for value in node.values():
-            yield from _inline_lists(value)
-    elif isinstance(node, list):
+# A quotation, as opposed to a scare-quoted term ('fixed boundary', "so-called"):
+# a quoted span of at least this many words, or a block quote.
+QUOTE_MIN_WORDS = 5
+_SENTENCE_END = re.compile(r"[.!?][\"')\]’”]*$")
+_ABBREVIATIONS = frozenset(
+    "e.g. i.e. cf. al. etc. vs. p. pp. ch. chap. sec. fig. no. vol. ed. eds. n. nn. ff. approx. ca. c. viz. resp."
+    " mr. mrs. ms. dr. prof. st. jr. sr.".split()
+)
+
+
+def _is_group(node: Any) -> bool:
+    return isinstance(node, dict) and node.get("t") == "Cite"
+
+
+def all_cites(node: Any) -> Iterator[tuple[dict[str, Any], dict[str, Any], bool]]:
+    """Every citation in a JSON AST fragment, at any depth, in document order.
+
+    Yields (citation, its Cite group, nested): ``nested`` is true for a citation
+    that pandoc parsed inside another citation's prefix or suffix, as in
+    ``[e.g., @a, @b]`` where ``@b`` sits in ``@a``'s suffix.
+    """
+    yield from _all_cites(node, False)
+
+
+def _all_cites(node: Any, nested: bool) -> Iterator[tuple[dict[str, Any], dict[str, Any], bool]]:
+    if isinstance(node, list):
         for item in node:
-            yield from _inline_lists(item)
+            yield from _all_cites(item, nested)
+    elif isinstance(node, dict):
+        if node.get("t") == "Cite":
+            for citation in node["c"][0]:
+                yield citation, node, nested
+                yield from _all_cites(citation.get("citationPrefix", []), True)
+                yield from _all_cites(citation.get("citationSuffix", []), True)
+            return  # node["c"][1] is pandoc's literal rendering: text only
+        for value in node.values():
+            yield from _all_cites(value, nested)
 
 
-def _walk_inlines(inlines: list[Any], state: dict[str, bool]) -> Iterator[tuple[dict[str, Any], bool]]:
-    """Yield (citation, after_quote) in order, tracking quoted passages."""
+def _group_located(group: dict[str, Any]) -> bool:
+    return any(_parse_locator(stringify(c.get("citationSuffix", [])))[0] for c in group["c"][0])
+
+
+def _count_words(inlines: Any) -> int:
+    return len(stringify(inlines).split())
+
+
+class _QuoteScan:
+    """Find the citation groups that a quotation attaches to.
+
+    A group attaches to a quotation when the quotation (a quoted span of at least
+    QUOTE_MIN_WORDS words) ends earlier in the same sentence with no other group
+    in between, or when the group stands inside a block quote (its last group).
+    Single words or short phrases in quotes are terms, not quotations.
+    """
+
+    def __init__(self) -> None:
+        self.attached: set[int] = set()
+
+    def blocks(self, node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                self.blocks(item)
+            return
+        if not isinstance(node, dict):
+            return
+        t = node.get("t")
+        if t in ("Para", "Plain"):
+            self.inlines(node["c"])
+            return
+        if t == "BlockQuote":
+            groups = [g for _c, g, nested in all_cites(node["c"]) if not nested]
+            if groups and _count_words(node["c"]) >= QUOTE_MIN_WORDS:
+                self.attached.add(id(groups[-1]))
+        for value in node.values():
+            if isinstance(value, (list, dict)):
+                self.blocks(value)
+
+    def inlines(self, inlines: list[Any]) -> None:
+        pending = False  # a quotation ended in this sentence and no group followed yet
+        open_words: int | None = None  # words since an unmatched “ in plain text
+        for node in _flatten(inlines):
+            t = node.get("t")
+            if t == "Cite":
+                if pending:
+                    self.attached.add(id(node))
+                pending = False
+            elif t == "Quoted":
+                self.inlines(node["c"][1])  # a citation inside the quotation
+                if _count_words(node["c"][1]) >= QUOTE_MIN_WORDS:
+                    pending = True
+            elif t == "Note":
+                self.blocks(node["c"])
+            elif t == "Str":
+                text = str(node["c"])
+                if open_words is not None:
+                    open_words += 1
+                    if "”" not in text:
+                        continue
+                    pending = pending or open_words >= QUOTE_MIN_WORDS
+                    open_words = None
+                    text = text.rsplit("”", 1)[1]  # only what follows the quotation ends a sentence
+                elif "“" in text and "”" not in text:
+                    open_words = 1
+                    continue
+                if open_words is None and _SENTENCE_END.search(text) and text.lower() not in _ABBREVIATIONS:
+                    pending = False
+
+
+def _flatten(inlines: list[Any]) -> Iterator[dict[str, Any]]:
+    """Inline nodes in reading order; containers (Emph, Span, Link...) are opened,
+    Quoted, Cite and Note are yielded whole."""
     for node in inlines:
         if not isinstance(node, dict):
             continue
         t = node.get("t")
-        if t == "Cite":
-            # A quotation needs a locator somewhere in the citation group that
-            # follows it (the quoted work's page, or where a citing work prints it).
-            group = node["c"][0]
-            located = any(_parse_locator(stringify(c.get("citationSuffix", [])))[0] for c in group)
-            pending = state["quote"] and not located
-            for i, citation in enumerate(group):
-                yield citation, pending and i == 0
-            state["quote"] = False
-        elif t == "Quoted" or (t == "Str" and "“" in str(node.get("c", ""))):
-            state["quote"] = True
-            if t == "Quoted":
-                yield from _walk_inlines(node["c"][1], {"quote": False})
-        elif t in ("Note",):
-            for block_inlines in _inline_lists(node["c"]):
-                yield from _walk_inlines(block_inlines, {"quote": False})
+        if t in ("Cite", "Quoted", "Note", "Str"):
+            yield node
         elif isinstance(node.get("c"), list):
-            inner = node["c"]
-            # Emph/Strong/Span/Link etc. hold inlines (Span/Link after attributes).
-            candidates = [x for x in inner if isinstance(x, list) and (not x or isinstance(x[0], dict))]
-            for cand in candidates:
-                yield from _walk_inlines(cand, state)
+            for part in node["c"]:
+                if isinstance(part, list) and part and isinstance(part[0], dict):
+                    yield from _flatten(part)
 
 
 def _mask_code(text: str) -> str:
@@ -148,13 +230,31 @@ def find_citations(path: Path, text: str, crossref_prefixes: tuple[str, ...] = (
         line = sum(1 for s in line_starts if s <= start)
         return line, start - line_starts[line - 1] + 1
 
-    blocks: list[Any] = [ast.get("blocks", [])]
-    for inlines in _inline_lists(blocks):
-        state = {"quote": False}
-        for citation, after_quote in _walk_inlines(inlines, state):
-            key = citation["citationId"]
-            label, locator = _parse_locator(stringify(citation.get("citationSuffix", [])))
-            line, column = locate(key)
-            crossref = any(key.lower().startswith(p.lower()) for p in crossref_prefixes)
-            found.append(Citation(key, path, line, column, label, locator, after_quote, crossref))
+    scan = _QuoteScan()
+    scan.blocks(ast.get("blocks", []))
+    meta = ast.get("meta", {})
+    nocite = list(all_cites(meta.get("nocite", {})))
+    nocite_ids = {id(c) for c, _g, _n in nocite}
+    # Metadata first (YAML front matter stands at the top), then the body.
+    for citation, group, nested in [*all_cites(meta), *all_cites(ast.get("blocks", []))]:
+        key = citation["citationId"]
+        label, locator = _parse_locator(stringify(citation.get("citationSuffix", [])))
+        line, column = locate(key)
+        crossref = any(key.lower().startswith(p.lower()) for p in crossref_prefixes)
+        first = citation is group["c"][0][0]
+        after_quote = first and id(group) in scan.attached and not _group_located(group)
+        found.append(
+            Citation(
+                key,
+                path,
+                line,
+                column,
+                label,
+                locator,
+                after_quote,
+                crossref,
+                nested=nested,
+                nocite=id(citation) in nocite_ids,
+            )
+        )
     return found

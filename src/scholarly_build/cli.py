@@ -49,7 +49,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         project = load_project(root)
         inputs = check_project(project, problems)
         nfiles = len(inputs.bib.files) + len(inputs.manuscripts) + len(inputs.notes or {}) + 1
-    items = list(problems)
+    from . import policy
+
+    select = list(args.select or [])
+    ignore = list(args.ignore or [])
+    if project is not None:
+        select = select or list(project.check_select)  # the command line wins over the setting
+        ignore = [*project.check_ignore, *ignore]
+    items = policy.apply(list(problems), root=root, select=select, ignore=ignore)
     counts = report.summary(
         items,
         files=nfiles,
@@ -236,7 +243,14 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--bib", action="append", default=[], metavar="PATH", help="a .bib file (repeatable)")
     c.add_argument("--notes", metavar="DIR", help="a notes directory")
     c.add_argument("--crossref-prefix", action="append", metavar="PREFIX", help="cross-reference prefix, e.g. fig:")
-    c.add_argument("--format", choices=("human", "json"), default="human")
+    c.add_argument("--format", choices=("human", "json", "sarif"), default="human")
+    c.add_argument(
+        "--select",
+        action="append",
+        metavar="CODES",
+        help="report only these codes (comma list; a prefix ending in '-' or ALL matches several)",
+    )
+    c.add_argument("--ignore", action="append", metavar="CODES", help="never report these codes (comma list)")
     c.add_argument("--strict", action="store_true", help="warnings fail too")
     c.set_defaults(func=cmd_check)
 

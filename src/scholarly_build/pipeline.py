@@ -45,7 +45,7 @@ def _scan_one(path: Path, prefixes: tuple[str, ...], problems: Problems, cache_d
     text = read_text(path, problems)
     if text is None:
         return []
-    digest = sha256_bytes(f"{path}\0{prefixes}\0{pandoc_version()}\0{text}".encode())
+    digest = sha256_bytes(f"cites-v2\0{path}\0{prefixes}\0{pandoc_version()}\0{text}".encode())
     cache = cache_dir / f"cites-{digest}.json" if cache_dir else None
     if cache is not None and cache.is_file():
         try:

@@ -69,6 +69,8 @@ class Project:
     annotation_min_words: int = 80
     annotation_max_words: int = 200
     settings_lines: dict[str, int] = field(default_factory=dict)
+    check_select: tuple[str, ...] = ()
+    check_ignore: tuple[str, ...] = ()
 
     @property
     def notes_dir(self) -> Path:
@@ -241,6 +243,24 @@ def load_project(root: Path) -> Project:
             value = default
         bounds[key] = value
 
+    check_cfg = data.get("check") or {}
+    policy: dict[str, tuple[str, ...]] = {"select": (), "ignore": ()}
+    if not isinstance(check_cfg, dict):
+        problems.error(
+            "settings", "`check` must be a mapping with `select` and/or `ignore`", path=path, line=doc.line("check")
+        )
+    else:
+        for key in ("select", "ignore"):
+            value = check_cfg.get(key, [])
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                problems.error(
+                    "settings", f"`check.{key}` must be a list of problem codes", path=path, line=doc.line("check")
+                )
+                continue
+            policy[key] = tuple(value)
+
     metadata: dict[str, Any] = {
         k: data[k] for k in ("title", "subtitle", "date", "lang", "subject", "keywords", "abstract") if k in data
     }
@@ -272,4 +292,6 @@ def load_project(root: Path) -> Project:
         annotation_min_words=bounds["annotation_min_words"],
         annotation_max_words=bounds["annotation_max_words"],
         settings_lines={str(k): doc.line(str(k)) for k in data},
+        check_select=policy["select"],
+        check_ignore=policy["ignore"],
     )
