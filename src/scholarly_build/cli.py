@@ -47,7 +47,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         nfiles = len(args.bib) + len(args.manuscript) + len(inputs.notes or {})
     else:
         project = load_project(root)
-        inputs = check_project(project, problems)
+        inputs = check_project(project, problems, args.sources)
         nfiles = len(inputs.bib.files) + len(inputs.manuscripts) + len(inputs.notes or {}) + 1
     items = list(problems)
     counts = report.summary(
@@ -56,7 +56,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         entries=len(inputs.bib.entries),
         citations=sum(1 for c in inputs.citations if not c.crossref),
     )
+    if inputs.sources is not None and args.format == "json":
+        counts["quotations_verified"] = sum(inputs.sources.verified.values())
     report.emit(items, counts, args.format, sys.stdout, sys.stderr)
+    if inputs.sources is not None and args.format != "json":
+        print(inputs.sources.line())
     if counts["errors"] or (args.strict and counts["warnings"]):
         return 1
     return 0
@@ -238,6 +242,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--crossref-prefix", action="append", metavar="PREFIX", help="cross-reference prefix, e.g. fig:")
     c.add_argument("--format", choices=("human", "json"), default="human")
     c.add_argument("--strict", action="store_true", help="warnings fail too")
+    c.add_argument(
+        "--sources",
+        metavar="DIR",
+        help="folder of the cited works' texts named in `sources:` (default: $SCHOLARLY_BUILD_SOURCES or `sources_dir`)",
+    )
     c.set_defaults(func=cmd_check)
 
     b = sub.add_parser("build", help="build the paper and the annotated bibliography")

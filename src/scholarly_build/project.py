@@ -11,6 +11,7 @@ from typing import Any
 
 from . import yamldoc
 from .problems import BuildFailed, Problems
+from .sources import SourceSettings, parse_settings
 from .textfile import read_text
 
 SETTINGS_FILE = Path("manuscript/paper.yaml")
@@ -69,6 +70,7 @@ class Project:
     annotation_min_words: int = 80
     annotation_max_words: int = 200
     settings_lines: dict[str, int] = field(default_factory=dict)
+    sources: SourceSettings = field(default_factory=SourceSettings)  # texts of cited works (sources.py)
 
     @property
     def notes_dir(self) -> Path:
@@ -253,6 +255,8 @@ def load_project(root: Path) -> Project:
         authors = []
     metadata["author"] = [str(a.get("name", "")) if isinstance(a, dict) else str(a) for a in authors]
 
+    sources = parse_settings(data, doc.line, problems, path)
+
     if problems.errors:
         raise BuildFailed(problems=problems)
     return Project(
@@ -272,4 +276,5 @@ def load_project(root: Path) -> Project:
         annotation_min_words=bounds["annotation_min_words"],
         annotation_max_words=bounds["annotation_max_words"],
         settings_lines={str(k): doc.line(str(k)) for k in data},
+        sources=sources,
     )

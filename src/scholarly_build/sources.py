@@ -35,7 +35,7 @@ from .problems import Problems
 
 ENV_SOURCES = "SCHOLARLY_BUILD_SOURCES"
 SOURCE_SUFFIXES = (".txt", ".md", ".pdf")
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # raise whenever _index() changes: old cache entries are then ignored
 DEFAULT_OVERLAP_WORDS = 8
 
 # A word: letters (with inner apostrophes), joined across hyphens and dashes,
@@ -297,8 +297,8 @@ def _index(text: str) -> dict[str, Any]:
         before = text[start - 1] if start else "\n"
         before2 = text[start - 2] if start >= 2 else "\n"
         after = text[end] if end < len(text) else "\n"
-        if not after.isspace() and after not in ",.;:":
-            continue
+        if not after.isspace() and after not in ",;:":
+            continue  # "3.1. State" is a heading's number, not a marker
         n = int(word)
         if len(word) > 3:  # two markers run together: "NATO.2829"
             pairs = [(int(word[:i]), int(word[i:])) for i in range(1, len(word))]
