@@ -245,7 +245,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--sources",
         metavar="DIR",
-        help="folder of the cited works' texts named in `sources:` (default: $SCHOLARLY_BUILD_SOURCES or `sources_dir`)",
+        help="folder of the cited works' texts named in `sources:` "
+        "(default: $SCHOLARLY_BUILD_SOURCES, else the `sources_dir` setting)",
     )
     c.set_defaults(func=cmd_check)
 

@@ -107,9 +107,7 @@ def quote_pattern(quote: str) -> tuple[re.Pattern[str] | None, list[str]]:
 
 def occurrences(source: Source, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
     """(first, last) token index of each place ``pattern`` matches."""
-    return [
-        (source.token_at(m.start()), source.token_at(m.end() - 2)) for m in pattern.finditer(source.joined)
-    ]
+    return [(source.token_at(m.start()), source.token_at(m.end() - 2)) for m in pattern.finditer(source.joined)]
 
 
 @dataclass
@@ -126,7 +124,7 @@ def closest(source: Source, own: list[str]) -> Closest | None:
         return None
     toks = source.tokens
     votes: dict[int, int] = {}
-    grams = list(zip(own, own[1:])) or [(own[0], "")]
+    grams = list(zip(own, own[1:], strict=False)) or [(own[0], "")]
     wanted = {g: i for i, g in enumerate(grams)}
     for j in range(len(toks)):
         g = (toks[j], toks[j + 1] if j + 1 < len(toks) else "") if len(own) > 1 else (toks[j], "")
@@ -237,12 +235,12 @@ def _part_verdict(
         return False if known else None
     if kind == "sec":
         if _SECTION_NUMBER.match(value):
-            number = value.rstrip(".")
-            if not any(n == number for _, n, _ in source.numbered_headings()):
+            wanted = value.rstrip(".")
+            if not any(n == wanted for _, n, _ in source.numbered_headings()):
                 return None
             for first, _ in spans:
                 current = current_section(source, source.starts[first], {})
-                if current is not None and (current[1] == number or current[1].startswith(number + ".")):
+                if current is not None and (current[1] == wanted or current[1].startswith(wanted + ".")):
                     return True
             return False
         if value not in named:
@@ -295,7 +293,9 @@ def note_tasks(notes: dict[str, Note], loaded: LoadedSources) -> list[QuoteTask]
 
 
 _QUOTED = re.compile(r"“([^“”]+)”|(?<![\w\"])\"([^\"\n]+(?:\n[^\"\n]+)*?)\"(?![\w\"])")
-_GROUP = re.compile(r"\[([^\[\]]*?@[^\[\]]*)\]|(?<![\w@\[])(-?@\{?([\w][\w:.#$%&\-+?<>~/]*?)\}?)(?=[^\w:.#$%&\-+?<>~/]|$)(\s*\[([^\[\]@]*)\])?")
+_GROUP = re.compile(
+    r"\[([^\[\]]*?@[^\[\]]*)\]|(?<![\w@\[])(-?@\{?([\w][\w:.#$%&\-+?<>~/]*?)\}?)(?=[^\w:.#$%&\-+?<>~/]|$)(\s*\[([^\[\]@]*)\])?"
+)
 _CITE_ITEM = re.compile(r"-?@\{?([\w][\w:.#$%&\-+?<>~/]*?)\}?(?=[^\w:.#$%&\-+?<>~/]|[.:]?$)(.*)$", re.S)
 
 
@@ -472,9 +472,8 @@ def _mismatch(
     if best is not None and close:
         c, key = best
         source = loaded.by_key[key]
-        hint = (
-            f"closest passage ({where(source, c.first, named[key])}): “{excerpt(source, c.first, c.last)}”"
-            + (f"; {'; '.join(c.diffs[:4])}" if c.diffs else "")
+        hint = f"closest passage ({where(source, c.first, named[key])}): “{excerpt(source, c.first, c.last)}”" + (
+            f"; {'; '.join(c.diffs[:4])}" if c.diffs else ""
         )
     else:
         hint = f"no passage of {names} is close to it; check the wording and the work it comes from"
@@ -494,9 +493,7 @@ def _mismatch(
 _STOP = frozenset(
     "a an and as at by for from in into of on or the to with its it is was were be that this which who".split()
 )
-_QUOTE_SPANS = re.compile(
-    r"(?m)“[^“”]*”|(?<![\w\"])\"[^\"]*?\"(?![\w\"])|(?<!\w)‘[^‘’]*’(?!\w)|^[ \t]*>.*$"
-)
+_QUOTE_SPANS = re.compile(r"(?m)“[^“”]*”|(?<![\w\"])\"[^\"]*?\"(?![\w\"])|(?<!\w)‘[^‘’]*’(?!\w)|^[ \t]*>.*$")
 _NOT_PROSE = re.compile(r"\[[^\[\]]*@[^\[\]]*\]|\]\([^)]*\)|<[^>\n]*>|https?://\S+|(?<![\w@])@[\w:.#$%&\-+?<>~/]+")
 
 
@@ -542,7 +539,11 @@ def overlap(
                 i += 1
                 continue
             length = n  # extend the run as far as both go on together
-            while i + length < len(norm) and j + length < len(source.tokens) and norm[i + length] == source.tokens[j + length]:
+            while (
+                i + length < len(norm)
+                and j + length < len(source.tokens)
+                and norm[i + length] == source.tokens[j + length]
+            ):
                 length += 1
             raw = [text[s:e] for _, s, e in toks[i : i + length]]
             if not _mostly_names(raw):

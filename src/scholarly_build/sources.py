@@ -112,9 +112,7 @@ def parse_settings(data: dict[str, Any], line_of: Any, problems: Problems, path:
             )
             continue
         if not isinstance(offset, int) or isinstance(offset, bool):
-            problems.error(
-                "settings", f"`page_offset` of {key!r} must be a whole number", path=path, line=line
-            )
+            problems.error("settings", f"`page_offset` of {key!r} must be a whole number", path=path, line=line)
             offset = 0
         specs.append(SourceSpec(str(key), file.strip(), offset, line))
     sources_dir = data.get("sources_dir")
@@ -124,14 +122,18 @@ def parse_settings(data: dict[str, Any], line_of: Any, problems: Problems, path:
     n = data.get("overlap_words", DEFAULT_OVERLAP_WORDS)
     if not isinstance(n, int) or isinstance(n, bool) or n < 4:
         problems.error(
-            "settings", f"`overlap_words` must be a whole number of at least 4, not {n!r}", path=path,
+            "settings",
+            f"`overlap_words` must be a whole number of at least 4, not {n!r}",
+            path=path,
             line=line_of("overlap_words"),
         )
         n = DEFAULT_OVERLAP_WORDS
     severity = data.get("overlap_severity", "warning")
     if severity not in ("warning", "error"):
         problems.error(
-            "settings", f"`overlap_severity` must be warning or error, not {severity!r}", path=path,
+            "settings",
+            f"`overlap_severity` must be warning or error, not {severity!r}",
+            path=path,
             line=line_of("overlap_severity"),
         )
         severity = "warning"
@@ -140,9 +142,7 @@ def parse_settings(data: dict[str, Any], line_of: Any, problems: Problems, path:
 
 # --- one source's text -------------------------------------------------------
 
-_NUMBERED_HEADING = re.compile(
-    r"(?m)^[ \t]*(\d{1,2}(?:\.\d{1,2})+\.?|\d{1,2}\.)[ \t]+([A-Z][^\n]{0,90}?)[ \t]*$"
-)
+_NUMBERED_HEADING = re.compile(r"(?m)^[ \t]*(\d{1,2}(?:\.\d{1,2})+\.?|\d{1,2}\.)[ \t]+([A-Z][^\n]{0,90}?)[ \t]*$")
 _FOOTNOTE_LINE = re.compile(r"(?m)^(\d{1,3}) +\S")
 
 
@@ -185,8 +185,7 @@ class Source:
     def token_at(self, joined_pos: int) -> int:
         """Index of the token that starts at or before ``joined_pos`` in :attr:`joined`."""
         self.joined  # noqa: B018 - builds the map
-        assert self._char_to_token is not None
-        return max(0, bisect.bisect_right(self._char_to_token, joined_pos) - 1)
+        return max(0, bisect.bisect_right(self._char_to_token or [], joined_pos) - 1)
 
     def line_of(self, offset: int) -> int:
         if self._line_starts is None:
