@@ -19,6 +19,7 @@ else is left unjudged; a false finding is worse than a missed one.
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,7 +125,7 @@ def closest(source: Source, own: list[str]) -> Closest | None:
         return None
     toks = source.tokens
     votes: dict[int, int] = {}
-    grams = list(zip(own, own[1:], strict=False)) or [(own[0], "")]
+    grams = list(itertools.pairwise(own)) or [(own[0], "")]
     wanted = {g: i for i, g in enumerate(grams)}
     for j in range(len(toks)):
         g = (toks[j], toks[j + 1] if j + 1 < len(toks) else "") if len(own) > 1 else (toks[j], "")
