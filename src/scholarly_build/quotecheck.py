@@ -142,6 +142,9 @@ def closest(source: Source, own: list[str]) -> Closest | None:
     if not blocks:
         return None
     first, last = lo + blocks[0].b, lo + blocks[-1].b + blocks[-1].size - 1
+    # words of the quotation before the first and after the last match stand against the source's
+    first = max(0, first - blocks[0].a)
+    last = min(len(toks) - 1, last + len(own) - (blocks[-1].a + blocks[-1].size))
     matcher = difflib.SequenceMatcher(None, own, toks[first : last + 1], autojunk=False)
     diffs = []
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
