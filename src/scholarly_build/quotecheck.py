@@ -20,15 +20,20 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .citations import _mask_code
+from .fsutil import sha256_bytes, write_atomic
 from .notes import Note
 from .problems import Problems, Severity
 from .project import Project
 from .sources import WORD, LoadedSources, Source, SourceSettings, gram_hash, load_sources, words
+
+_VERSION = 1  # of the overlap findings' cache: raise when overlap_runs() changes
 
 # --- locators ----------------------------------------------------------------
 
@@ -103,12 +108,12 @@ def quote_pattern(quote: str) -> tuple[re.Pattern[str] | None, list[str]]:
         pieces.pop()
     if not own:
         return None, own
-    return re.compile("(?<= )" + "".join(pieces)), own
+    return re.compile(" " + "".join(pieces)), own  # a literal start: re scans for it quickly
 
 
 def occurrences(source: Source, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
     """(first, last) token index of each place ``pattern`` matches."""
-    return [(source.token_at(m.start()), source.token_at(m.end() - 2)) for m in pattern.finditer(source.joined)]
+    return [(source.token_at(m.start() + 1), source.token_at(m.end() - 2)) for m in pattern.finditer(source.joined)]
 
 
 @dataclass
@@ -517,24 +522,15 @@ def _mostly_names(raw: list[str]) -> bool:
     return bool(content) and capitals * 2 >= len(content)
 
 
-def overlap(
-    text: str,
-    first_line: int,
-    path: Path,
-    loaded: LoadedSources,
-    settings: SourceSettings,
-    problems: Problems,
-    key: str | None = None,
-) -> None:
-    """Report each run of N or more words of ``text`` that a source also has."""
-    n = settings.overlap_words
+def overlap_runs(text: str, loaded: LoadedSources, n: int) -> list[tuple[int, int, str]]:
+    """(line within ``text`` from 0, column from 1, message) of each run of ``n`` or more shared words."""
     masked = mask_quoted(text)
     toks = words(masked)
     if len(toks) < n:
-        return
+        return []
     norm = [t for t, _, _ in toks]
     hashes = [gram_hash(norm[i : i + n]) for i in range(len(norm) - n + 1)]
-    severity = Severity(settings.overlap_severity)
+    runs = []
     for src_key, source in loaded.by_key.items():
         i = 0
         while i < len(hashes):
@@ -552,23 +548,55 @@ def overlap(
             raw = [text[s:e] for _, s, e in toks[i : i + length]]
             if not _mostly_names(raw):
                 start = toks[i][1]
-                line = first_line + text.count("\n", 0, start)
                 snippet = " ".join(text[start : toks[i + length - 1][2]].split())
                 if len(snippet) > 120:
                     snippet = snippet[:119] + "…"
-                problems.add(
-                    "uncredited-overlap",
-                    f"{length} words shared with the text of {src_key} ({where(source, j, {})}), "
-                    f"outside quotation marks: “{snippet}”",
-                    path=path,
-                    line=line,
-                    column=start - (text.rfind("\n", 0, start) + 1) + 1 if first_line == 1 else 0,
-                    severity=severity,
-                    key=key,
-                    hint="put the words in quotation marks with a locator, or say it in your own words",
+                runs.append(
+                    (
+                        text.count("\n", 0, start),
+                        start - (text.rfind("\n", 0, start) + 1) + 1,
+                        f"{length} words shared with the text of {src_key} ({where(source, j, {})}), "
+                        f"outside quotation marks: “{snippet}”",
+                    )
                 )
             i += length
-        # next source
+    return runs
+
+
+class _RunCache:
+    """Overlap findings by the text's hash, for one set of sources and one N: JSON in build/.cache."""
+
+    def __init__(self, cache_dir: Path | None, loaded: LoadedSources, n: int) -> None:
+        digest = sha256_bytes(
+            ("\0".join(f"{k}={s.digest}" for k, s in sorted(loaded.by_key.items())) + f"\0{n}\0{_VERSION}").encode()
+        )
+        self.path = cache_dir / f"overlap-{digest}.json" if cache_dir else None
+        self.old: dict[str, list[list[Any]]] = {}
+        if self.path is not None and self.path.is_file():
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                self.old = data if isinstance(data, dict) else {}
+            except (ValueError, OSError):
+                self.old = {}
+        self.new: dict[str, list[list[Any]]] = {}
+        self.loaded, self.n = loaded, n
+
+    def runs(self, text: str) -> list[tuple[int, int, str]]:
+        h = sha256_bytes(text.encode())
+        rows = self.new.get(h)
+        if rows is None:
+            rows = self.old.get(h)
+            if rows is None:
+                rows = [list(r) for r in overlap_runs(text, self.loaded, self.n)]
+            self.new[h] = rows
+        return [(int(a), int(b), str(c)) for a, b, c in rows]
+
+    def save(self) -> None:
+        if self.path is not None and self.new != self.old:
+            try:
+                write_atomic(self.path, json.dumps(self.new, ensure_ascii=False))
+            except OSError:
+                pass
 
 
 def check_prose(
@@ -577,23 +605,41 @@ def check_prose(
     loaded: LoadedSources,
     settings: SourceSettings,
     problems: Problems,
+    cache_dir: Path | None = None,
 ) -> int:
     """Overlap in the manuscript's sections and in each note's prose; returns the number of files."""
+    cache = _RunCache(cache_dir, loaded, settings.overlap_words)
+    severity = Severity(settings.overlap_severity)
+
+    def report(text: str, first_line: int, path: Path, key: str | None, columns: bool) -> None:
+        for line, column, message in cache.runs(text):
+            problems.add(
+                "uncredited-overlap",
+                message,
+                path=path,
+                line=first_line + line,
+                column=column if columns else 0,
+                severity=severity,
+                key=key,
+                hint="put the words in quotation marks with a locator, or say it in your own words",
+            )
+
     for path, text in manuscripts:
-        overlap(text, 1, path, loaded, settings, problems)
+        report(text, 1, path, None, True)
     for note in notes.values():
         for value, line in (
             [(note.summary, note.lines.get("summary", 1))]
             + [(c.claim, c.line) for c in note.claims]
             + [(u.how, u.line) for u in note.uses]
         ):
-            overlap(value, line, note.path, loaded, settings, problems, key=note.key)
+            report(value, line, note.path, note.key, False)
         try:
             raw = note.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
         body = "".join(raw.splitlines(keepends=True)[note.body_line - 1 :])
-        overlap(body, note.body_line, note.path, loaded, settings, problems, key=note.key)
+        report(body, note.body_line, note.path, note.key, True)
+    cache.save()
     return len(manuscripts) + len(notes)
 
 
@@ -626,5 +672,5 @@ def run_source_checks(
     for path, text in texts:
         tasks.extend(manuscript_tasks(path, text, loaded))
     check_quotations(tasks, loaded, problems, report)
-    report.prose_files = check_prose(texts, notes or {}, loaded, settings, problems)
+    report.prose_files = check_prose(texts, notes or {}, loaded, settings, problems, project.build_dir / ".cache")
     return report

@@ -50,7 +50,10 @@ _STRIP = re.compile(rf"[{_DASH}\s]+")
 
 def norm_word(raw: str) -> str:
     """One word as compared: ligatures unfolded, lower case, straight apostrophe, no hyphens."""
-    word = unicodedata.normalize("NFKC", raw) if not raw.isascii() else raw
+    if raw.isascii():  # the common case, kept fast
+        low = raw.lower()
+        return _STRIP.sub("", low) if "-" in low else low
+    word = unicodedata.normalize("NFKC", raw)
     return _STRIP.sub("", word.translate(_APOSTROPHES).casefold())
 
 
@@ -161,6 +164,7 @@ class Source:
     page_offset: int = 0
     grams: dict[int, int] = field(default_factory=dict)  # hash of N words -> first token index
     n: int = DEFAULT_OVERLAP_WORDS
+    digest: str = ""  # of the file's content (and the index's version)
     _joined: str | None = None
     _char_to_token: list[int] | None = None
     _line_starts: list[int] | None = None
@@ -224,9 +228,10 @@ class Source:
         if not want:
             return None
         hits = []
+        first = name.strip()[:3].lower()
         for m in re.finditer(r"(?m)^[^\n]*$", self.text):
             line = m.group(0)
-            if not line.strip() or len(line) > len(name) + 60:
+            if not line.strip() or len(line) > len(name) + 60 or first not in line[:20].lower():
                 continue
             got = [t for t, _, _ in words(line)]
             if got[: len(want)] == want and len(got) <= len(want) + 6 and not line.rstrip().endswith((".", ",")):
@@ -377,6 +382,7 @@ def load_source(spec: SourceSpec, path: Path, cache_dir: Path | None, n: int) ->
         page_offset=spec.page_offset,
         grams=grams,
         n=n,
+        digest=digest,
     )
 
 
