@@ -379,6 +379,10 @@ class SourceReport:
     def line(self) -> str:
         if not self.files and not self.missing:
             return "no source texts declared; quotations were not compared with their sources"
+        if not self.files:
+            return "quotations and prose not compared with their sources: the text is missing for " + ", ".join(
+                self.missing
+            )
         found = sum(self.verified.values())
         parts = [
             f"{found} of {self.quotations} quotation(s) verified against "
