@@ -162,13 +162,23 @@ class Source:
     markers: dict[int, int]  # footnote number -> offset of its marker in the main text
     footnotes: dict[int, tuple[int, int]]  # footnote number -> (start, end) of its text
     page_offset: int = 0
-    grams: dict[int, int] = field(default_factory=dict)  # hash of N words -> first token index
+    gram_hashes: list[int] = field(default_factory=list)  # hash of the N words from each token on
     n: int = DEFAULT_OVERLAP_WORDS
     digest: str = ""  # of the file's content (and the index's version)
     _joined: str | None = None
     _char_to_token: list[int] | None = None
     _line_starts: list[int] | None = None
     _headings: list[tuple[int, str, str]] | None = None
+    _grams: dict[int, int] | None = None
+
+    @property
+    def grams(self) -> dict[int, int]:
+        """Hash of N words -> the first token index where they start (built on first use)."""
+        if self._grams is None:
+            self._grams = {}
+            for i, h in enumerate(self.gram_hashes):
+                self._grams.setdefault(h, i)
+        return self._grams
 
     @property
     def name(self) -> str:
@@ -367,9 +377,6 @@ def load_source(spec: SourceSpec, path: Path, cache_dir: Path | None, n: int) ->
                 write_atomic(cache, json.dumps(data, ensure_ascii=False))
             except OSError:
                 pass
-    grams: dict[int, int] = {}
-    for i, h in enumerate(data["grams"]):
-        grams.setdefault(h, i)
     return Source(
         key=spec.key,
         path=path,
@@ -380,7 +387,7 @@ def load_source(spec: SourceSpec, path: Path, cache_dir: Path | None, n: int) ->
         markers={int(k): int(v) for k, v in data["markers"]},
         footnotes={int(k): (int(s), int(e)) for k, s, e in data["footnotes"]},
         page_offset=spec.page_offset,
-        grams=grams,
+        gram_hashes=data["grams"],
         n=n,
         digest=digest,
     )
