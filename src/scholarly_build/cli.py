@@ -56,10 +56,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         entries=len(inputs.bib.entries),
         citations=sum(1 for c in inputs.citations if not c.crossref),
     )
-    if inputs.sources is not None and args.format == "json":
+    if inputs.sources is not None and inputs.sources.files and args.format == "json":
         counts["quotations_verified"] = sum(inputs.sources.verified.values())
     report.emit(items, counts, args.format, sys.stdout, sys.stderr)
-    if inputs.sources is not None and args.format != "json":
+    if inputs.sources is not None and (inputs.sources.files or inputs.sources.missing) and args.format != "json":
         print(inputs.sources.line())
     if counts["errors"] or (args.strict and counts["warnings"]):
         return 1
