@@ -444,3 +444,36 @@ def test_a_sentence_copied_from_a_seed_is_caught(tmp_path: Path) -> None:
     check_project(load_project(root), problems, str(SEEDS))
     hits = [(p.code, p.severity, p.file, p.line) for p in problems if p.code in CODES]
     assert hits == [("uncredited-overlap", "error", "manuscript/sections/13-limitations.md", len(lines) + 2)]
+
+
+def test_an_unreadable_source_is_a_warning_not_a_crash(tmp_path: Path) -> None:
+    settings = SETTINGS.replace("alpha2018: alpha.txt", "alpha2018: alpha.pdf")
+    texts: dict[str, str | bytes] = {"alpha.pdf": b"%PDF-1.4 not really", "beta.md": b"\xff\xfe latin-1 \xe9"}
+    problems, report = check(make(tmp_path, settings=settings, texts=texts))
+    assert [(p.code, p.severity, p.line) for p in problems] == [
+        ("missing-source", "warning", 16),
+        ("missing-source", "warning", 17),
+    ]
+    assert all("could not be read" in p.message for p in problems)
+    assert report.missing == ["alpha2018", "beta2016"]
+
+
+@pytest.mark.parametrize("odd", ["[", "]", "…", "[…]", "(a|b)*", "\\d+ $^", "“”", "' '", "a [b", "x … … y", ""])
+def test_odd_quotations_never_crash(tmp_path: Path, odd: str) -> None:
+    pattern, own = quote_pattern(odd)
+    assert (pattern is None) == (own == [])
+    problems, _ = check(make(tmp_path, alpha_quotes=quotation(odd.replace('"', "'").replace("\\", "/"))))
+    assert all(p.code == "quote-mismatch" for p in problems)
+
+
+def test_markdown_sources_have_numbered_and_named_headings(tmp_path: Path) -> None:
+    text = (
+        "# Foreign policy\n\nEvery road leads back to Moscow in the end.\n\n"
+        "## 2.1 The West\n\nMoney comes with conditions.\n"
+    )
+    quotes = quotation("Every road leads back to Moscow", "sec. Foreign policy") + quotation(
+        "Money comes with conditions", "sec. Foreign policy"
+    )
+    problems, report = check(make(tmp_path, alpha_quotes=quotes, texts={"alpha.txt": text, "beta.md": BETA}))
+    assert [(p.code, p.line) for p in problems] == [("quote-locator-mismatch", QUOTE_LINE + 2)]
+    assert "sec. 2.1" in problems[0].message and report.located == 1

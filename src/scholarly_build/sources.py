@@ -35,7 +35,7 @@ from .problems import Problems
 
 ENV_SOURCES = "SCHOLARLY_BUILD_SOURCES"
 SOURCE_SUFFIXES = (".txt", ".md", ".pdf")
-INDEX_VERSION = 2  # raise whenever _index() changes: old cache entries are then ignored
+INDEX_VERSION = 3  # raise whenever _index() changes: old cache entries are then ignored
 DEFAULT_OVERLAP_WORDS = 8
 
 # A word: letters (with inner apostrophes), joined across hyphens and dashes,
@@ -145,7 +145,9 @@ def parse_settings(data: dict[str, Any], line_of: Any, problems: Problems, path:
 
 # --- one source's text -------------------------------------------------------
 
-_NUMBERED_HEADING = re.compile(r"(?m)^[ \t]*(\d{1,2}(?:\.\d{1,2})+\.?|\d{1,2}\.)[ \t]+([A-Z][^\n]{0,90}?)[ \t]*$")
+_NUMBERED_HEADING = re.compile(
+    r"(?m)^[ \t]*(?:#{1,6}[ \t]+)?(\d{1,2}(?:\.\d{1,2})+\.?|\d{1,2}\.)[ \t]+([A-Z][^\n]{0,90}?)[ \t]*$"
+)
 _FOOTNOTE_LINE = re.compile(r"(?m)^(\d{1,3}) +\S")
 
 
