@@ -396,7 +396,10 @@ class SourceReport:
         return "; ".join(parts)
 
 
-def check_quotations(tasks: list[QuoteTask], loaded: LoadedSources, problems: Problems, report: SourceReport) -> None:
+def check_quotations(
+    tasks: list[QuoteTask], loaded: LoadedSources, problems: Problems, report: SourceReport
+) -> dict[str, dict[str, int]]:
+    """Check each quotation; return the named headings found (source key -> name -> offset)."""
     named: dict[str, dict[str, int]] = {key: {} for key in loaded.by_key}
     for task in tasks:  # named headings that some locator refers to, found exactly once
         for key, loc in task.candidates:
@@ -436,6 +439,7 @@ def check_quotations(tasks: list[QuoteTask], loaded: LoadedSources, problems: Pr
         if found:
             continue
         _mismatch(task, pattern, own, loaded, named, problems)
+    return named
 
 
 def _mismatch(
@@ -526,7 +530,9 @@ def _mostly_names(raw: list[str]) -> bool:
     return bool(content) and capitals * 2 >= len(content)
 
 
-def overlap_runs(text: str, loaded: LoadedSources, n: int) -> list[tuple[int, int, str]]:
+def overlap_runs(
+    text: str, loaded: LoadedSources, n: int, named: dict[str, dict[str, int]] | None = None
+) -> list[tuple[int, int, str]]:
     """(line within ``text`` from 0, column from 1, message) of each run of ``n`` or more shared words."""
     masked = mask_quoted(text)
     toks = words(masked)
@@ -536,6 +542,7 @@ def overlap_runs(text: str, loaded: LoadedSources, n: int) -> list[tuple[int, in
     hashes = [gram_hash(norm[i : i + n]) for i in range(len(norm) - n + 1)]
     runs = []
     for src_key, source in loaded.by_key.items():
+        headings = (named or {}).get(src_key, {})
         i = 0
         while i < len(hashes):
             j = source.grams.get(hashes[i])
@@ -559,7 +566,7 @@ def overlap_runs(text: str, loaded: LoadedSources, n: int) -> list[tuple[int, in
                     (
                         text.count("\n", 0, start),
                         start - (text.rfind("\n", 0, start) + 1) + 1,
-                        f"{length} words shared with the text of {src_key} ({where(source, j, {})}), "
+                        f"{length} words shared with the text of {src_key} ({where(source, j, headings)}), "
                         f"outside quotation marks: “{snippet}”",
                     )
                 )
@@ -570,9 +577,12 @@ def overlap_runs(text: str, loaded: LoadedSources, n: int) -> list[tuple[int, in
 class _RunCache:
     """Overlap findings by the text's hash, for one set of sources and one N: JSON in build/.cache."""
 
-    def __init__(self, cache_dir: Path | None, loaded: LoadedSources, n: int) -> None:
+    def __init__(self, cache_dir: Path | None, loaded: LoadedSources, n: int, named: dict[str, dict[str, int]]) -> None:
         digest = sha256_bytes(
-            ("\0".join(f"{k}={s.digest}" for k, s in sorted(loaded.by_key.items())) + f"\0{n}\0{_VERSION}").encode()
+            (
+                "\0".join(f"{k}={s.digest}" for k, s in sorted(loaded.by_key.items()))
+                + f"\0{n}\0{_VERSION}\0{sorted((k, sorted(v.items())) for k, v in named.items())}"
+            ).encode()
         )
         self.path = cache_dir / f"overlap-{digest}.json" if cache_dir else None
         self.old: dict[str, list[list[Any]]] = {}
@@ -583,7 +593,7 @@ class _RunCache:
             except (ValueError, OSError):
                 self.old = {}
         self.new: dict[str, list[list[Any]]] = {}
-        self.loaded, self.n = loaded, n
+        self.loaded, self.n, self.named = loaded, n, named
 
     def runs(self, text: str) -> list[tuple[int, int, str]]:
         h = sha256_bytes(text.encode())
@@ -591,7 +601,7 @@ class _RunCache:
         if rows is None:
             rows = self.old.get(h)
             if rows is None:
-                rows = [list(r) for r in overlap_runs(text, self.loaded, self.n)]
+                rows = [list(r) for r in overlap_runs(text, self.loaded, self.n, self.named)]
             self.new[h] = rows
         return [(int(a), int(b), str(c)) for a, b, c in rows]
 
@@ -610,9 +620,10 @@ def check_prose(
     settings: SourceSettings,
     problems: Problems,
     cache_dir: Path | None = None,
+    named: dict[str, dict[str, int]] | None = None,
 ) -> int:
     """Overlap in the manuscript's sections and in each note's prose; returns the number of files."""
-    cache = _RunCache(cache_dir, loaded, settings.overlap_words)
+    cache = _RunCache(cache_dir, loaded, settings.overlap_words, named or {})
     severity = Severity(settings.overlap_severity)
 
     def report(text: str, first_line: int, path: Path, key: str | None, columns: bool) -> None:
@@ -675,6 +686,8 @@ def run_source_checks(
     tasks = note_tasks(notes or {}, loaded)
     for path, text in texts:
         tasks.extend(manuscript_tasks(path, text, loaded))
-    check_quotations(tasks, loaded, problems, report)
-    report.prose_files = check_prose(texts, notes or {}, loaded, settings, problems, project.build_dir / ".cache")
+    named = check_quotations(tasks, loaded, problems, report)
+    report.prose_files = check_prose(
+        texts, notes or {}, loaded, settings, problems, project.build_dir / ".cache", named
+    )
     return report
