@@ -477,3 +477,16 @@ def test_markdown_sources_have_numbered_and_named_headings(tmp_path: Path) -> No
     problems, report = check(make(tmp_path, alpha_quotes=quotes, texts={"alpha.txt": text, "beta.md": BETA}))
     assert [(p.code, p.line) for p in problems] == [("quote-locator-mismatch", QUOTE_LINE + 2)]
     assert "sec. 2.1" in problems[0].message and report.located == 1
+
+
+def test_a_quotation_belongs_to_the_citation_in_its_own_sentence(tmp_path: Path) -> None:
+    intro = (
+        "# Intro\n\n"
+        "Alpha compares regimes [@alpha2018].\n\n"
+        "Some call it “a house of cards”. Alpha disagrees [@alpha2018, sec. 1].\n\n"
+        "@alpha2018 [sec. 2.1] finds that elections “serve to display loyalty”.\n\n"
+        "@alpha2018 [sec. 2.1] finds that elections “serve to display devotion”.\n"
+    )
+    problems, report = check(make(tmp_path, intro=intro))
+    assert found(problems) == [("quote-mismatch", "manuscript/sections/intro.md", 9)]
+    assert report.verified == {"alpha2018": 1}

@@ -329,6 +329,21 @@ def _group_items(m: re.Match[str]) -> list[tuple[str, str | None]]:
     return [(m.group(3), (m.group(5) or "").strip() or None)]
 
 
+_SENTENCE_END = re.compile(r"[.!?…][\"”’)\]]*\s+[\"“(]*[A-Z]")
+
+
+def _attached(body: str, q: re.Match[str]) -> re.Match[str] | None:
+    """The citation a quotation belongs to: the first after it in its sentence (within 300
+    characters), else a narrative citation (``@key [p. 3] calls it “…”``) before it in its sentence."""
+    g = _GROUP.search(body, q.end())
+    if g is not None and g.start() - q.end() <= 300 and not _SENTENCE_END.search(body, q.end(), g.start()):
+        return g
+    ends = [m.end() for m in _SENTENCE_END.finditer(body, 0, q.start())]
+    start = ends[-1] - 1 if ends else 0
+    before = [m for m in _GROUP.finditer(body, start, q.start()) if m.group(1) is None]
+    return before[-1] if before else None
+
+
 def manuscript_tasks(path: Path, text: str, loaded: LoadedSources) -> list[QuoteTask]:
     """Quoted spans followed, in the same paragraph, by a citation of a work whose text is known."""
     masked = _mask(text)
@@ -337,10 +352,10 @@ def manuscript_tasks(path: Path, text: str, loaded: LoadedSources) -> list[Quote
     for para in re.finditer(r"(?s).+?(?:\n[ \t]*\n|\Z)", masked):
         body = para.group(0)
         if body.lstrip().startswith(">"):
-            continue  # block quotes: their text is compared below only if a citation follows inside
+            continue  # block quotes are not compared: where their attribution stands varies too much
         for q in _QUOTED.finditer(body):
             quote = q.group(1) or q.group(2) or ""
-            g = _GROUP.search(body, q.end())
+            g = _attached(body, q)
             if g is None:
                 continue
             items = _group_items(g)
