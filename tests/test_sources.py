@@ -274,8 +274,8 @@ def test_a_quotation_cited_also_to_a_work_without_text_is_only_a_warning_when_fa
 
 PAGES = [
     "The first page speaks of the weather in the capital during the long winter.",
-    "The second page describes the harvest and the prices of bread in the markets.",
-    "The third page claims that the ruler fears the crowd more than any foreign army.",
+    "The second page describes the harvest and the prices of bread in the markets, and ends with a sentence that",
+    "continues on the third page. The third page claims that the ruler fears the crowd more than any foreign army.",
 ]
 
 
@@ -287,7 +287,8 @@ def three_page_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("pdf")
     body = "\n\\newpage\n".join(PAGES)
     (folder / "gamma.tex").write_text(
-        "\\documentclass{article}\n\\pagestyle{empty}\n\\begin{document}\n" + body + "\n\\end{document}\n"
+        "\\documentclass{article}\n\\pagestyle{myheadings}\n\\markright{Journal of Running Heads}\n"
+        "\\begin{document}\n\\noindent " + body.replace("\\newpage\n", "\\newpage\n\\noindent ") + "\n\\end{document}\n"
     )
     subprocess.run(
         ["xelatex", "-interaction=batchmode", "-halt-on-error", "gamma.tex"],
@@ -328,6 +329,16 @@ def test_a_pdf_quotation_on_another_page_is_a_locator_warning(
 
 
 # --- settings, folders and the cache ----------------------------------------------------------
+
+
+def test_a_quotation_across_a_page_break_skips_the_running_head_and_page_number(
+    tmp_path: Path, three_page_pdf: Path
+) -> None:
+    settings = SETTINGS.replace("alpha2018: alpha.txt", "alpha2018: alpha.pdf")
+    quote = quotation("ends with a sentence that continues on the third page", "pp. 2-3")
+    texts: dict[str, str | bytes] = {"alpha.pdf": three_page_pdf.read_bytes(), "beta.md": BETA}
+    problems, report = check(make(tmp_path, alpha_quotes=quote, settings=settings, texts=texts))
+    assert (problems, report.verified, report.located) == ([], {"alpha2018": 1}, 1)
 
 
 def test_a_missing_source_is_a_warning_and_the_report_says_so(tmp_path: Path) -> None:

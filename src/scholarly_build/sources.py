@@ -35,14 +35,14 @@ from .problems import Problems
 
 ENV_SOURCES = "SCHOLARLY_BUILD_SOURCES"
 SOURCE_SUFFIXES = (".txt", ".md", ".pdf")
-INDEX_VERSION = 3  # raise whenever _index() changes: old cache entries are then ignored
+INDEX_VERSION = 4  # raise whenever _index() changes: old cache entries are then ignored
 DEFAULT_OVERLAP_WORDS = 8
 
 # A word: letters (with inner apostrophes), joined across hyphens and dashes,
 # including a hyphen at a line end ("neo-\ncommunist"). Numbers are separate words.
 _LETTERS = r"[^\W\d_]+(?:['’ʼ][^\W\d_]+)*"
 _DASH = "-‐‑‒–—―"
-WORD = re.compile(rf"{_LETTERS}(?:[{_DASH}](?:[ \t]*\r?\n[ \t]*)?{_LETTERS})*|\d+")
+WORD = re.compile(rf"{_LETTERS}(?:[{_DASH}](?:[ \t]*\r?[\n\f][\f \t]*)?{_LETTERS})*|\d+")
 _MARKER_BEFORE = set(".,;:!?”\"’')]")
 _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "‘": "'", "`": "'"})
 _STRIP = re.compile(rf"[{_DASH}\s]+")
@@ -278,6 +278,29 @@ def extract_text(path: Path) -> str:
         raise SourceError("the file is not UTF-8 text") from None
 
 
+def _running_lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of running headers and footers: lines at the edge of at least 3 pages
+    (and 40 % of them) that are the same but for their numbers. Only texts with page breaks."""
+    pages = text.split("\f")
+    if sum(1 for p in pages if p.strip()) < 3:
+        return []
+    counts: dict[str, int] = {}
+    edges: list[tuple[str, int, int]] = []
+    offset = 0
+    for page in pages:
+        lines = [m for m in re.finditer(r"[^\n]+", page) if m.group(0).strip()]
+        keys = set()
+        for m in lines[:3] + lines[-3:]:
+            key = re.sub(r"\d+", "#", " ".join(m.group(0).split()).lower())
+            keys.add(key)
+            edges.append((key, offset + m.start(), offset + m.end()))
+        for key in keys:
+            counts[key] = counts.get(key, 0) + 1
+        offset += len(page) + 1
+    threshold = max(3, int(0.4 * len(pages)))
+    return sorted({(s, e) for key, s, e in edges if counts[key] >= threshold})
+
+
 def _index(text: str) -> dict[str, Any]:
     """Tokens (footnote markers and lone page numbers set aside), pages, markers and footnotes."""
     all_words = words(text)
@@ -334,11 +357,15 @@ def _index(text: str) -> dict[str, Any]:
         markers[n] = start
         skip.add(start)
         expected, last = n + 1, start
+    running = _running_lines(text)
     tokens: list[str] = []
     starts: list[int] = []
     for word, start, end in all_words:
         if start in skip:
             continue
+        i = bisect.bisect_right(running, (start, len(text) + 1)) - 1
+        if i >= 0 and running[i][0] <= start < running[i][1]:
+            continue  # a running header or footer
         if word.isdigit():
             line_start = text.rfind("\n", 0, start) + 1
             line_end = text.find("\n", end)
