@@ -204,6 +204,16 @@ def test_a_wrong_section_or_footnote_is_a_locator_warning(tmp_path: Path) -> Non
     assert report.verified == {"alpha2018": 2}
 
 
+def test_a_quotation_interrupted_by_a_footnote_block_verifies(tmp_path: Path) -> None:
+    text = ALPHA.replace(
+        "Turnout is announced before the polls close, and nobody",
+        "Turnout is announced before the polls close, and\n2 Bob Jones, Voting (Paris, 2004), 44.\n nobody",
+    ).replace("2 Bob Jones, Voting Without Choice (Paris: Example Press, 2004), 44.\n", "")
+    quotes = quotation("before the polls close, and nobody in the provinces expects a recount", "sec. 2.1")
+    problems, report = check(make(tmp_path, alpha_quotes=quotes, texts={"alpha.txt": text, "beta.md": BETA}))
+    assert (found(problems), report.verified, report.located) == ([], {"alpha2018": 1}, 1)
+
+
 def test_a_locator_the_text_cannot_show_is_left_unjudged(tmp_path: Path) -> None:
     """No heading 4, no page breaks in a .txt: no finding, and the locator is not counted as confirmed."""
     quotes = quotation("they serve to display loyalty", "sec. 4") + quotation("Turnout is announced", "p. 7")

@@ -35,7 +35,7 @@ from .problems import Problems
 
 ENV_SOURCES = "SCHOLARLY_BUILD_SOURCES"
 SOURCE_SUFFIXES = (".txt", ".md", ".pdf")
-INDEX_VERSION = 4  # raise whenever _index() changes: old cache entries are then ignored
+INDEX_VERSION = 5  # raise whenever _index() changes: old cache entries are then ignored
 DEFAULT_OVERLAP_WORDS = 8
 
 # A word: letters (with inner apostrophes), joined across hyphens and dashes,
@@ -373,6 +373,11 @@ def _index(text: str) -> dict[str, Any]:
                 continue  # a page number on its own line
         tokens.append(word)
         starts.append(start)
+    # Footnote texts interrupt the main text at page ends: the main text's words come
+    # first, uninterrupted, then the footnotes' (each word keeps its offset).
+    notes = [inside_footnote(st) for st in starts]
+    order = [i for i, note in enumerate(notes) if not note] + [i for i, note in enumerate(notes) if note]
+    tokens, starts = [tokens[i] for i in order], [starts[i] for i in order]
     pages = [0] + [m.end() for m in re.finditer("\f", text)] if "\f" in text else []
     return {
         "tokens": tokens,
