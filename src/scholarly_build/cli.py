@@ -27,6 +27,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         if not args.bib:
             raise BuildFailed("error usage: --manuscript needs at least one --bib")
         prefixes = tuple(args.crossref_prefix or ("fig:", "tbl:", "eq:", "sec:"))
+        if args.sources:
+            print("note: --sources is used with the project's `sources:` settings, not with --manuscript", file=sys.stderr)
         project = None
         if args.notes:
             try:
