@@ -28,7 +28,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise BuildFailed("error usage: --manuscript needs at least one --bib")
         prefixes = tuple(args.crossref_prefix or ("fig:", "tbl:", "eq:", "sec:"))
         if args.sources:
-            print("note: --sources is used with the project's `sources:` settings, not with --manuscript", file=sys.stderr)
+            print("note: --sources works with the settings' `sources:`, not with --manuscript", file=sys.stderr)
         project = None
         if args.notes:
             try:
