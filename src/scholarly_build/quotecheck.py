@@ -223,7 +223,7 @@ def _part_verdict(
         return False
     if kind == "n":
         rng = _number_range(value)
-        if rng is None:
+        if rng is None or rng[1] - rng[0] > 100:
             return None
         known = False
         for number in range(rng[0], rng[1] + 1):
