@@ -511,3 +511,11 @@ def test_a_quotation_belongs_to_the_citation_in_its_own_sentence(tmp_path: Path)
     problems, report = check(make(tmp_path, intro=intro))
     assert found(problems) == [("quote-mismatch", "manuscript/sections/intro.md", 9)]
     assert report.verified == {"alpha2018": 1}
+
+
+@pytest.mark.parametrize(("copied", "codes"), [(7, []), (8, ["uncredited-overlap"])])
+def test_eight_words_are_a_run_and_seven_are_not(tmp_path: Path, copied: int, codes: list[str]) -> None:
+    run = " ".join("Growth paid for pensions and wages until the subsidies".split()[:copied])
+    intro = f"# Intro\n\nAlpha compares regimes [@alpha2018].\nHere {run} zebra quokka.\n"
+    problems, _ = check(make(tmp_path, intro=intro))
+    assert [(p.code, p.line, p.column) for p in problems] == [(c, 4, 6) for c in codes]
