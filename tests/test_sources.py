@@ -19,7 +19,7 @@ from scholarly_build.pipeline import check_project
 from scholarly_build.problems import BuildFailed, Problem, Problems
 from scholarly_build.project import load_project
 from scholarly_build.quotecheck import SourceReport, locator_parts, quote_pattern
-from scholarly_build.sources import ENV_SOURCES, SourceSpec, load_source, norm_word
+from scholarly_build.sources import ENV_SOURCES, SourceSpec, load_source, norm_word, words
 
 from .conftest import write_tree
 
@@ -413,6 +413,12 @@ def test_normalisation_and_locator_parsing() -> None:
         and norm_word("Ruler’s") == "ruler's"
         and norm_word("neo-\ncommunist") == "neocommunist"
     )
+    assert [w for w, _, _ in words("regime—and Belarus–Russia partici\u00adpation")] == [
+        "regime",
+        "and",
+        "belarusrussia",
+        "participation",
+    ]
     assert locator_parts("sec. Neo-communism, patrimonialism, sultanism, sec. Legitimacy") == [
         ("sec", "Neo-communism, patrimonialism, sultanism"),
         ("sec", "Legitimacy"),

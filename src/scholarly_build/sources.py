@@ -35,13 +35,15 @@ from .problems import Problems
 
 ENV_SOURCES = "SCHOLARLY_BUILD_SOURCES"
 SOURCE_SUFFIXES = (".txt", ".md", ".pdf")
-INDEX_VERSION = 5  # raise whenever _index() changes: old cache entries are then ignored
+INDEX_VERSION = 6  # raise whenever _index() changes: old cache entries are then ignored
 DEFAULT_OVERLAP_WORDS = 8
 
 # A word: letters (with inner apostrophes), joined across hyphens and dashes,
 # including a hyphen at a line end ("neo-\ncommunist"). Numbers are separate words.
 _LETTERS = r"[^\W\d_]+(?:['’ʼ][^\W\d_]+)*"
-_DASH = "-‐‑‒–—―"
+# Joined inside a word: hyphens, the soft hyphen and the en dash ("Belarus–Russia").
+# An em dash is punctuation ("regime—and" is two words), as is any spaced dash.
+_DASH = "-\u00ad‐‑‒–"
 WORD = re.compile(rf"{_LETTERS}(?:[{_DASH}](?:[ \t]*\r?[\n\f][\f \t]*)?{_LETTERS})*|\d+")
 _MARKER_BEFORE = set(".,;:!?”\"’')]")
 _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "‘": "'", "`": "'"})
