@@ -445,7 +445,7 @@ def test_every_quotation_in_this_repository_verifies(repository: tuple[list[Prob
     problems, report = repository
     assert [p.format() for p in problems if p.code != "uncredited-overlap"] == []
     assert report.missing == []
-    assert report.quotations == sum(report.verified.values()) == 64
+    assert report.quotations == sum(report.verified.values()) >= 64  # 64 when this was written
     assert set(report.verified) == {"jorbenadze2018belarus", "behrends2016belarus"}
 
 
