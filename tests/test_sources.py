@@ -473,6 +473,13 @@ def test_a_sentence_copied_from_a_seed_is_caught(tmp_path: Path) -> None:
     assert hits == [("uncredited-overlap", "error", "manuscript/sections/13-limitations.md", len(lines) + 2)]
 
 
+def test_a_source_for_a_key_that_is_not_in_the_bibliography_is_a_warning(tmp_path: Path) -> None:
+    settings = SETTINGS.replace("  beta2016: {file: beta.md}\n", "  beta2016: {file: beta.md}\n  gama1999: beta.md\n")
+    problems, _ = check(make(tmp_path, settings=settings))
+    assert [(p.code, p.line, p.key) for p in problems] == [("missing-source", 18, "gama1999")]
+    assert "not an entry of the bibliography" in problems[0].message
+
+
 def test_an_unreadable_source_is_a_warning_not_a_crash(tmp_path: Path) -> None:
     settings = SETTINGS.replace("alpha2018: alpha.txt", "alpha2018: alpha.pdf")
     texts: dict[str, str | bytes] = {"alpha.pdf": b"%PDF-1.4 not really", "beta.md": b"\xff\xfe latin-1 \xe9"}

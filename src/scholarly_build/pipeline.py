@@ -144,7 +144,9 @@ def check_project(project: Project, problems: Problems, sources_dir: str | None 
         prefixes=project.crossref_prefixes,
     )
     check_figure_captions(project, project_manuscripts(project), problems)
-    inputs.sources = run_source_checks(project, inputs.notes, inputs.manuscripts, problems, sources_dir)
+    inputs.sources = run_source_checks(
+        project, inputs.notes, inputs.manuscripts, problems, sources_dir, set(inputs.bib.entries)
+    )
     # The assembled paper needs the templates; without them `build` reports that.
     if not problems.errors and inputs.notes is not None and (project.templates_dir / "paper.md.j2").is_file():
         check_assembled(project, inputs, problems)

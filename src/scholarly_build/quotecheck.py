@@ -679,12 +679,24 @@ def run_source_checks(
     manuscripts: list[Path],
     problems: Problems,
     sources_dir: str | None = None,
+    entry_keys: set[str] | None = None,
 ) -> SourceReport:
     """Everything this module checks, for one project; the report feeds the summary line."""
     settings = project.sources
     report = SourceReport()
     if not settings.specs:
         return report
+    for spec in settings.specs:
+        if entry_keys is not None and spec.key not in entry_keys:
+            problems.warning(
+                "missing-source",
+                f"`sources` names {spec.key!r}, which is not an entry of the bibliography; "
+                "nothing is checked against it",
+                path=project.settings_path,
+                line=spec.line,
+                key=spec.key,
+                hint="use the entry's key as it is in the .bib file",
+            )
     loaded = load_sources(
         project.root, settings, problems, project.settings_path, project.build_dir / ".cache", sources_dir
     )
