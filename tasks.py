@@ -63,10 +63,17 @@ def figures(c: Context) -> None:
         "notes": "a notes directory",
         "format": "human (default) or json",
         "strict": "warnings fail too",
+        "sources": "folder of the cited works' texts (default: $SCHOLARLY_BUILD_SOURCES or `sources_dir`)",
     },
 )
 def check(
-    c: Context, manuscript: list[str], bib: list[str], notes: str = "", format: str = "human", strict: bool = False
+    c: Context,
+    manuscript: list[str],
+    bib: list[str],
+    notes: str = "",
+    format: str = "human",
+    strict: bool = False,
+    sources: str = "",
 ) -> None:
     """Check citations, the bibliography and the notes; exit 1 on any error."""
     args = ["check", "--format", format]
@@ -78,6 +85,8 @@ def check(
         args += ["--notes", notes]
     if strict:
         args.append("--strict")
+    if sources:
+        args += ["--sources", sources]
     _run(*args)
 
 

@@ -54,11 +54,16 @@ def _squash(text: str) -> str:
 
 
 def test_repository_checks_clean() -> None:
-    """`invoke check` on this repository reports no error and no warning."""
+    """`invoke check` on this repository reports no error and no warning.
+
+    Where ../shared/seeds is absent (a clone without the source texts), the only
+    findings allowed are the warnings that say so (tests/test_sources.py checks the rest).
+    """
     project = load_project(ROOT)
     problems = Problems(ROOT)
     check_project(project, problems)
-    assert [p.format() for p in problems] == []
+    seeds = (ROOT.parent / "shared" / "seeds").is_dir()
+    assert [p.format() for p in problems if seeds or p.code != "missing-source"] == []
 
 
 def test_every_entry_is_annotated_in_the_pdf(built: Path) -> None:

@@ -27,6 +27,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         if not args.bib:
             raise BuildFailed("error usage: --manuscript needs at least one --bib")
         prefixes = tuple(args.crossref_prefix or ("fig:", "tbl:", "eq:", "sec:"))
+        if args.sources:
+            print("note: --sources works with the settings' `sources:`, not with --manuscript", file=sys.stderr)
         project = None
         if args.notes:
             try:
@@ -47,7 +49,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         nfiles = len(args.bib) + len(args.manuscript) + len(inputs.notes or {})
     else:
         project = load_project(root)
-        inputs = check_project(project, problems)
+        inputs = check_project(project, problems, args.sources)
         nfiles = len(inputs.bib.files) + len(inputs.manuscripts) + len(inputs.notes or {}) + 1
     from . import policy
 
@@ -63,7 +65,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         entries=len(inputs.bib.entries),
         citations=sum(1 for c in inputs.citations if not c.crossref),
     )
+    if inputs.sources is not None and inputs.sources.files and args.format == "json":
+        counts["quotations_verified"] = sum(inputs.sources.verified.values())
     report.emit(items, counts, args.format, sys.stdout, sys.stderr)
+    if inputs.sources is not None and (inputs.sources.files or inputs.sources.missing) and args.format != "json":
+        print(inputs.sources.line())
     if counts["errors"] or (args.strict and counts["warnings"]):
         return 1
     return 0
@@ -252,6 +258,12 @@ def parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--ignore", action="append", metavar="CODES", help="never report these codes (comma list)")
     c.add_argument("--strict", action="store_true", help="warnings fail too")
+    c.add_argument(
+        "--sources",
+        metavar="DIR",
+        help="folder of the cited works' texts named in `sources:` "
+        "(default: $SCHOLARLY_BUILD_SOURCES, else the `sources_dir` setting)",
+    )
     c.set_defaults(func=cmd_check)
 
     b = sub.add_parser("build", help="build the paper and the annotated bibliography")

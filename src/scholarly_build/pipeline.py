@@ -17,6 +17,7 @@ from .notes import Note, load_notes
 from .pandoc import PandocError
 from .problems import Problems
 from .project import Project
+from .quotecheck import SourceReport, run_source_checks
 from .textfile import read_text
 from .tools import pandoc_version
 
@@ -27,6 +28,7 @@ class Inputs:
     notes: dict[str, Note] | None
     citations: list[Citation]
     manuscripts: list[Path]
+    sources: SourceReport | None = None  # quotations and prose against the sources' text
 
 
 def scan_citations(
@@ -106,7 +108,7 @@ def project_manuscripts(project: Project) -> list[Path]:
     ]
 
 
-def check_project(project: Project, problems: Problems) -> Inputs:
+def check_project(project: Project, problems: Problems, sources_dir: str | None = None) -> Inputs:
     """Check this repository: sections, notes, bibliography."""
     missing = [s for s in project.sections if s.path is not None and not (project.sections_dir / s.path).is_file()]
     for s in project.sections:
@@ -142,6 +144,9 @@ def check_project(project: Project, problems: Problems) -> Inputs:
         prefixes=project.crossref_prefixes,
     )
     check_figure_captions(project, project_manuscripts(project), problems)
+    inputs.sources = run_source_checks(
+        project, inputs.notes, inputs.manuscripts, problems, sources_dir, set(inputs.bib.entries)
+    )
     # The assembled paper needs the templates; without them `build` reports that.
     if not problems.errors and inputs.notes is not None and (project.templates_dir / "paper.md.j2").is_file():
         check_assembled(project, inputs, problems)

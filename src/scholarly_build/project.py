@@ -11,6 +11,7 @@ from typing import Any
 
 from . import yamldoc
 from .problems import BuildFailed, Problems
+from .sources import SourceSettings, parse_settings
 from .textfile import read_text
 
 SETTINGS_FILE = Path("manuscript/paper.yaml")
@@ -71,6 +72,7 @@ class Project:
     settings_lines: dict[str, int] = field(default_factory=dict)
     check_select: tuple[str, ...] = ()
     check_ignore: tuple[str, ...] = ()
+    sources: SourceSettings = field(default_factory=SourceSettings)  # texts of cited works (sources.py)
 
     @property
     def notes_dir(self) -> Path:
@@ -273,6 +275,8 @@ def load_project(root: Path) -> Project:
         authors = []
     metadata["author"] = [str(a.get("name", "")) if isinstance(a, dict) else str(a) for a in authors]
 
+    sources = parse_settings(data, doc.line, problems, path)
+
     if problems.errors:
         raise BuildFailed(problems=problems)
     return Project(
@@ -294,4 +298,5 @@ def load_project(root: Path) -> Project:
         settings_lines={str(k): doc.line(str(k)) for k in data},
         check_select=policy["select"],
         check_ignore=policy["ignore"],
+        sources=sources,
     )
