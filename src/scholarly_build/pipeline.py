@@ -16,6 +16,7 @@ from .notes import Note, load_notes
 from .pandoc import PandocError
 from .problems import Problems
 from .project import Project
+from .safety import check_links
 from .textfile import read_text
 from .tools import pandoc_version
 
@@ -107,6 +108,7 @@ def project_manuscripts(project: Project) -> list[Path]:
 
 def check_project(project: Project, problems: Problems) -> Inputs:
     """Check this repository: sections, notes, bibliography."""
+    check_links(project.root, problems)  # a link that leaves the project is reported and never followed
     missing = [s for s in project.sections if s.path is not None and not (project.sections_dir / s.path).is_file()]
     for s in project.sections:
         if (
