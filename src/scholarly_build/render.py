@@ -146,9 +146,14 @@ def tex_env(base: dict[str, str]) -> dict[str, str]:
 
 # biber reads no configuration file (a biber.conf in its working folder could send its output anywhere).
 BIBER_COMMAND = "biber --noconf %O %S"
-# LuaTeX's Lua `io` and `os` ignore openin_any/openout_any; --safer disables io.open, os.execute,
-# io.popen and lfs's writers, and --nosocket the network library.
-ENGINE_OPTIONS = {"xelatex": (), "lualatex": ("--safer", "--nosocket")}
+# LuaTeX's Lua `io`, `os` and `lfs` ignore openin_any/openout_any, and its --safer stops luaotfload
+# (fontspec) from working. So Lua runs in a sandbox set up before the document is read (see
+# luasandbox.lua: reading only here and in the TeX and font trees, writing only here and in the
+# font cache, no processes), and --nosocket removes the network library.
+LUA_SANDBOX = Path(__file__).with_name("luasandbox.lua")
+LUA_SANDBOX_NAME = "scholarly-sandbox.lua"
+ENGINE_OPTIONS = {"xelatex": (), "lualatex": ("--nosocket",)}
+PRETEX = {"xelatex": None, "lualatex": f"\\directlua{{dofile([[{LUA_SANDBOX_NAME}]])}}"}
 
 
 def latexmk_command(tex_name: str, engine: str) -> list[str]:
@@ -168,6 +173,7 @@ def latexmk_command(tex_name: str, engine: str) -> list[str]:
         "-file-line-error",
         "-latexoption=-no-shell-escape",
         *(f"-latexoption={o}" for o in ENGINE_OPTIONS[engine]),
+        *([f"-usepretex={PRETEX[engine]}"] if PRETEX[engine] else []),
         "-quiet",
         tex_name,
     ]
@@ -175,6 +181,8 @@ def latexmk_command(tex_name: str, engine: str) -> list[str]:
 
 def latexmk(tex: Path, engine: str, env: dict[str, str]) -> Path:
     cmd = latexmk_command(tex.name, engine)
+    if engine == "lualatex":
+        shutil.copyfile(LUA_SANDBOX, tex.parent / LUA_SANDBOX_NAME)
     try:
         proc = subprocess.run(
             cmd, cwd=tex.parent, env=tex_env(env), capture_output=True, text=True, timeout=LATEX_TIMEOUT_S, check=False
