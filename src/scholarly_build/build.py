@@ -19,7 +19,7 @@ from .csl import resolve_csl
 from .figures import build_figures
 from .fsutil import build_lock, sha256_file, write_atomic
 from .pipeline import check_project
-from .problems import BuildFailed, Problems
+from .problems import BuildFailed, Problems, os_error_message
 from .project import Project
 from .render import RenderJob, digest_of, run_job
 from .safety import check_build_dir
@@ -254,15 +254,27 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
                     failures.append(exc)
                     console.print(f"[red]✗[/red] {job.name}")
                     continue
+                except OSError as exc:  # the disk (full, read-only), not the input
+                    failures.append(BuildFailed(os_error_message(exc, project.root)))
+                    console.print(f"[red]✗[/red] {job.name}")
+                    continue
                 state[f"render:{job.name}"] = job.digest
                 for out in job.outputs:
                     state[f"hash:{out.name}"] = sha256_file(out)
-                write_atomic(state_path, json.dumps(state, indent=1, sort_keys=True))
+                try:
+                    write_atomic(state_path, json.dumps(state, indent=1, sort_keys=True))
+                except OSError as exc:
+                    failures.append(BuildFailed(os_error_message(exc, project.root)))
+                    continue
                 report.rendered.append(job.name)
                 console.print(f"[green]✓[/green] {job.name} ({seconds:.1f} s)")
     for name in report.skipped:
         console.print(f"[dim]· {name} is up to date[/dim]")
-    write_manifest(project, inputs_files(project), env, csl)
+    try:
+        write_manifest(project, inputs_files(project), env, csl)
+    except OSError as exc:
+        # Reported after the render errors (which must not be lost behind it).
+        failures.append(BuildFailed(os_error_message(exc, project.root)))
     report.seconds = time.monotonic() - start
     if failures:
         raise BuildFailed("\n".join(f.render() for f in failures))

@@ -7,13 +7,14 @@ exit 1 without a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
 
 from rich.console import Console
 
-from .problems import BuildFailed, Problems
+from .problems import BuildFailed, Problems, os_error_message
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -229,8 +230,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    import os
-
     build_dir = Path(args.root).resolve() / "build"
     if build_dir.is_symlink():
         # Never follow it: the target may be anywhere (a committed link is an attack).
@@ -323,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except BuildFailed as exc:
         print(exc.render(), file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # The disk, not the input: full, read-only, or a path that is not what it should be.
+        print(os_error_message(exc, Path(args.root).resolve()), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(
