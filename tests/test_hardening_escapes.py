@@ -574,3 +574,20 @@ def test_invoke_clean_on_symlinked_build(project: Path, outside: Path) -> None:
     assert "Traceback" not in proc.stderr
     assert "build: error unsafe-build-dir: build/ is a symbolic link" in proc.stderr
     assert (outside / "precious.csv").is_file()
+
+
+def test_metadata_settings_reach_tex_escaped(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Title, subtitle, author, date, subject, keywords and abstract go through pandoc as text, never raw TeX."""
+    edit(project / SETTINGS, 'title: "A Small Comparison"', r'title: "A Small \\input{/etc/hostname} Comparison"')
+    edit(project / SETTINGS, 'date: "2024"', r'date: "2024 \\directlua{x}"')
+    edit(project / SETTINGS, '  - name: "Test Author"', r'  - name: "Test \\def\\x{y} Author"')
+    edit(project / SETTINGS, 'abstract: "A fixture', r'abstract: "\\immediate\\openout A fixture')
+    (project / SETTINGS).write_text((project / SETTINGS).read_text()
+                                    + 'keywords: ["\\\\catcode", "b}c"]\nsubtitle: "\\\\input{sub}"\n')
+    code, _, err = run(project, "build", "--formats", "latex", capsys=capsys)
+    assert code == 0, err
+    for name in ("paper.tex", "annotated-bibliography.tex"):
+        tex = (project / "build" / name).read_text()
+        assert [c for c in (r"\input{", r"\directlua", r"\def\x", r"\immediate", r"\openout", r"\catcode")
+                if c in tex] == [], name
+    assert r"\textbackslash input\{/etc/hostname\}" in (project / "build/paper.tex").read_text()
