@@ -46,8 +46,14 @@ def run(root: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int
 
 def run_subprocess(root: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "COLUMNS", "LINES")}
-    return subprocess.run([sys.executable, "-m", "scholarly_build", "--root", str(root), *args], capture_output=True,
-                          text=True, env=env, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "scholarly_build", "--root", str(root), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def assert_clean_error(code: int, err: str, *fragments: str) -> None:
@@ -72,8 +78,9 @@ def settings_line(root: Path, needle: str) -> int:
 
 
 def pdf_text(path: Path) -> str:
-    return subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 @pytest.fixture
@@ -133,10 +140,12 @@ BIBER_CONF_ATTACK = (
 def test_biblatex_field_writes_no_biber_conf_and_biber_writes_nothing_outside(project: Path, outside: Path) -> None:
     """The issue's attack: a .bib field that writes biber.conf. It prints as text; biber writes only in build/."""
     before = outside_state(outside)
-    edit(project / BIB, "title        = {What Do We Know?},",
-         "title        = {What Do We Know? " + BIBER_CONF_ATTACK.replace("@OUT@", str(outside)) + "},")
-    proc = run_subprocess(project, "build", "--citations", "biblatex", "--documents", "paper", "--formats",
-                          "latex,pdf")
+    edit(
+        project / BIB,
+        "title        = {What Do We Know?},",
+        "title        = {What Do We Know? " + BIBER_CONF_ATTACK.replace("@OUT@", str(outside)) + "},",
+    )
+    proc = run_subprocess(project, "build", "--citations", "biblatex", "--documents", "paper", "--formats", "latex,pdf")
     assert proc.returncode == 0, proc.stderr
     assert outside_state(outside) == before
     assert list((project / "build").rglob("biber.conf")) == []
@@ -153,8 +162,7 @@ def test_stale_biber_conf_in_work_folder_is_not_read(project: Path, outside: Pat
     work.mkdir(parents=True)
     (work / "biber.conf").write_text(f"<config><output_file>{outside}/stale.bbl</output_file></config>\n")
     (work / "latexmkrc").write_text(f"system('touch {outside}/latexmkrc-ran');\n")
-    proc = run_subprocess(project, "build", "--citations", "biblatex", "--documents", "paper", "--formats",
-                          "latex,pdf")
+    proc = run_subprocess(project, "build", "--citations", "biblatex", "--documents", "paper", "--formats", "latex,pdf")
     assert proc.returncode == 0, proc.stderr
     assert outside_state(outside) == before
     assert not (work / "biber.conf").exists() and not (work / "latexmkrc").exists()
@@ -210,8 +218,14 @@ def test_lualatex_lua_cannot_read_or_write_outside(tmp_path: Path, outside: Path
     control = tmp_path / "control"
     control.mkdir()
     (control / "probe.tex").write_text(tex.read_text().replace(str(outside), str(control)))
-    subprocess.run(["latexmk", "-lualatex", "-interaction=nonstopmode", "-quiet", "probe.tex"], cwd=control,
-                   env=render.tex_env({}), capture_output=True, check=False, timeout=300)
+    subprocess.run(
+        ["latexmk", "-lualatex", "-interaction=nonstopmode", "-quiet", "probe.tex"],
+        cwd=control,
+        env=render.tex_env({}),
+        capture_output=True,
+        check=False,
+        timeout=300,
+    )
     assert "PASSWDREAD" in pdf_text(control / "probe.pdf")
 
 
@@ -221,9 +235,11 @@ def test_lualatex_file_callback_cannot_open_outside_files(tmp_path: Path) -> Non
     work = tmp_path / "work"
     work.mkdir()
     tex = work / "doc.tex"
-    tex.write_text("\\documentclass{article}\n\\begin{document}\n"
-                   "\\directlua{luatexbase.add_to_callback('find_read_file', function() return '/etc/passwd' end, "
-                   "'x')}\\input{anything}\n\\end{document}\n")
+    tex.write_text(
+        "\\documentclass{article}\n\\begin{document}\n"
+        "\\directlua{luatexbase.add_to_callback('find_read_file', function() return '/etc/passwd' end, "
+        "'x')}\\input{anything}\n\\end{document}\n"
+    )
     with pytest.raises(BuildFailed) as info:
         render.latexmk(tex, "lualatex", {})
     assert "root:x:0:0" not in str(info.value)
@@ -242,8 +258,9 @@ def test_lualatex_file_callback_cannot_open_outside_files(tmp_path: Path) -> Non
     ],
     ids=["brace-input", "directlua", "newline"],
 )
-def test_font_names_with_tex_are_refused(project: Path, capsys: pytest.CaptureFixture[str], setting: str,
-                                         value: str) -> None:
+def test_font_names_with_tex_are_refused(
+    project: Path, capsys: pytest.CaptureFixture[str], setting: str, value: str
+) -> None:
     settings = project / SETTINGS
     lines = settings.read_text().splitlines()
     index = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{setting}:"))
@@ -272,8 +289,9 @@ def test_font_unknown_to_fontconfig_is_refused(project: Path, capsys: pytest.Cap
     ],
     ids=["lang", "crossref-prefix"],
 )
-def test_other_settings_reaching_templates_are_validated(project: Path, capsys: pytest.CaptureFixture[str],
-                                                         old: str, new: str, what: str) -> None:
+def test_other_settings_reaching_templates_are_validated(
+    project: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, what: str
+) -> None:
     edit(project / SETTINGS, old, new)
     code, _, err = run(project, "check", capsys=capsys)
     assert_clean_error(code, err, "error unsafe-setting", what)
@@ -282,11 +300,12 @@ def test_other_settings_reaching_templates_are_validated(project: Path, capsys: 
 # --- figure ids are identifiers; every written path is inside build/ --------------------------------
 
 
-@pytest.mark.parametrize("make_id", [lambda out: f"{out}/precious", lambda out: "../../outside/precious",
-                                     lambda out: "sub/dir", lambda out: ".hidden"],
-                         ids=["absolute", "dotdot", "slash", "dot"])
-def test_figure_id_is_an_identifier(project: Path, outside: Path, capsys: pytest.CaptureFixture[str],
-                                    make_id) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "make_id",
+    [lambda out: f"{out}/precious", lambda out: "../../outside/precious", lambda out: "sub/dir", lambda out: ".hidden"],
+    ids=["absolute", "dotdot", "slash", "dot"],
+)
+def test_figure_id_is_an_identifier(project: Path, outside: Path, capsys: pytest.CaptureFixture[str], make_id) -> None:  # type: ignore[no-untyped-def]
     before = outside_state(outside)
     figure_id = make_id(outside)
     edit(project / SETTINGS, "- id: bars", f"- id: {json.dumps(figure_id)}")
@@ -314,8 +333,9 @@ def test_write_paths_are_checked_inside_build(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("link", ["build", "build/figures", "build/.cache", "build/.work", "build/assembled"])
-def test_symlinked_build_folders_are_refused(project: Path, outside: Path, capsys: pytest.CaptureFixture[str],
-                                             link: str) -> None:
+def test_symlinked_build_folders_are_refused(
+    project: Path, outside: Path, capsys: pytest.CaptureFixture[str], link: str
+) -> None:
     """A committed build symlink (or one inside build/) sends nothing outside: build and check refuse it."""
     before = outside_state(outside)
     (project / link).parent.mkdir(parents=True, exist_ok=True)
@@ -366,8 +386,9 @@ def test_committed_pickle_cache_never_runs(project: Path, tmp_path: Path, capsys
 
 
 @pytest.mark.parametrize("kind", ["absolute", "dotdot", "symlink"])
-def test_csl_outside_the_project_is_refused_and_not_echoed(project: Path, outside: Path, kind: str,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_csl_outside_the_project_is_refused_and_not_echoed(
+    project: Path, outside: Path, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     style = outside / "outside.csl"
     style.write_text('<?xml version="1.0"?>\n<style xmlns="http://purl.org/net/xbiblio/csl">OUTSIDECONTENT</style>\n')
     value = {"absolute": "/etc/passwd", "dotdot": "../outside/outside.csl", "symlink": "styles/linked.csl"}[kind]
@@ -416,10 +437,18 @@ def test_check_does_not_suggest_new_note_for_unsafe_key(project: Path, capsys: p
 # --- symlinks leaving the project, wherever the build reads ---------------------------------------
 
 
-@pytest.mark.parametrize("link", ["templates/html/style.css", "templates/partials/extra.md.j2",
-                                  "figures/data/bars.csv", "manuscript/sections/03-linked.md"])
-def test_links_leaving_the_project_are_refused(project: Path, outside: Path, link: str,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "link",
+    [
+        "templates/html/style.css",
+        "templates/partials/extra.md.j2",
+        "figures/data/bars.csv",
+        "manuscript/sections/03-linked.md",
+    ],
+)
+def test_links_leaving_the_project_are_refused(
+    project: Path, outside: Path, link: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     secret = outside / "secret.txt"
     secret.write_text("OUTSIDESECRET\n")
     path = project / link
@@ -427,8 +456,9 @@ def test_links_leaving_the_project_are_refused(project: Path, outside: Path, lin
     path.symlink_to(secret)
     code, out, err = run(project, "build", "--formats", "html", "--documents", "paper", capsys=capsys)
     assert_clean_error(code, out + err, f"{link}: error unsafe-path: symbolic link")
-    assert not any("OUTSIDESECRET" in p.read_text(errors="replace") for p in (project / "build").rglob("*")
-                   if p.is_file())
+    assert not any(
+        "OUTSIDESECRET" in p.read_text(errors="replace") for p in (project / "build").rglob("*") if p.is_file()
+    )
 
 
 def test_link_inside_the_project_is_fine(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -442,8 +472,9 @@ def test_link_inside_the_project_is_fine(project: Path, capsys: pytest.CaptureFi
 
 
 @pytest.mark.parametrize("where", ["manifest", "state"])
-def test_disk_full_is_a_message(project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                                where: str) -> None:
+def test_disk_full_is_a_message(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
     """ENOSPC while writing the manifest (or the build state) ends in `path: error io:` and a hint."""
     real = build_module.write_atomic
 
@@ -458,8 +489,9 @@ def test_disk_full_is_a_message(project: Path, monkeypatch: pytest.MonkeyPatch, 
     assert_clean_error(code, err, f"build/{name}: error io: No space left on device", "the disk is full")
 
 
-def test_disk_full_keeps_the_render_errors(project: Path, monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_disk_full_keeps_the_render_errors(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A render failure and then a full disk: both are printed."""
     from scholarly_build.problems import BuildFailed
 
@@ -476,8 +508,9 @@ def test_disk_full_keeps_the_render_errors(project: Path, monkeypatch: pytest.Mo
 
 
 @pytest.mark.parametrize("error", [errno.EROFS, errno.EACCES])
-def test_read_only_build_folder_is_a_message(project: Path, monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str], error: int) -> None:
+def test_read_only_build_folder_is_a_message(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], error: int
+) -> None:
     """A read-only build/ (simulated: tests run as root, where chmod does not stop writes)."""
     real_open = Path.open
 
@@ -506,8 +539,9 @@ def no_pandoc(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("command", [["check"], ["build", "--formats", "html"], ["doctor"]])
-def test_no_pandoc_binary_is_a_message(project: Path, no_pandoc: None, capsys: pytest.CaptureFixture[str],
-                                       command: list[str]) -> None:
+def test_no_pandoc_binary_is_a_message(
+    project: Path, no_pandoc: None, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
     code, out, err = run(project, *command, capsys=capsys)
     assert code == 1 and "Traceback" not in out + err
     if command == ["doctor"]:
@@ -524,8 +558,15 @@ def test_folder_named_like_a_note_is_a_message(project: Path, capsys: pytest.Cap
 
 
 def test_check_manuscript_folder_is_a_message(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(project, "check", "--manuscript", str(project / "manuscript/sections"), "--bib",
-                         str(project / BIB), capsys=capsys)
+    code, out, err = run(
+        project,
+        "check",
+        "--manuscript",
+        str(project / "manuscript/sections"),
+        "--bib",
+        str(project / BIB),
+        capsys=capsys,
+    )
     assert code == 1 and "Traceback" not in out + err
     assert "manuscript/sections: error missing-file: cannot read file: this is a folder" in out + err
 
@@ -538,8 +579,9 @@ def test_check_bib_folder_is_a_message(project: Path, capsys: pytest.CaptureFixt
 
 
 @pytest.mark.parametrize("kind", ["symlink", "file"])
-def test_clean_on_symlinked_build_is_a_message(project: Path, outside: Path, kind: str,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_clean_on_symlinked_build_is_a_message(
+    project: Path, outside: Path, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = outside_state(outside)
     if kind == "symlink":
         (project / "build").symlink_to(outside, target_is_directory=True)
@@ -550,8 +592,9 @@ def test_clean_on_symlinked_build_is_a_message(project: Path, outside: Path, kin
     assert outside_state(outside) == before
 
 
-def test_clean_removes_links_inside_build_without_following(project: Path, outside: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_clean_removes_links_inside_build_without_following(
+    project: Path, outside: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (project / "build").mkdir()
     (project / "build/figures").symlink_to(outside, target_is_directory=True)
     code, _, err = run(project, "clean", capsys=capsys)
@@ -568,8 +611,9 @@ def test_invoke_clean_on_symlinked_build(project: Path, outside: Path) -> None:
     shutil.copy(Path(__file__).resolve().parents[1] / "tasks.py", project / "tasks.py")
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
     env["PYTHONPATH"] = str(SRC.parent) + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run(["invoke", "clean"], cwd=project, capture_output=True, text=True, env=env, timeout=120,
-                          check=False)
+    proc = subprocess.run(
+        ["invoke", "clean"], cwd=project, capture_output=True, text=True, env=env, timeout=120, check=False
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     assert "build: error unsafe-build-dir: build/ is a symbolic link" in proc.stderr
@@ -582,12 +626,14 @@ def test_metadata_settings_reach_tex_escaped(project: Path, capsys: pytest.Captu
     edit(project / SETTINGS, 'date: "2024"', r'date: "2024 \\directlua{x}"')
     edit(project / SETTINGS, '  - name: "Test Author"', r'  - name: "Test \\def\\x{y} Author"')
     edit(project / SETTINGS, 'abstract: "A fixture', r'abstract: "\\immediate\\openout A fixture')
-    (project / SETTINGS).write_text((project / SETTINGS).read_text()
-                                    + 'keywords: ["\\\\catcode", "b}c"]\nsubtitle: "\\\\input{sub}"\n')
+    (project / SETTINGS).write_text(
+        (project / SETTINGS).read_text() + 'keywords: ["\\\\catcode", "b}c"]\nsubtitle: "\\\\input{sub}"\n'
+    )
     code, _, err = run(project, "build", "--formats", "latex", capsys=capsys)
     assert code == 0, err
     for name in ("paper.tex", "annotated-bibliography.tex"):
         tex = (project / "build" / name).read_text()
-        assert [c for c in (r"\input{", r"\directlua", r"\def\x", r"\immediate", r"\openout", r"\catcode")
-                if c in tex] == [], name
+        assert [
+            c for c in (r"\input{", r"\directlua", r"\def\x", r"\immediate", r"\openout", r"\catcode") if c in tex
+        ] == [], name
     assert r"\textbackslash input\{/etc/hostname\}" in (project / "build/paper.tex").read_text()
