@@ -637,3 +637,21 @@ def test_metadata_settings_reach_tex_escaped(project: Path, capsys: pytest.Captu
             c for c in (r"\input{", r"\directlua", r"\def\x", r"\immediate", r"\openout", r"\catcode") if c in tex
         ] == [], name
     assert r"\textbackslash input\{/etc/hostname\}" in (project / "build/paper.tex").read_text()
+
+
+@pytest.mark.integration
+def test_lualatex_biblatex_field_with_directlua_reads_and_writes_nothing(project: Path, outside: Path) -> None:
+    """The issue's LuaLaTeX case: `\\directlua{io.open…}` in a .bib field (biblatex path) prints as text."""
+    before = outside_state(outside)
+    attack = (
+        r"LUASTART\directlua{local f = io.open('/etc/passwd') tex.print(f and f:read('*l') or 'x')"
+        rf" local g = io.open('{outside}/pwn.pth', 'w') if g then g:write('import os') g:close() end}}LUAEND"
+    )
+    edit(project / BIB, "title        = {What Do We Know?},", "title        = {What Do We Know? " + attack + "},")
+    edit(project / SETTINGS, "pdf_engine: xelatex", "pdf_engine: lualatex")
+    proc = run_subprocess(project, "build", "--citations", "biblatex", "--documents", "paper", "--formats", "latex,pdf")
+    assert proc.returncode == 0, proc.stderr
+    assert outside_state(outside) == before
+    text = pdf_text(project / "build/paper.pdf")
+    assert "root:x:0" not in text
+    assert "directlua" in re.sub(r"\s+", "", text)
