@@ -655,3 +655,19 @@ def test_lualatex_biblatex_field_with_directlua_reads_and_writes_nothing(project
     text = pdf_text(project / "build/paper.pdf")
     assert "root:x:0" not in text
     assert "directlua" in re.sub(r"\s+", "", text)
+
+
+def test_check_with_unwritable_cache_still_checks(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Variant: `check` on a read-only or full build/.cache still checks (the cache is an optimisation)."""
+    from scholarly_build import fsutil, pipeline
+
+    def unwritable(path: Path, data: bytes | str) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    monkeypatch.setattr(pipeline, "write_atomic", unwritable)
+    monkeypatch.setattr(fsutil, "write_atomic", unwritable)
+    code, out, err = run(project, "check", capsys=capsys)
+    assert code == 0, out + err
+    assert "Traceback" not in err

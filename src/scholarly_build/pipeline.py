@@ -59,7 +59,10 @@ def _scan_one(path: Path, prefixes: tuple[str, ...], problems: Problems, cache_d
         problems.error("parse", f"pandoc could not parse this file: {exc}", path=path, line=1)
         return []
     if cache is not None:
-        write_atomic(cache, json.dumps([{**dataclasses.asdict(c), "path": str(c.path)} for c in cites]))
+        try:
+            write_atomic(cache, json.dumps([{**dataclasses.asdict(c), "path": str(c.path)} for c in cites]))
+        except OSError:
+            pass  # the cache is an optimisation: a full or read-only disk must not fail the check
     return cites
 
 
