@@ -671,3 +671,15 @@ def test_check_with_unwritable_cache_still_checks(
     code, out, err = run(project, "check", capsys=capsys)
     assert code == 0, out + err
     assert "Traceback" not in err
+
+
+def test_settings_file_linked_outside_is_refused(
+    project: Path, outside: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Variant: manuscript/paper.yaml itself as a link out of the project is not read."""
+    target = outside / "paper.yaml"
+    target.write_text((project / SETTINGS).read_text() + "\n# OUTSIDESETTINGS\n")
+    (project / SETTINGS).unlink()
+    (project / SETTINGS).symlink_to(target)
+    code, _, err = run(project, "check", capsys=capsys)
+    assert_clean_error(code, err, f"{SETTINGS}: error unsafe-path: the settings file is a link that leaves the project")

@@ -137,6 +137,12 @@ def load_project(root: Path) -> Project:
             f"{SETTINGS_FILE}: error settings: the settings file is missing\n"
             f"    hint: run from the project root, or pass --root"
         )
+    if not path.resolve().is_relative_to(root):
+        raise BuildFailed(
+            f"{SETTINGS_FILE}: error unsafe-path: the settings file is a link that leaves the project; "
+            "it was not read\n"
+            "    hint: replace the link with the file itself"
+        )
     text = read_text(path, problems)
     try:
         doc = yamldoc.load(text or "")
