@@ -368,14 +368,6 @@ def load_notes(project: Project, problems: Problems, notes_dir: Path | None = No
     if not directory.is_dir():
         return notes
     for path in sorted(directory.glob("*.md")):
-        if not path.is_file() or (path.is_symlink() and not path.resolve().is_file()):
-            problems.error(
-                "missing-file",
-                "not a file: a note must be a Markdown file",
-                path=path,
-                hint="rename or remove it; notes are bib/notes/KEY.md files",
-            )
-            continue
         if not project.inside(path):
             problems.error(
                 "unsafe-path",
@@ -383,6 +375,14 @@ def load_notes(project: Project, problems: Problems, notes_dir: Path | None = No
                 path=path,
                 line=1,
                 hint="replace the link with the file itself",
+            )
+            continue
+        if not path.is_file():
+            problems.error(
+                "missing-file",
+                "not a file: a note must be a Markdown file",
+                path=path,
+                hint="rename or remove it; notes are bib/notes/KEY.md files",
             )
             continue
         note = load_note(path, project, problems)
