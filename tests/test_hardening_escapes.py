@@ -683,3 +683,21 @@ def test_settings_file_linked_outside_is_refused(
     (project / SETTINGS).symlink_to(target)
     code, _, err = run(project, "check", capsys=capsys)
     assert_clean_error(code, err, f"{SETTINGS}: error unsafe-path: the settings file is a link that leaves the project")
+
+
+def test_biblatex_export_keeps_urls_and_breaks_verbatim_escapes(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Verbatim fields (url, doi, …) keep `_ % #` as written; a backslash or brace cannot end the verbatim."""
+    edit(
+        project / BIB,
+        "title        = {What Do We Know?},",
+        "title        = {What Do We Know?},\n  url = {https://example.org/a_b%20c#d},\n"
+        "  doi = {10.1000/x\\endverb\\input{/etc/hostname}},",
+    )
+    code, _, err = run(project, "build", "--citations", "biblatex", "--formats", "latex", capsys=capsys)
+    assert code == 0, err
+    exported = (project / "build/biblatex/references-annotated.bib").read_text()
+    assert "url = {https://example.org/a_b%20c#d}," in exported
+    assert "\\endverb" not in exported and "\\input" not in exported
+    assert "%5Cendverb%5Cinput%7B/etc/hostname%7D" in exported

@@ -107,6 +107,18 @@ def _braced(value: str) -> str:
     return "{" + safe_tex(value) + "}"
 
 
+# biblatex reads these fields verbatim (every character printed as itself, so `_`, `%` and `#`
+# in a URL stay as written); a line break, a backslash or a brace could end the verbatim
+# reading, so those are percent-encoded and whitespace is folded.
+VERBATIM_FIELDS = frozenset({"url", "urlraw", "doi", "eprint", "file", "pdf", "verba", "verbb", "verbc"})
+_VERBATIM_ESCAPES = {"\\": "%5C", "{": "%7B", "}": "%7D"}
+
+
+def safe_verbatim(value: str) -> str:
+    folded = " ".join(value.split())
+    return "".join(_VERBATIM_ESCAPES.get(ch, ch) for ch in folded)
+
+
 # Entry keys, types and field names are written into the .bib as they are; only plain ones pass.
 _KEY = re.compile(r"[A-Za-z0-9_:.+/-]+")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
@@ -129,7 +141,8 @@ def annotated_bib(bib: Bibliography, notes: dict[str, Note]) -> str:
         for name, value in entry.fields.items():
             if name in ("annotation", "annote") or not _NAME.fullmatch(name):
                 continue
-            lines.append(f"  {name} = {_braced(value)},")
+            text = "{" + safe_verbatim(value) + "}" if name in VERBATIM_FIELDS else _braced(value)
+            lines.append(f"  {name} = {text},")
         if key in annotations:
             lines.append(f"  annotation = {_braced(annotations[key])},")
         lines.append("}")
