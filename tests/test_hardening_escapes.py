@@ -701,3 +701,13 @@ def test_biblatex_export_keeps_urls_and_breaks_verbatim_escapes(
     assert "url = {https://example.org/a_b%20c#d}," in exported
     assert "\\endverb" not in exported and "\\input" not in exported
     assert "%5Cendverb%5Cinput%7B/etc/hostname%7D" in exported
+
+
+@pytest.mark.parametrize("key", ["müller2000", "doe:2001", "smith-2000.b"])
+def test_new_note_with_plain_key_still_works(project: Path, key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Control: keys that are plain file names (any script) still get their note."""
+    bib = project / BIB
+    bib.write_text(bib.read_text() + f"\n@misc{{{key},\n  title = {{X}},\n  date = {{2000}},\n}}\n")
+    code, _, err = run(project, "new-note", key, capsys=capsys)
+    assert code == 0, err
+    assert (project / "bib/notes" / f"{key}.md").is_file()

@@ -120,7 +120,7 @@ def safe_verbatim(value: str) -> str:
 
 
 # Entry keys, types and field names are written into the .bib as they are; only plain ones pass.
-_KEY = re.compile(r"[A-Za-z0-9_:.+/-]+")
+_KEY = re.compile(r"[\w:.+/-]+")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 

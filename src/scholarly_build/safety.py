@@ -20,7 +20,7 @@ READ_DIRS = ("templates", "bib", "manuscript", "figures")
 # An identifier: figure ids become file names under build/figures/.
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 # A note's file name is its BibTeX key; keys that are not a plain file name get no note file.
-SAFE_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_:.+-]{0,127}")
+SAFE_KEY = re.compile(r"\w[\w:.+-]{0,127}")  # \w: letters of any script, digits, _
 
 
 def is_identifier(value: str) -> bool:
