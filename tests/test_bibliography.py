@@ -208,7 +208,7 @@ def test_cached_load_gives_the_same_result(tmp_path: Path) -> None:
     text = "@book{a,\n  title = {A},\n  publisher = pub,\n}\n" + GOOD_B
     cache = tmp_path / "cache"
     first, first_problems = load(tmp_path, text, cache_dir=cache)
-    assert list(cache.glob("bib-*.pickle"))
+    assert list(cache.glob("bib-*.json"))
     second, second_problems = load(tmp_path, text, cache_dir=cache)
     assert (second.entries, second_problems) == (first.entries, first_problems)
 

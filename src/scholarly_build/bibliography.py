@@ -6,10 +6,12 @@ main file): macros defined in earlier files are visible in later ones.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import pickle
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pybtex.errors
 from pybtex.database import BibliographyData
@@ -76,22 +78,21 @@ class _FileResult:
     errors: list[str]
 
 
-_CACHE_VERSION = b"v6"
+_CACHE_VERSION = b"v6-json"
 _BATCH = 2000  # entries per pybtex parse
-_CACHE_MAX_BYTES = 16 * 1024 * 1024  # pickling a huge parse would double its peak memory
+_CACHE_MAX_BYTES = 16 * 1024 * 1024  # caching a huge parse would double its peak memory
 
 
 def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tuple[_FileResult, dict[str, str]]:
     """Scan and parse one file; cached by content hash (plus incoming macros)."""
     digest = hashlib.sha256(_CACHE_VERSION + text.encode() + repr(sorted(macros.items())).encode()).hexdigest()
-    cache = cache_dir / f"bib-{digest}.pickle" if cache_dir else None
-    if cache is not None and cache.is_file():
+    # JSON, never pickle: build/ may come from a pull request, and a cache must not be able to run code.
+    cache = cache_dir / f"bib-{digest}.json" if cache_dir else None
+    if cache is not None and cache.is_file() and not cache.is_symlink():
         try:
-            with cache.open("rb") as fh:
-                cached: tuple[_FileResult, dict[str, str]] = pickle.load(fh)  # noqa: S301 - our own cache file
-            return cached
-        except Exception:  # noqa: BLE001, S110 - a corrupt cache is simply rebuilt
-            pass
+            return _from_json(json.loads(cache.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            pass  # a corrupt or foreign cache entry is simply rebuilt
     scan = bibscan.scan(text)
     # pybtex sees only the spans that scanned cleanly, so a broken entry cannot
     # swallow its neighbours; later duplicates are dropped (reported separately).
@@ -131,8 +132,7 @@ def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tu
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_suffix(".tmp")
-            with tmp.open("wb") as fh:
-                pickle.dump(result, fh)
+            tmp.write_text(json.dumps(_to_json(result)), encoding="utf-8")
             tmp.replace(cache)
         except OSError:
             pass
@@ -141,6 +141,57 @@ def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tu
 
 def _encoding_errors(problems: Problems) -> int:
     return sum(1 for p in problems if p.code == "encoding" and p.severity.value == "error")
+
+
+def _to_json(result: tuple[_FileResult, dict[str, str]]) -> dict[str, object]:
+    file_result, macros = result
+    return {
+        "scan": dataclasses.asdict(file_result.scan),
+        "entries": file_result.entries,
+        "errors": file_result.errors,
+        "macros": macros,
+    }
+
+
+def _from_json(data: dict[str, Any]) -> tuple[_FileResult, dict[str, str]]:
+    """Rebuild a parse result from plain JSON data (wrong shapes raise, and the file is re-parsed)."""
+    scan = data["scan"]
+    entries = [
+        bibscan.RawEntry(
+            type=str(e["type"]),
+            key=str(e["key"]),
+            line=int(e["line"]),
+            start=int(e["start"]),
+            end=int(e["end"]),
+            fields=[
+                bibscan.RawField(str(f["name"]), int(f["line"]), [(str(m), int(n)) for m, n in f["macros"]])
+                for f in e["fields"]
+            ],
+        )
+        for e in scan["entries"]
+    ]
+    result = bibscan.ScanResult(
+        entries=entries,
+        strings={str(k): int(v) for k, v in scan["strings"].items()},
+        faults=[
+            bibscan.SyntaxFault(int(f["line"]), int(f["column"]), str(f["message"]), str(f["hint"]))
+            for f in scan["faults"]
+        ],
+        good_spans=[(int(a), int(b)) for a, b in scan["good_spans"]],
+        string_macros=[(str(m), int(n)) for m, n in scan["string_macros"]],
+    )
+    parsed = [
+        (
+            str(key),
+            str(typ),
+            {str(k): str(v) for k, v in fields.items()},
+            {str(r): [str(p) for p in people] for r, people in persons.items()},
+        )
+        for key, typ, fields, persons in data["entries"]
+    ]
+    errors = [str(e) for e in data["errors"]]
+    macros = {str(k): str(v) for k, v in data["macros"].items()}
+    return _FileResult(result, parsed, errors), macros
 
 
 def load_bibliography(

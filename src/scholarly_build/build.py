@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -18,9 +19,10 @@ from .csl import resolve_csl
 from .figures import build_figures
 from .fsutil import build_lock, sha256_file, write_atomic
 from .pipeline import check_project
-from .problems import BuildFailed, Problems
+from .problems import BuildFailed, Problems, os_error_message
 from .project import Project
 from .render import RenderJob, digest_of, run_job
+from .safety import check_build_dir
 
 # Used when the project is not a git checkout (documented in the README).
 FALLBACK_SOURCE_DATE_EPOCH = 1704067200  # 2024-01-01T00:00:00Z
@@ -84,6 +86,7 @@ def build(root: Path, options: BuildOptions, console: Console | None = None) -> 
     from .project import load_project  # late: keeps `import build` cheap for tasks.py --list
 
     project = load_project(project_root)
+    check_build_dir(project.root)  # before the lock: taking it writes build/.lock
     with build_lock(project.build_dir):
         return _build_locked(project, options, console)
 
@@ -102,6 +105,8 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
             "the build stopped before rendering: fix the errors above (previous outputs in build/ are unchanged)",
             problems.errors,
         )
+    if "pdf" in options.formats and tools.latex_available(project.pdf_engine):
+        _check_fonts(project)
     notes = inputs.notes or {}
     csl = resolve_csl(project.csl, project.root, project.settings_lines.get("csl", 0))
     epoch = source_date_epoch(project.root)
@@ -249,21 +254,51 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
                     failures.append(exc)
                     console.print(f"[red]✗[/red] {job.name}")
                     continue
+                except OSError as exc:  # the disk (full, read-only), not the input
+                    failures.append(BuildFailed(os_error_message(exc, project.root)))
+                    console.print(f"[red]✗[/red] {job.name}")
+                    continue
                 state[f"render:{job.name}"] = job.digest
                 for out in job.outputs:
                     state[f"hash:{out.name}"] = sha256_file(out)
-                write_atomic(state_path, json.dumps(state, indent=1, sort_keys=True))
+                try:
+                    write_atomic(state_path, json.dumps(state, indent=1, sort_keys=True))
+                except OSError as exc:
+                    failures.append(BuildFailed(os_error_message(exc, project.root)))
+                    continue
                 report.rendered.append(job.name)
                 console.print(f"[green]✓[/green] {job.name} ({seconds:.1f} s)")
     for name in report.skipped:
         console.print(f"[dim]· {name} is up to date[/dim]")
-    write_manifest(project, inputs_files(project), env, csl)
+    try:
+        write_manifest(project, inputs_files(project), env, csl)
+    except OSError as exc:
+        # Reported after the render errors (which must not be lost behind it).
+        failures.append(BuildFailed(os_error_message(exc, project.root)))
     report.seconds = time.monotonic() - start
     if failures:
         raise BuildFailed("\n".join(f.render() for f in failures))
     if ("pdf" in options.formats) and not tex_ok:
         raise BuildFailed(tools.missing_tex_message(project.pdf_engine))
     return report
+
+
+def _check_fonts(project: Project) -> None:
+    """Every font the PDF asks for must be known to fontconfig (its characters were checked on load)."""
+    if shutil.which("fc-list") is None:
+        return  # no fontconfig to ask; LaTeX reports a missing font itself
+    problems = Problems(project.root)
+    for role, font in sorted(project.fonts.items()):
+        if not tools.font_available(font):
+            problems.error(
+                "settings",
+                f"font {font!r} (fonts.{role}) is not installed: fontconfig does not know it",
+                path=project.settings_path,
+                line=project.settings_lines.get("fonts", 0),
+                hint="`fc-list : family` lists the installed fonts; `invoke doctor` checks them",
+            )
+    if problems.errors:
+        raise BuildFailed(problems=problems)
 
 
 def _timed(job: RenderJob) -> float:

@@ -18,6 +18,7 @@ from .bibliography import BibEntry, Bibliography
 from .citations import Citation
 from .notes import Note
 from .problems import Problems
+from .safety import is_safe_key
 
 
 @dataclass
@@ -293,7 +294,12 @@ def check_notes(data: CheckInput, problems: Problems) -> None:
                 path=bib_entry.path,
                 line=bib_entry.line,
                 key=key,
-                hint=f"run `invoke new-note {key}` to scaffold bib/notes/{key}.md",
+                hint=(
+                    f"run `invoke new-note {key}` to scaffold bib/notes/{key}.md"
+                    if is_safe_key(key)
+                    else "this key is not a safe file name, so it cannot have a note: rename it "
+                    "(letters, digits and _ : . + - only)"
+                ),
             )
     for key, note in notes.items():
         entry = data.bib.get(key)

@@ -7,22 +7,25 @@ exit 1 without a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
 
 from rich.console import Console
 
-from .problems import BuildFailed, Problems
+from .problems import BuildFailed, Problems, os_error_message
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from . import report
     from .pipeline import check_project, load_and_check
     from .project import load_project
+    from .safety import check_build_dir
 
     root = Path(args.root).resolve()
     problems = Problems(root)
+    check_build_dir(root)  # check caches its parses in build/.cache
     if args.manuscript or args.bib:
         if not args.bib:
             raise BuildFailed("error usage: --manuscript needs at least one --bib")
@@ -125,9 +128,15 @@ def cmd_new_note(args: argparse.Namespace) -> int:
     from .bibliography import load_bibliography
     from .fsutil import write_atomic
     from .project import load_project
+    from .safety import is_inside, is_safe_key
     from .scaffold import note_template
 
     project = load_project(Path(args.root))
+    if not is_safe_key(args.key):
+        raise BuildFailed(
+            f"error new-note: the key {args.key!r} is not a safe file name; no note was written\n"
+            "    hint: rename the entry in the .bib (letters, digits and _ : . + - only, no `..`)"
+        )
     problems = Problems(project.root)
     bib = load_bibliography(list(project.bibliography), problems)
     entry = bib.get(args.key)
@@ -138,6 +147,8 @@ def cmd_new_note(args: argparse.Namespace) -> int:
             "    hint: add the entry first"
         )
     path = project.notes_dir / f"{args.key}.md"
+    if not (is_inside(path, project.notes_dir) and is_inside(path, project.root)) or path.parent != project.notes_dir:
+        raise BuildFailed(f"error new-note: {args.key!r} would be written outside bib/notes/; nothing was written")
     if path.exists() and not args.force:
         raise BuildFailed(
             f"{path.relative_to(project.root)}: error new-note: the note exists (use --force to overwrite)"
@@ -233,8 +244,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     build_dir = Path(args.root).resolve() / "build"
+    if build_dir.is_symlink():
+        # Never follow it: the target may be anywhere (a committed link is an attack).
+        raise BuildFailed(
+            f"build: error unsafe-build-dir: build/ is a symbolic link (to {os.readlink(build_dir)!r}); "
+            "clean removes only a real build/ folder and did not touch the target\n"
+            "    hint: remove the link itself with `rm build`"
+        )
+    if build_dir.exists() and not build_dir.is_dir():
+        raise BuildFailed("build: error clean: build is not a folder; nothing was removed\n    hint: remove it by hand")
     if build_dir.is_dir():
-        shutil.rmtree(build_dir)
+        shutil.rmtree(build_dir)  # removes symlinks inside build/ without following them
     print("removed build/")
     return 0
 
@@ -328,6 +348,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except BuildFailed as exc:
         print(exc.render(), file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # The disk, not the input: full, read-only, or a path that is not what it should be.
+        print(os_error_message(exc, Path(args.root).resolve()), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(

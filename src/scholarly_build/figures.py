@@ -17,6 +17,7 @@ from .fsutil import sha256_bytes, write_atomic
 from .notes import Note
 from .problems import BuildFailed
 from .project import Figure, Project
+from .safety import require_inside
 
 FIGURE_TIMEOUT_S = 300
 
@@ -68,20 +69,20 @@ def build_figures(
         script = project.root / figure.script
         _check_path(project, figure, script, "script")
         if figure.data is None:
-            data = out_dir / "data" / f"{figure.id}.csv"
+            data = require_inside(out_dir / "data" / f"{figure.id}.csv", project.build_dir, "figure data")
             content = coverage_csv(project, notes).encode()
             if not data.is_file() or data.read_bytes() != content:
                 write_atomic(data, content)
         else:
             data = project.root / figure.data
             _check_path(project, figure, data, "data file")
-        stem = out_dir / figure.id
+        stem = require_inside(out_dir / figure.id, project.build_dir, f"figure {figure.id!r}")
         digest = sha256_bytes(script.read_bytes() + b"\0" + data.read_bytes())
         pdf, png = stem.with_name(stem.name + ".pdf"), stem.with_name(stem.name + ".png")
         if state.get(f"figure:{figure.id}") == digest and pdf.is_file() and png.is_file():
             results.append(FigureResult(figure.id, pdf, png, ran=False))
             continue
-        tmp_stem = out_dir / ".tmp" / figure.id
+        tmp_stem = require_inside(out_dir / ".tmp" / figure.id, project.build_dir, f"figure {figure.id!r}")
         tmp_stem.parent.mkdir(parents=True, exist_ok=True)
         try:
             proc = subprocess.run(

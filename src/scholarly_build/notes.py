@@ -380,6 +380,14 @@ def load_notes(project: Project, problems: Problems, notes_dir: Path | None = No
                 hint="replace the link with the file itself",
             )
             continue
+        if not path.is_file():
+            problems.error(
+                "missing-file",
+                "not a file: a note must be a Markdown file",
+                path=path,
+                hint="rename or remove it; notes are bib/notes/KEY.md files",
+            )
+            continue
         note = load_note(path, project, problems)
         if note is not None:
             notes[path.stem] = note

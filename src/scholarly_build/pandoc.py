@@ -11,6 +11,8 @@ from typing import Any
 
 import pypandoc
 
+from .problems import BuildFailed
+
 # Raw TeX/HTML and raw-attribute blocks are disabled for every input: notes and
 # sections may come from untrusted pull requests, and with these extensions off
 # anything that looks like LaTeX or HTML reaches the output escaped, as text.
@@ -23,28 +25,43 @@ class PandocError(Exception):
         self.stderr = stderr
 
 
+MISSING = (
+    "error tools: pandoc was not found (it ships with the pinned pypandoc_binary package)\n"
+    "    hint: pip install pypandoc_binary==1.17 (or the project: pip install -e .); `invoke doctor` lists every tool"
+)
+
+
 @functools.lru_cache(maxsize=1)
 def pandoc_path() -> str:
-    return str(pypandoc.get_pandoc_path())
+    try:
+        return str(pypandoc.get_pandoc_path())
+    except OSError:
+        raise BuildFailed(MISSING) from None
 
 
 def pandoc_version() -> str:
-    return str(pypandoc.get_pandoc_version())
+    try:
+        return str(pypandoc.get_pandoc_version())
+    except OSError:
+        raise BuildFailed(MISSING) from None
 
 
 def run(
     args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the pinned pandoc; raise PandocError with its stderr on failure."""
-    proc = subprocess.run(
-        [pandoc_path(), *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
+    try:
+        proc = subprocess.run(
+            [pandoc_path(), *args],
+            cwd=cwd,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            check=False,
+        )
+    except (FileNotFoundError, PermissionError):
+        raise BuildFailed(MISSING) from None
     if proc.returncode != 0:
         raise PandocError(f"pandoc exited with status {proc.returncode}", proc.stderr)
     return proc

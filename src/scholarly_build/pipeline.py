@@ -18,6 +18,7 @@ from .pandoc import PandocError
 from .problems import Problems
 from .project import Project
 from .quotecheck import SourceReport, run_source_checks
+from .safety import check_links
 from .textfile import read_text
 from .tools import pandoc_version
 
@@ -61,7 +62,10 @@ def _scan_one(path: Path, prefixes: tuple[str, ...], problems: Problems, cache_d
         problems.error("parse", f"pandoc could not parse this file: {exc}", path=path, line=1)
         return []
     if cache is not None:
-        write_atomic(cache, json.dumps([{**dataclasses.asdict(c), "path": str(c.path)} for c in cites]))
+        try:
+            write_atomic(cache, json.dumps([{**dataclasses.asdict(c), "path": str(c.path)} for c in cites]))
+        except OSError:
+            pass  # the cache is an optimisation: a full or read-only disk must not fail the check
     return cites
 
 
@@ -110,6 +114,7 @@ def project_manuscripts(project: Project) -> list[Path]:
 
 def check_project(project: Project, problems: Problems, sources_dir: str | None = None) -> Inputs:
     """Check this repository: sections, notes, bibliography."""
+    check_links(project.root, problems)  # a link that leaves the project is reported and never followed
     missing = [s for s in project.sections if s.path is not None and not (project.sections_dir / s.path).is_file()]
     for s in project.sections:
         if (

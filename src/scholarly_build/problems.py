@@ -7,6 +7,7 @@ cannot continue raises :class:`BuildFailed` carrying everything it collected.
 from __future__ import annotations
 
 import enum
+import errno
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -127,3 +128,29 @@ class BuildFailed(Exception):
         if self.message:
             lines.append(self.message)
         return "\n".join(lines)
+
+
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full: free some space and run the command again; complete outputs in build/ are kept",
+    errno.EDQUOT: "the disk quota is exhausted: free some space and run the command again",
+    errno.EROFS: "the file system is read-only: build in a writable copy of the project",
+    errno.EACCES: "no permission: make the project and build/ writable for this user (or delete build/)",
+    errno.EPERM: "no permission: make the project and build/ writable for this user (or delete build/)",
+    errno.EISDIR: "a folder stands where a file should be: rename or remove it",
+    errno.ENOTDIR: "a file stands where a folder should be: rename or remove it",
+    errno.ELOOP: "a symbolic link loop: remove the link",
+}
+
+
+def os_error_message(exc: OSError, root: Path) -> str:
+    """One line (plus a hint) for an error of the file system, naming the path."""
+    where = "<project>"
+    if exc.filename is not None:
+        path = Path(os.fsdecode(exc.filename))
+        try:
+            where = str(Path(os.path.abspath(path)).relative_to(root))
+        except ValueError:
+            where = str(path)
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    hint = _OS_HINTS.get(exc.errno or 0, "check the path and its permissions")
+    return f"{where}: error io: {reason}\n    hint: {hint}"

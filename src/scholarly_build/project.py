@@ -5,12 +5,14 @@ Settings live in ``manuscript/paper.yaml`` (documented in ``docs/settings.md``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import yamldoc
 from .problems import BuildFailed, Problems
+from .safety import is_identifier
 from .sources import SourceSettings, parse_settings
 from .textfile import read_text
 
@@ -18,6 +20,10 @@ SETTINGS_FILE = Path("manuscript/paper.yaml")
 DEFAULT_CROSSREF_PREFIXES = ("fig:", "tbl:", "eq:", "sec:")
 PDF_ENGINES = ("xelatex", "lualatex")
 CITATION_METHODS = ("citeproc", "biblatex")
+FONT_ROLES = ("main", "sans", "mono")
+FONT_NAME = re.compile(r"[^\W_][\w .+-]{0,99}")  # letters/digits, spaces, - _ . +: nothing TeX reads as code
+LANG_TAG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
+CROSSREF_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}:")
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,12 @@ def load_project(root: Path) -> Project:
             f"{SETTINGS_FILE}: error settings: the settings file is missing\n"
             f"    hint: run from the project root, or pass --root"
         )
+    if not path.resolve().is_relative_to(root):
+        raise BuildFailed(
+            f"{SETTINGS_FILE}: error unsafe-path: the settings file is a link that leaves the project; "
+            "it was not read\n"
+            "    hint: replace the link with the file itself"
+        )
     text = read_text(path, problems)
     try:
         doc = yamldoc.load(text or "")
@@ -170,6 +182,36 @@ def load_project(root: Path) -> Project:
     if not isinstance(fonts, dict) or not all(isinstance(v, str) for v in fonts.values()):
         problems.error("settings", "`fonts` must map main/sans/mono to font names", path=path, line=doc.line("fonts"))
         fonts = {}
+    for role, font in list(fonts.items()):
+        # Font names reach the LaTeX preamble as they are: only a font name's characters pass.
+        if role not in FONT_ROLES:
+            problems.error(
+                "settings",
+                f"unknown font role {role!r}",
+                path=path,
+                line=doc.line("fonts", role),
+                hint=f"use {', '.join(FONT_ROLES)}",
+            )
+            fonts.pop(role)
+        elif not FONT_NAME.fullmatch(font):
+            problems.error(
+                "unsafe-setting",
+                f"font name {font!r} has characters a font name does not have",
+                path=path,
+                line=doc.line("fonts", role),
+                hint="letters, digits, spaces and - _ . + only; `fc-list : family` lists the installed fonts",
+            )
+            fonts.pop(role)
+    for key in ("lang",):
+        value = data.get(key)
+        if value is not None and not (isinstance(value, str) and LANG_TAG.fullmatch(value)):
+            problems.error(
+                "unsafe-setting",
+                f"`{key}` must be a language tag such as en-GB, not {value!r}",
+                path=path,
+                line=doc.line(key),
+                hint="a BCP 47 tag: letters and digits in parts joined by -",
+            )
 
     works: list[Work] = []
     for i, item in enumerate(data.get("works") or []):
@@ -208,6 +250,16 @@ def load_project(root: Path) -> Project:
         if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("id", "script", "data")):
             problems.error("settings", "each figure needs `id`, `script` and `data`", path=path, line=line)
             continue
+        if not is_identifier(item["id"]):
+            # The id names files under build/figures/: never a path.
+            problems.error(
+                "settings",
+                f"figure id {item['id']!r} is not an identifier",
+                path=path,
+                line=line,
+                hint="start with a letter; letters, digits, - and _ only (at most 64)",
+            )
+            continue
         data_path = None if item["data"] == "notes" else Path(item["data"])
         figures.append(Figure(item["id"], Path(item["script"]), data_path, line))
 
@@ -235,6 +287,16 @@ def load_project(root: Path) -> Project:
             "`crossref_prefixes` must be a list of strings such as fig:",
             path=path,
             line=doc.line("crossref_prefixes"),
+        )
+        prefixes = list(DEFAULT_CROSSREF_PREFIXES)
+    bad_prefixes = [x for x in prefixes if not CROSSREF_PREFIX.fullmatch(x)]
+    if bad_prefixes:
+        problems.error(
+            "unsafe-setting",
+            f"cross-reference prefix {bad_prefixes[0]!r} is not a word followed by a colon",
+            path=path,
+            line=doc.line("crossref_prefixes"),
+            hint="for example fig: or tbl:",
         )
         prefixes = list(DEFAULT_CROSSREF_PREFIXES)
     bounds = {}

@@ -108,6 +108,10 @@ def run_job(job: RenderJob) -> None:
         _pandoc(job, "docx.yaml", tmp, ["--resource-path", str(job.work_dir)])
         install_atomic(tmp, job.outputs[0])
     elif job.fmt == "latex":
+        # A clean work folder for every TeX run: nothing a previous run (or a committed
+        # build/) left there, such as a biber.conf or a latexmkrc, is read.
+        shutil.rmtree(job.work_dir)
+        job.work_dir.mkdir(parents=True)
         tex = job.work_dir / job.outputs[0].name
         variables = [
             "-V",
@@ -140,11 +144,27 @@ def tex_env(base: dict[str, str]) -> dict[str, str]:
     return {**os.environ, **base, "openin_any": "p", "openout_any": "p", "shell_escape": "f"}
 
 
-def latexmk(tex: Path, engine: str, env: dict[str, str]) -> Path:
+# biber reads no configuration file (a biber.conf in its working folder could send its output anywhere).
+BIBER_COMMAND = "biber --noconf %O %S"
+# LuaTeX's Lua `io`, `os` and `lfs` ignore openin_any/openout_any, and its --safer stops luaotfload
+# (fontspec) from working. So Lua runs in a sandbox set up before the document is read (see
+# luasandbox.lua: reading only here and in the TeX and font trees, writing only here and in the
+# font cache, no processes), and --nosocket removes the network library.
+LUA_SANDBOX = Path(__file__).with_name("luasandbox.lua")
+LUA_SANDBOX_NAME = "scholarly-sandbox.lua"
+ENGINE_OPTIONS = {"xelatex": (), "lualatex": ("--nosocket",)}
+PRETEX = {"xelatex": None, "lualatex": f"\\directlua{{dofile([[{LUA_SANDBOX_NAME}]])}}"}
+
+
+def latexmk_command(tex_name: str, engine: str) -> list[str]:
     flag = {"xelatex": "-xelatex", "lualatex": "-lualatex"}[engine]
-    cmd = [
+    return [
         "latexmk",
         flag,
+        # -norc: no latexmkrc (Perl) from the working folder, the home folder or the system.
+        "-norc",
+        "-e",
+        f"$biber = '{BIBER_COMMAND}';",
         # -g: decide from the sources, not from latexmk's record of an earlier run,
         # which after an interrupted build would wrongly say "nothing to do".
         "-g",
@@ -152,9 +172,17 @@ def latexmk(tex: Path, engine: str, env: dict[str, str]) -> Path:
         "-halt-on-error",
         "-file-line-error",
         "-latexoption=-no-shell-escape",
+        *(f"-latexoption={o}" for o in ENGINE_OPTIONS[engine]),
+        *([f"-usepretex={PRETEX[engine]}"] if PRETEX[engine] else []),
         "-quiet",
-        tex.name,
+        tex_name,
     ]
+
+
+def latexmk(tex: Path, engine: str, env: dict[str, str]) -> Path:
+    cmd = latexmk_command(tex.name, engine)
+    if engine == "lualatex":
+        shutil.copyfile(LUA_SANDBOX, tex.parent / LUA_SANDBOX_NAME)
     try:
         proc = subprocess.run(
             cmd, cwd=tex.parent, env=tex_env(env), capture_output=True, text=True, timeout=LATEX_TIMEOUT_S, check=False

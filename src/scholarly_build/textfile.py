@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from .problems import Problems
@@ -12,10 +13,15 @@ MAX_INPUT_BYTES = 64 * 1024 * 1024  # beyond this a "text" input is surely a mis
 def read_text(path: Path, problems: Problems, *, code: str = "encoding") -> str | None:
     """Read UTF-8 text; report a non-UTF-8 file, a BOM or an oversized file."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except OSError as exc:
         problems.error("missing-file", f"cannot read file: {exc.strerror}", path=path)
         return None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        problems.error("missing-file", f"cannot read file: this is {kind}", path=path, hint="name a text file")
+        return None
+    size = info.st_size
     if size > MAX_INPUT_BYTES:
         problems.error(
             "file-too-large",
@@ -25,7 +31,11 @@ def read_text(path: Path, problems: Problems, *, code: str = "encoding") -> str 
             hint="split the file",
         )
         return None
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        problems.error("missing-file", f"cannot read file: {exc.strerror}", path=path)
+        return None
     if raw.startswith(b"\xef\xbb\xbf"):
         problems.warning(
             code,

@@ -10,6 +10,7 @@ import subprocess
 from importlib import metadata
 
 from . import pandoc
+from .problems import BuildFailed
 
 # Debian packages found to suffice for the PDF outputs (see README).
 TEX_PACKAGES = (
@@ -51,6 +52,13 @@ def _first_line(cmd: list[str]) -> str | None:
 @functools.lru_cache(maxsize=1)
 def pandoc_version() -> str:
     return pandoc.pandoc_version()
+
+
+def _pandoc_version_or_none() -> str | None:
+    try:
+        return pandoc_version()
+    except BuildFailed:
+        return None
 
 
 def latex_available(engine: str) -> bool:
@@ -121,7 +129,7 @@ def texlive_release() -> str | None:
 def versions(engine: str) -> dict[str, str | None]:
     found: dict[str, str | None] = {
         "python": platform.python_version(),
-        "pandoc": pandoc_version(),
+        "pandoc": _pandoc_version_or_none(),
         engine: _first_line([engine, "--version"]),
         "texlive": texlive_release(),
         "latexmk": _first_line(["latexmk", "--version"]) if shutil.which("latexmk") else None,
