@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from . import limits
 from .problems import BuildFailed, Problems
 
 
@@ -212,6 +213,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         server.serve_forever()
     except KeyboardInterrupt:
+        limits.kill_all()
         print("stopped serving")
     finally:
         server.server_close()
@@ -304,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         print(exc.render(), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        limits.kill_all()
         print(
             "interrupted; every file in build/ is complete (the previous version, or a finished new one)",
             file=sys.stderr,

@@ -11,6 +11,8 @@ from typing import Any
 
 import pypandoc
 
+from .limits import ToolLimitExceeded, run_limited
+
 # Raw TeX/HTML and raw-attribute blocks are disabled for every input: notes and
 # sections may come from untrusted pull requests, and with these extensions off
 # anything that looks like LaTeX or HTML reaches the output escaped, as text.
@@ -36,15 +38,12 @@ def run(
     args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the pinned pandoc; raise PandocError with its stderr on failure."""
-    proc = subprocess.run(
-        [pandoc_path(), *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
+    try:
+        proc = run_limited(
+            [pandoc_path(), *args], tool="pandoc", cwd=cwd, env={**os.environ, **(env or {})}, stdin=stdin
+        )
+    except ToolLimitExceeded as exc:
+        raise PandocError(str(exc), f"{exc}\n    hint: {exc.hint}") from None
     if proc.returncode != 0:
         raise PandocError(f"pandoc exited with status {proc.returncode}", proc.stderr)
     return proc

@@ -1,0 +1,155 @@
+"""Limits on what untrusted input can cost: external tools' time and memory, input sizes.
+
+Every external tool (pandoc, latexmk with TeX and biber, figure scripts) runs through
+:func:`run_limited`: in a process group of its own, with an address-space limit
+(``RLIMIT_AS``) that its children inherit, and with a wall-clock limit after which the
+whole group is killed, not just the process we started. The limits are documented in
+docs/settings.md; ``SCHOLARLY_BUILD_TIME_LIMIT_S`` and ``SCHOLARLY_BUILD_MEMORY_LIMIT_MB``
+override them for every tool (for a huge but legitimate project, or to test the limits).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+MIB = 1024 * 1024
+
+# Seconds of wall-clock time and bytes of address space per tool.
+TIME_LIMIT_S = {"pandoc": 300.0, "latex": 900.0, "figure": 300.0}
+MEMORY_LIMIT_BYTES = {"pandoc": 4096 * MIB, "latex": 4096 * MIB, "figure": 4096 * MIB}
+
+# Input size limits (bytes): far above any real section, note or bibliography, far
+# below what makes pandoc or pybtex take minutes and gigabytes.
+MAX_SECTION_BYTES = 2 * MIB
+MAX_NOTE_BYTES = 256 * 1024
+MAX_BIB_BYTES = 32 * MIB
+MAX_OTHER_BYTES = 2 * MIB
+
+TOOL_NAMES = {"pandoc": "pandoc", "latex": "LaTeX (latexmk, TeX and biber)", "figure": "the figure script"}
+
+
+class ToolLimitExceeded(Exception):
+    """A tool ran out of its time or memory limit."""
+
+    def __init__(self, tool: str, what: str, limit: str) -> None:
+        super().__init__(f"{TOOL_NAMES.get(tool, tool)} exceeded its {what} limit of {limit}")
+        self.tool = tool
+        self.what = what
+        self.limit = limit
+
+    @property
+    def hint(self) -> str:
+        variable = "SCHOLARLY_BUILD_TIME_LIMIT_S" if self.what == "time" else "SCHOLARLY_BUILD_MEMORY_LIMIT_MB"
+        return (
+            "look for a runaway input (a crossref/xdata cycle, a huge or generated file, a script that hangs); "
+            f"if the input is legitimate, raise the limit with {variable}"
+        )
+
+
+def _env_number(name: str) -> float | None:
+    value = os.environ.get(name, "").strip()
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if number > 0 else None
+
+
+def time_limit(tool: str) -> float:
+    return _env_number("SCHOLARLY_BUILD_TIME_LIMIT_S") or TIME_LIMIT_S[tool]
+
+
+def memory_limit(tool: str) -> int:
+    mb = _env_number("SCHOLARLY_BUILD_MEMORY_LIMIT_MB")
+    return int(mb * MIB) if mb else MEMORY_LIMIT_BYTES[tool]
+
+
+def describe_bytes(n: int) -> str:
+    return f"{n // MIB} MiB" if n >= MIB else f"{n // 1024} KiB"
+
+
+_live: set[int] = set()
+_live_lock = threading.Lock()
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_all() -> None:
+    """Kill every tool still running (on Ctrl-C: they are in groups of their own)."""
+    with _live_lock:
+        pids = list(_live)
+    for pid in pids:
+        _kill_group(pid)
+
+
+@dataclass(frozen=True)
+class _Limits:
+    memory: int
+
+    def __call__(self) -> None:  # runs in the child between fork and exec: keep it minimal
+        resource.setrlimit(resource.RLIMIT_AS, (self.memory, self.memory))
+
+
+# What a tool prints when its allocation fails at the address-space limit.
+_MEMORY_MARKERS = ("out of memory", "memoryerror", "cannot allocate memory", "heap exhausted", "std::bad_alloc")
+
+
+def run_limited(
+    cmd: Sequence[str],
+    *,
+    tool: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` within ``tool``'s limits; raise :class:`ToolLimitExceeded` when one is hit.
+
+    The process starts a new session, so on timeout the whole group (latexmk's TeX and
+    biber, a figure script's children) is killed.
+    """
+    seconds = time_limit(tool)
+    memory = memory_limit(tool)
+    proc = subprocess.Popen(  # fixed argument list, no shell
+        list(cmd),
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_Limits(memory),  # only setrlimit: see _Limits
+    )
+    with _live_lock:
+        _live.add(proc.pid)
+    try:
+        try:
+            out, err = proc.communicate(stdin, timeout=seconds)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            proc.communicate()
+            raise ToolLimitExceeded(tool, "time", f"{seconds:g} s") from None
+        except BaseException:
+            _kill_group(proc.pid)
+            proc.communicate()
+            raise
+        # A tool that exited leaves no stray children behind either.
+        _kill_group(proc.pid)
+    finally:
+        with _live_lock:
+            _live.discard(proc.pid)
+    if proc.returncode != 0 and any(m in (err + out).lower() for m in _MEMORY_MARKERS):
+        raise ToolLimitExceeded(tool, "memory", describe_bytes(memory))
+    return subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)
