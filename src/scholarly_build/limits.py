@@ -29,7 +29,7 @@ MEMORY_LIMIT_BYTES = {"pandoc": 4096 * MIB, "latex": 4096 * MIB, "figure": 4096 
 # below what makes pandoc or pybtex take minutes and gigabytes.
 MAX_SECTION_BYTES = 2 * MIB
 MAX_NOTE_BYTES = 256 * 1024
-MAX_BIB_BYTES = 32 * MIB
+MAX_BIB_BYTES = 64 * MIB
 MAX_OTHER_BYTES = 2 * MIB
 
 TOOL_NAMES = {"pandoc": "pandoc", "latex": "LaTeX (latexmk, TeX and biber)", "figure": "the figure script"}

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import yamldoc
+from .limits import MAX_NOTE_BYTES
 from .problems import Problems
 from .project import Project
 from .textfile import read_text
@@ -151,7 +152,7 @@ def _check_locator(value: str | None, problems: Problems, path: Path, line: int,
 
 def load_note(path: Path, project: Project, problems: Problems) -> Note | None:
     """Parse and validate one note; return None if it cannot be used at all."""
-    text = read_text(path, problems)
+    text = read_text(path, problems, limit=MAX_NOTE_BYTES, kind="a note")
     if text is None:
         return None
     if not text.strip():

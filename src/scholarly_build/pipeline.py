@@ -12,6 +12,7 @@ from . import checks
 from .bibliography import Bibliography, load_bibliography
 from .citations import Citation, find_citations
 from .fsutil import sha256_bytes, write_atomic
+from .limits import MAX_SECTION_BYTES
 from .notes import Note, load_notes
 from .pandoc import PandocError
 from .problems import Problems
@@ -41,7 +42,7 @@ def scan_citations(
 
 
 def _scan_one(path: Path, prefixes: tuple[str, ...], problems: Problems, cache_dir: Path | None) -> list[Citation]:
-    text = read_text(path, problems)
+    text = read_text(path, problems, limit=MAX_SECTION_BYTES, kind="a manuscript file")
     if text is None:
         return []
     digest = sha256_bytes(f"{path}\0{prefixes}\0{pandoc_version()}\0{text}".encode())

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import yamldoc
+from .limits import MAX_OTHER_BYTES
 from .problems import BuildFailed, Problems
 from .textfile import read_text
 
@@ -131,7 +132,7 @@ def load_project(root: Path) -> Project:
             f"{SETTINGS_FILE}: error settings: the settings file is missing\n"
             f"    hint: run from the project root, or pass --root"
         )
-    text = read_text(path, problems)
+    text = read_text(path, problems, limit=MAX_OTHER_BYTES, kind="the settings file")
     try:
         doc = yamldoc.load(text or "")
     except yamldoc.YamlError as exc:

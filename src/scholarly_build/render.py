@@ -12,6 +12,7 @@ from . import pandoc
 from .fsutil import install_atomic, sha256_bytes
 from .limits import ToolLimitExceeded, run_limited
 from .problems import BuildFailed
+from .textfile import normalise_newlines
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ def _pandoc_args(job: RenderJob, fmt_defaults: str, output: Path, extra: list[st
     ]
     for i, bib in enumerate(job.bibliography):
         name = f"bibliography-{i}.bib"
-        shutil.copyfile(bib, job.work_dir / name)
+        # Line ends as the check read them: pandoc loses entries after a lone CR.
+        (job.work_dir / name).write_bytes(normalise_newlines(bib.read_bytes().decode("utf-8", "replace")).encode())
         args += ["--bibliography", name]
     return [*args, *extra, str(job.markdown)]
 
