@@ -200,7 +200,7 @@ def paper_metadata(project: Project) -> str:
 
 
 def bibliography_metadata(project: Project, keys: list[str]) -> str:
-    meta = {k: v for k, v in project.metadata.items() if k in ("author", "date", "lang", "subject")}
+    meta = {k: v for k, v in project.metadata.items() if k in ("author", "date", "lang", "subject", "fontsize")}
     meta["title"] = "Annotated bibliography"
     meta["subtitle"] = str(project.metadata.get("title", ""))
     meta["nocite"] = ", ".join(f"@{k}" for k in keys)

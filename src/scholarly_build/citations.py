@@ -7,6 +7,7 @@ produce ``Cite`` nodes); the source text is then searched only to say *where*.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,8 +74,24 @@ def _parse_locator(suffix: str) -> tuple[str | None, str | None]:
     return m.group(1), m.group(2).strip().rstrip(",;")
 
 
+INLINE_TYPES = frozenset(
+    "Str Emph Underline Strong Strikeout Superscript Subscript SmallCaps Quoted Cite Code Space SoftBreak "
+    "LineBreak Math RawInline Link Image Note Span".split()
+)
+
+
+def _is_inlines(node: Any) -> bool:
+    return (
+        isinstance(node, list) and bool(node) and all(isinstance(x, dict) and x.get("t") in INLINE_TYPES for x in node)
+    )
+
+
 def _inline_lists(node: Any) -> Iterator[list[Any]]:
-    """Yield every list of inlines (paragraph-like runs) in document order."""
+    """Yield every run of inlines in document order, wherever it is.
+
+    Not only paragraphs: headings, line blocks, definition-list terms, table cells,
+    captions and metadata hold inlines too, and pandoc renders the citations there.
+    """
     if isinstance(node, dict):
         t = node.get("t")
         if t in ("Para", "Plain") and isinstance(node.get("c"), list):
@@ -83,8 +100,26 @@ def _inline_lists(node: Any) -> Iterator[list[Any]]:
         for value in node.values():
             yield from _inline_lists(value)
     elif isinstance(node, list):
+        if _is_inlines(node):
+            yield node
+            return
         for item in node:
             yield from _inline_lists(item)
+
+
+def all_cite_keys(node: Any) -> list[str]:
+    """Every citation id of every ``Cite`` node anywhere in a JSON AST (the completeness net)."""
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("t") == "Cite" and isinstance(item.get("c"), list) and item["c"]:
+                found.extend(str(c.get("citationId", "")) for c in item["c"][0] if isinstance(c, dict))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def _walk_inlines(inlines: list[Any], state: dict[str, bool]) -> Iterator[tuple[dict[str, Any], bool]]:
@@ -127,7 +162,63 @@ def _mask_code(text: str) -> str:
     return re.sub(r"(`+)(?!`).+?(?<!`)\1(?!`)", blank, text, flags=re.S)
 
 
+# Identifiers the build generates in every output: the bibliography (`refs`) and its
+# entries (`ref-KEY`, the targets of citation links). Input that defines them hijacks those links.
+RESERVED_ID = re.compile(r"^(refs|ref-.*)$")
+_ATTR_AT = {"Header": 1, "Div": 0, "Span": 0, "CodeBlock": 0, "Code": 0, "Link": 0, "Image": 0, "Table": 0, "Figure": 0}
+
+
+@dataclass(frozen=True)
+class ReservedId:
+    ident: str
+    line: int
+    column: int
+
+
+def _ids(node: Any) -> Iterator[str]:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            at = _ATTR_AT.get(str(item.get("t")))
+            c = item.get("c")
+            if at is not None and isinstance(c, list) and len(c) > at:
+                attr = c[at]
+                if isinstance(attr, list) and attr and isinstance(attr[0], str) and attr[0]:
+                    yield attr[0]
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def reserved_ids(ast: dict[str, Any], text: str) -> list[ReservedId]:
+    """Identifiers in ``ast`` that the build reserves, located in ``text`` where written out."""
+    found = []
+    for ident in sorted(set(_ids(ast))):
+        if not RESERVED_ID.match(ident):
+            continue
+        m = re.search(r"#" + re.escape(ident) + r"(?![\w:.-])", text)
+        if m is None:  # a heading's automatic identifier
+            line, column = 1, 0
+            for i, row in enumerate(text.splitlines(), 1):
+                if row.lstrip().startswith("#") and ident.replace("-", " ") in row.lower().replace("-", " "):
+                    line = i
+                    break
+        else:
+            line = text.count("\n", 0, m.start()) + 1
+            column = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+        found.append(ReservedId(ident, line, column))
+    return found
+
+
 def find_citations(path: Path, text: str, crossref_prefixes: tuple[str, ...] = ()) -> list[Citation]:
+    return scan_markdown(path, text, crossref_prefixes)[0]
+
+
+def scan_markdown(
+    path: Path, text: str, crossref_prefixes: tuple[str, ...] = ()
+) -> tuple[list[Citation], list[ReservedId]]:
+    """Citations and reserved identifiers of a Markdown text (one pandoc parse)."""
     ast = parse_markdown(text)
     found: list[Citation] = []
     cursor: dict[str, int] = {}
@@ -148,13 +239,21 @@ def find_citations(path: Path, text: str, crossref_prefixes: tuple[str, ...] = (
         line = sum(1 for s in line_starts if s <= start)
         return line, start - line_starts[line - 1] + 1
 
-    blocks: list[Any] = [ast.get("blocks", [])]
+    def is_crossref(key: str) -> bool:
+        return any(key.lower().startswith(p.lower()) for p in crossref_prefixes)
+
+    blocks: list[Any] = [ast.get("meta", {}), ast.get("blocks", [])]
     for inlines in _inline_lists(blocks):
         state = {"quote": False}
         for citation, after_quote in _walk_inlines(inlines, state):
             key = citation["citationId"]
             label, locator = _parse_locator(stringify(citation.get("citationSuffix", [])))
             line, column = locate(key)
-            crossref = any(key.lower().startswith(p.lower()) for p in crossref_prefixes)
-            found.append(Citation(key, path, line, column, label, locator, after_quote, crossref))
-    return found
+            found.append(Citation(key, path, line, column, label, locator, after_quote, is_crossref(key)))
+    # Whatever the walk above missed (an AST shape it does not know) is still a citation.
+    missing = Counter(all_cite_keys(ast)) - Counter(c.key for c in found)
+    for key, count in sorted(missing.items()):
+        for _ in range(count):
+            line, column = locate(key)
+            found.append(Citation(key, path, line, column, None, None, False, is_crossref(key)))
+    return found, reserved_ids(ast, text)

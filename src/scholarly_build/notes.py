@@ -17,8 +17,13 @@ from .project import Project
 from .textfile import read_text
 
 METADATA_STATUSES = ("complete", "reconstructed", "from-source-text")
-LOCATOR = re.compile(r"^(p|pp|n|nn|sec|secs|ch|para|fig|tbl)\.\s+\S.*$")
-LOCATOR_HINT = "write a locator such as `p. 133`, `pp. 12-14`, `n. 16` or `sec. Legitimacy`"
+# A locator is placed inside a generated citation (`[-@key, LOCATOR]`): brackets, `@`, `;`,
+# braces, backticks, backslashes and line breaks would end it or start another one.
+LOCATOR = re.compile(r"^(p|pp|n|nn|sec|secs|ch|para|fig|tbl)\.\s+[^\s\[\]@;{}`\\<>][^\n\r\[\]@;{}`\\<>]*$")
+LOCATOR_HINT = (
+    "write a locator such as `p. 133`, `pp. 12-14`, `n. 16` or `sec. Legitimacy` "
+    "(without brackets, braces, `@`, `;`, `<`, `>`, backticks or backslashes)"
+)
 
 # field -> (required, python types, description for messages)
 FIELDS: dict[str, tuple[bool, tuple[type, ...], str]] = {

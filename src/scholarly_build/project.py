@@ -16,6 +16,7 @@ from .textfile import read_text
 
 SETTINGS_FILE = Path("manuscript/paper.yaml")
 DEFAULT_CROSSREF_PREFIXES = ("fig:", "tbl:", "eq:", "sec:")
+FONT_SIZES = ("10pt", "11pt", "12pt")
 PDF_ENGINES = ("xelatex", "lualatex")
 CITATION_METHODS = ("citeproc", "biblatex")
 
@@ -163,6 +164,16 @@ def load_project(root: Path) -> Project:
             line=doc.line("citations"),
             hint=f"use one of: {', '.join(CITATION_METHODS)}",
         )
+    fontsize = data.get("fontsize", "10pt")
+    if fontsize not in FONT_SIZES:
+        problems.error(
+            "settings",
+            f"unknown fontsize {fontsize!r}",
+            path=path,
+            line=doc.line("fontsize"),
+            hint=f"use one of: {', '.join(FONT_SIZES)} (the sizes the article class has)",
+        )
+        fontsize = "10pt"
     fonts = data.get("fonts", {}) or {}
     if not isinstance(fonts, dict) or not all(isinstance(v, str) for v in fonts.values()):
         problems.error("settings", "`fonts` must map main/sans/mono to font names", path=path, line=doc.line("fonts"))
@@ -246,6 +257,8 @@ def load_project(root: Path) -> Project:
         k: data[k] for k in ("title", "subtitle", "date", "lang", "subject", "keywords", "abstract") if k in data
     }
     metadata["title"] = title
+    if "fontsize" in data:
+        metadata["fontsize"] = str(fontsize)  # the LaTeX template's class option
     authors = data.get("authors") or []
     if not isinstance(authors, list):
         problems.error(
