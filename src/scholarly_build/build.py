@@ -222,7 +222,9 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
                     outputs=outs,
                     # One work directory per citation method: biblatex's .aux/.bcf must never meet
                     # citeproc's (or the other way round) when the mode is switched.
-                    work_dir=build_dir / ".work" / (f"{name}-{fmt}" if fmt != "latex" else f"{name}-{fmt}-{method}"),
+                    work_dir=build_dir
+                    / ".work"
+                    / (f"{name}-{fmt}" if method == "citeproc" else f"{name}-{fmt}-{method}"),
                     defaults_dir=project.templates_dir / "pandoc",
                     bibliography=biblatex_bib if method == "biblatex" else project.bibliography,
                     csl=csl,

@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from . import limits
+from .fsutil import build_lock
 from .problems import BuildFailed, Problems
 
 
@@ -222,8 +223,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     build_dir = Path(args.root).resolve() / "build"
-    if build_dir.is_dir():
-        shutil.rmtree(build_dir)
+    if build_dir.is_dir() and not build_dir.is_symlink():
+        # The build lock: a build that is running keeps its build/ (clean fails instead of wait).
+        with build_lock(build_dir, wait=False):
+            for child in build_dir.iterdir():
+                if child.name == ".lock":
+                    continue
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+            (build_dir / ".lock").unlink(missing_ok=True)  # still held: no build can start in between
+        build_dir.rmdir()
     print("removed build/")
     return 0
 
