@@ -38,8 +38,8 @@ TOOL_NAMES = {"pandoc": "pandoc", "latex": "LaTeX (latexmk, TeX and biber)", "fi
 class ToolLimitExceeded(Exception):
     """A tool ran out of its time or memory limit."""
 
-    def __init__(self, tool: str, what: str, limit: str) -> None:
-        super().__init__(f"{TOOL_NAMES.get(tool, tool)} exceeded its {what} limit of {limit}")
+    def __init__(self, tool: str, what: str, limit: str, detail: str = "") -> None:
+        super().__init__(f"{TOOL_NAMES.get(tool, tool)} exceeded its {what} limit of {limit}{detail}")
         self.tool = tool
         self.what = what
         self.limit = limit
@@ -103,6 +103,7 @@ class _Limits:
 
 
 # What a tool prints when its allocation fails at the address-space limit.
+_CRASH_SIGNALS = {-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS, -signal.SIGKILL}
 _MEMORY_MARKERS = ("out of memory", "memoryerror", "cannot allocate memory", "heap exhausted", "std::bad_alloc")
 
 
@@ -152,4 +153,8 @@ def run_limited(
             _live.discard(proc.pid)
     if proc.returncode != 0 and any(m in (err + out).lower() for m in _MEMORY_MARKERS):
         raise ToolLimitExceeded(tool, "memory", describe_bytes(memory))
+    if proc.returncode in _CRASH_SIGNALS:
+        # Failed allocations at the address-space limit often end in SIGSEGV/SIGABRT (pandoc's runtime does).
+        name = signal.Signals(-proc.returncode).name
+        raise ToolLimitExceeded(tool, "memory", describe_bytes(memory), f" (it was killed by {name})")
     return subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)
