@@ -14,6 +14,7 @@ import os
 import resource
 import signal
 import subprocess
+import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -122,35 +123,47 @@ def run_limited(
     """
     seconds = time_limit(tool)
     memory = memory_limit(tool)
-    proc = subprocess.Popen(  # fixed argument list, no shell
-        list(cmd),
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=_Limits(memory),  # only setrlimit: see _Limits
-    )
-    with _live_lock:
-        _live.add(proc.pid)
-    try:
-        try:
-            out, err = proc.communicate(stdin, timeout=seconds)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc.pid)
-            proc.communicate()
-            raise ToolLimitExceeded(tool, "time", f"{seconds:g} s") from None
-        except BaseException:
-            _kill_group(proc.pid)
-            proc.communicate()
-            raise
-        # A tool that exited leaves no stray children behind either.
-        _kill_group(proc.pid)
-    finally:
+    # Files, not pipes: a child left running in the background would hold a pipe open and
+    # make us wait for it; with files we wait for the tool itself, then stop its group.
+    with (
+        tempfile.TemporaryFile() as fin,
+        tempfile.TemporaryFile() as fout,
+        tempfile.TemporaryFile() as ferr,
+    ):
+        if stdin is not None:
+            fin.write(stdin.encode())
+            fin.seek(0)
+        proc = subprocess.Popen(  # fixed argument list, no shell
+            list(cmd),
+            cwd=cwd,
+            env=env,
+            stdin=fin if stdin is not None else subprocess.DEVNULL,
+            stdout=fout,
+            stderr=ferr,
+            start_new_session=True,
+            preexec_fn=_Limits(memory),  # only setrlimit: see _Limits
+        )
         with _live_lock:
-            _live.discard(proc.pid)
+            _live.add(proc.pid)
+        try:
+            try:
+                proc.wait(timeout=seconds)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc.pid)
+                proc.wait()
+                raise ToolLimitExceeded(tool, "time", f"{seconds:g} s") from None
+            except BaseException:
+                _kill_group(proc.pid)
+                proc.wait()
+                raise
+            _kill_group(proc.pid)  # a tool that exited leaves no stray children behind either
+        finally:
+            with _live_lock:
+                _live.discard(proc.pid)
+        fout.seek(0)
+        ferr.seek(0)
+        out = fout.read().decode("utf-8", "replace")
+        err = ferr.read().decode("utf-8", "replace")
     if proc.returncode != 0 and any(m in (err + out).lower() for m in _MEMORY_MARKERS):
         raise ToolLimitExceeded(tool, "memory", describe_bytes(memory))
     if proc.returncode in _CRASH_SIGNALS:
