@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -39,7 +40,11 @@ def cli(root: Path, *args: str, env: dict[str, str] | None = None, timeout: floa
     base = {k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "COLUMNS", "LINES")}
     proc = subprocess.run(
         [sys.executable, "-m", "scholarly_build", "--root", str(root), *args],
-        capture_output=True, text=True, env={**base, **(env or {})}, timeout=timeout, check=False,
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        timeout=timeout,
+        check=False,
     )
     out = proc.stdout + proc.stderr
     assert "Traceback" not in out, out
@@ -60,16 +65,18 @@ def line_of(path: Path, needle: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
 
 
-def settings(root: Path) -> dict:
-    return yaml.safe_load((root / SETTINGS).read_text())
+def settings(root: Path) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((root / SETTINGS).read_text())
+    return data
 
 
-def write_settings(root: Path, data: dict) -> None:
+def write_settings(root: Path, data: dict[str, Any]) -> None:
     (root / SETTINGS).write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
 
 
 def entry(key: str, extra: str = "") -> str:
-    return f"\n@book{{{key},\n  author = {{Doe, Jane}},\n  title = {{T}},\n  publisher = {{P}},\n  date = {{2000}},\n{extra}}}\n"
+    fields = "  author = {Doe, Jane},\n  title = {T},\n  publisher = {P},\n  date = {2000},\n"
+    return f"\n@book{{{key},\n{fields}{extra}}}\n"
 
 
 def sha(path: Path) -> str:
@@ -90,15 +97,23 @@ def test_check_reports_crossref_and_xdata_cycles(mini: Path) -> None:
     bib = mini / BIB
     append(bib, entry("cycA", "  crossref = {cycB},\n") + entry("cycB", "  crossref = {cycA},\n"))
     append(bib, entry("selfref", "  xdata = {gamma1999, selfref},\n"))
-    append(bib, entry("triA", "  xref = {triB},\n") + entry("triB", "  crossref = {triC},\n")
-           + entry("triC", "  xref = {triA},\n"))
+    append(
+        bib,
+        entry("triA", "  xref = {triB},\n")
+        + entry("triB", "  crossref = {triC},\n")
+        + entry("triC", "  xref = {triA},\n"),
+    )
     code, out = cli(mini, "check")
     assert code == 1
     cycle_lines = [line for line in out.splitlines() if "reference-cycle" in line]
     assert len(cycle_lines) == 3, out
-    assert f"{BIB}:{line_of(bib, 'crossref = {cycB}')}: error reference-cycle: entry 'cycA': `crossref` is part of a cycle: cycA → cycB → cycA" in out
-    assert f"{BIB}:{line_of(bib, 'xdata = {gamma1999, selfref}')}: error reference-cycle: entry 'selfref': `xdata` names itself" in out
-    assert f"{BIB}:{line_of(bib, 'xref = {triB}')}: error reference-cycle: entry 'triA': `xref` is part of a cycle: triA → triB → triC → triA" in out
+    where = {
+        needle: f"{BIB}:{line_of(bib, needle)}: error reference-cycle: entry "
+        for needle in ("crossref = {cycB}", "xdata = {gamma1999, selfref}", "xref = {triB}")
+    }
+    assert where["crossref = {cycB}"] + "'cycA': `crossref` is part of a cycle: cycA → cycB → cycA" in out
+    assert where["xdata = {gamma1999, selfref}"] + "'selfref': `xdata` names itself" in out
+    assert where["xref = {triB}"] + "'triA': `xref` is part of a cycle: triA → triB → triC → triA" in out
     assert "hint: an entry may inherit from another" in out
     code, out = cli(mini, "build", "--formats", "html", timeout=120)
     assert code == 1 and "reference-cycle" in out and not (mini / "build" / "paper.html").exists()
@@ -114,22 +129,26 @@ def _hanging_figure(mini: Path, body: str) -> None:
 def test_hanging_figure_script_is_killed_with_its_process_group(mini: Path, tmp_path: Path) -> None:
     """At the time limit the script and its children (a grandchild too) are gone; a clear error, exit 1."""
     pids = tmp_path / "pids"
-    _hanging_figure(mini, f"""import os, subprocess, sys, time
+    _hanging_figure(
+        mini,
+        f"""import os, subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time; "
     "p = subprocess.Popen(['sleep', '300']); open({str(pids)!r} + '.grand', 'w').write(str(p.pid)); time.sleep(300)"])
 with open({str(pids)!r}, "w") as fh:
     fh.write(f"{{os.getpid()}} {{child.pid}}")
 time.sleep(300)
-""")
+""",
+    )
     start = time.monotonic()
     code, out = cli(mini, "build", "--formats", "none", env={"SCHOLARLY_BUILD_TIME_LIMIT_S": "4"}, timeout=60)
     assert time.monotonic() - start < 40
     assert code == 1
-    assert re.search(r"^figures/hang\.py: error limit: figure 'bars': the figure script exceeded its time limit of 4 s", out,
-                     re.M), out
+    assert re.search(
+        r"^figures/hang\.py: error limit: figure 'bars': the figure script exceeded its time limit of 4 s", out, re.M
+    ), out
     assert "hint: look for a runaway input" in out and "SCHOLARLY_BUILD_TIME_LIMIT_S" in out
     time.sleep(0.5)
-    alive = [int(p) for p in pids.read_text().split() + [(tmp_path / "pids.grand").read_text()]]
+    alive = [int(p) for p in [*pids.read_text().split(), (tmp_path / "pids.grand").read_text()]]
     for pid in alive:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2], pid
 
@@ -138,10 +157,14 @@ def test_a_figure_script_that_exits_leaves_no_children(mini: Path, tmp_path: Pat
     """Variant: the script finishes but leaves a background child running; the group is stopped."""
     pid_file = tmp_path / "bg"
     original = (mini / "figures" / "bars.py").read_text()
-    _hanging_figure(mini, f"""import subprocess
+    _hanging_figure(
+        mini,
+        f"""import subprocess
 p = subprocess.Popen(["sleep", "300"])
 open({str(pid_file)!r}, "w").write(str(p.pid))
-""" + original)
+"""
+        + original,
+    )
     code, out = cli(mini, "build", "--formats", "none", timeout=120)
     assert code == 0, out
     time.sleep(0.5)
@@ -159,8 +182,7 @@ def test_memory_limit_ends_tools_with_a_clear_error(mini: Path) -> None:
     # pandoc (the check parses the sections, or the assembled paper, with it) under 60 MiB.
     code, out = cli(mini, "check", env={"SCHOLARLY_BUILD_MEMORY_LIMIT_MB": "60"}, timeout=120)
     assert code == 1
-    assert re.search(r"^\S+:1: error parse: .*pandoc exceeded its memory limit of 60 MiB",
-                     out, re.M), out
+    assert re.search(r"^\S+:1: error parse: .*pandoc exceeded its memory limit of 60 MiB", out, re.M), out
 
 
 def test_pandoc_and_latex_run_with_a_time_limit(mini: Path) -> None:
@@ -188,8 +210,9 @@ def test_size_limits_are_clear_errors(mini: Path, rel: str, size: int, limit: st
     code, out = cli(mini, "check", timeout=120)
     assert time.monotonic() - start < 30
     assert code == 1
-    assert re.search(rf"^{re.escape(rel)}:1: error file-too-large: file is \d+ (MiB|KiB); the limit is {limit}$", out,
-                     re.M), out
+    assert re.search(
+        rf"^{re.escape(rel)}:1: error file-too-large: file is \d+ (MiB|KiB); the limit is {limit}$", out, re.M
+    ), out
     assert "docs/settings.md" in out
     docs = (Path(__file__).resolve().parents[1] / "docs" / "settings.md").read_text()
     assert limit.split(" for ")[0] in docs
@@ -215,9 +238,10 @@ def test_renaming_a_figure_id_re_renders(mini: Path) -> None:
     edit(mini / BODY, "(bars.png)", "(bars2.png)")
     code, out = cli(mini, "build", "--formats", "html", "--documents", "paper", timeout=120)
     assert code == 0, out
-    assert '<img role="img" aria-label="Shares reported by Beta, in per cent." src="data:image/png' in (
-        mini / "build" / "paper.html"
-    ).read_text()
+    assert (
+        '<img role="img" aria-label="Shares reported by Beta, in per cent." src="data:image/png'
+        in (mini / "build" / "paper.html").read_text()
+    )
     data["figures"][0]["id"] = "bars"
     write_settings(mini, data)
     edit(mini / BODY, "(bars2.png)", "(bars.png)")
@@ -236,9 +260,25 @@ def test_switching_citation_modes_needs_no_clean(mini: Path) -> None:
         code, out = cli(mini, "build", "--formats", "pdf", "--documents", "paper", "--citations", mode)
         assert code == 0, (mode, out)
     procs = [
-        subprocess.Popen([sys.executable, "-m", "scholarly_build", "--root", str(mini), "build", "--formats", "pdf",
-                          "--documents", "bibliography", "--citations", mode],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "scholarly_build",
+                "--root",
+                str(mini),
+                "build",
+                "--formats",
+                "pdf",
+                "--documents",
+                "bibliography",
+                "--citations",
+                mode,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for mode in ("biblatex", "citeproc")
     ]
     for proc in procs:
@@ -257,7 +297,11 @@ def test_failed_pdf_replaces_no_output_of_its_document_and_manifest_tells(mini: 
     before = {p.name: sha(p) for p in build.iterdir() if p.suffix in (".pdf", ".html", ".tex", ".docx")}
     append(mini / BODY, "\nA new sentence that changes every paper output.\n")
     # The LaTeX template (code, not data) now breaks TeX for both documents.
-    edit(mini / "templates" / "latex" / "template.tex", "\\begin{document}", "\\begin{document}\n\\undefinedcontrolsequence")
+    edit(
+        mini / "templates" / "latex" / "template.tex",
+        "\\begin{document}",
+        "\\begin{document}\n\\undefinedcontrolsequence",
+    )
     code, out = cli(mini, "build")
     assert code == 1
     assert "error latex" in out and "paper: no output was replaced" in out
@@ -278,23 +322,38 @@ def test_failed_pdf_replaces_no_output_of_its_document_and_manifest_tells(mini: 
 def test_check_sees_citations_wherever_pandoc_renders_them(mini: Path) -> None:
     """Undefined keys in a heading, a line block, a definition-list term, a note's body and its
     `uses.how` (the issue), plus a table caption, a footnote, an image caption and a table cell."""
-    append(mini / INTRO, "\n## A heading citing @nohead\n\n| a line block citing @noline\n| second line\n\n"
-                         "Term citing @noterm\n:   its definition\n\n| a |\n|---|\n| @nocell |\n\n"
-                         ": a caption citing @nocaption\n\nText.^[A footnote citing @nofoot.]\n\n"
-                         "![An image citing @noimage](bars.png)\n")
+    append(
+        mini / INTRO,
+        "\n## A heading citing @nohead\n\n| a line block citing @noline\n| second line\n\n"
+        "Term citing @noterm\n:   its definition\n\n| a |\n|---|\n| @nocell |\n\n"
+        ": a caption citing @nocaption\n\nText.^[A footnote citing @nofoot.]\n\n"
+        "![An image citing @noimage](bars.png)\n",
+    )
     note = mini / "bib" / "notes" / "beta2016.md"
     edit(note, "uses: {}", 'uses:\n  alpha2018:\n    - locator: "p. 3"\n      how: "builds on @nohow"')
     append(note, "\nThe body cites [@nobody, p. 4] too.\n")
     code, out = cli(mini, "check")
     assert code == 1
     for key in ("nohead", "noline", "noterm", "nocell", "nocaption", "nofoot", "noimage"):
-        assert re.search(rf"^{INTRO}:{line_of(mini / INTRO, '@' + key)}:\d+: error undefined-citation: citation key "
-                         rf"'{key}'", out, re.M), (key, out)
-    assert re.search(rf"^bib/notes/beta2016.md:{line_of(note, '@nobody')}: error undefined-citation: citation key "
-                     "'nobody'", out, re.M), out
+        assert re.search(
+            rf"^{INTRO}:{line_of(mini / INTRO, '@' + key)}:\d+: error undefined-citation: citation key "
+            rf"'{key}'",
+            out,
+            re.M,
+        ), (key, out)
+    assert re.search(
+        rf"^bib/notes/beta2016.md:{line_of(note, '@nobody')}: error undefined-citation: citation key "
+        "'nobody'",
+        out,
+        re.M,
+    ), out
     how_line = line_of(note, "- locator:")
-    assert re.search(rf"^bib/notes/beta2016.md:{how_line}: error undefined-citation: "
-                     "citation key 'nohow'", out, re.M), out
+    assert re.search(
+        rf"^bib/notes/beta2016.md:{how_line}: error undefined-citation: "
+        "citation key 'nohow'",
+        out,
+        re.M,
+    ), out
 
 
 def test_reserved_ids_and_locators_cannot_hijack_citations(mini: Path) -> None:
@@ -307,15 +366,28 @@ def test_reserved_ids_and_locators_cannot_hijack_citations(mini: Path) -> None:
     append(note, "\n[hijack]{#ref-gamma1999}\n")
     code, out = cli(mini, "check")
     assert code == 1
-    for ident, needle in (("ref-alpha2018", "{#ref-alpha2018}"), ("ref-beta2016", "{#ref-beta2016}"),
-                          ("refs", "::: {#refs}")):
-        assert re.search(rf"^{INTRO}:{line_of(mini / INTRO, needle)}:\d+: error reserved-id: the identifier "
-                         rf"'{ident}' is reserved", out, re.M), (ident, out)
+    for ident, needle in (
+        ("ref-alpha2018", "{#ref-alpha2018}"),
+        ("ref-beta2016", "{#ref-beta2016}"),
+        ("refs", "::: {#refs}"),
+    ):
+        assert re.search(
+            rf"^{INTRO}:{line_of(mini / INTRO, needle)}:\d+: error reserved-id: the identifier "
+            rf"'{ident}' is reserved",
+            out,
+            re.M,
+        ), (ident, out)
     assert f"{BODY}:{line_of(mini / BODY, '# Refs')}: error reserved-id: the identifier 'refs'" in out
-    assert re.search(rf"^bib/notes/alpha2018.md:{line_of(note, '#ref-gamma1999')}:\d+: error reserved-id: the "
-                     "identifier 'ref-gamma1999'", out, re.M), out
-    assert (f"bib/notes/alpha2018.md:{line_of(note, 'sec. Regimes]')}: error note-schema: bad locator "
-            "'sec. Regimes] [@gamma1999'") in out
+    assert re.search(
+        rf"^bib/notes/alpha2018.md:{line_of(note, '#ref-gamma1999')}:\d+: error reserved-id: the "
+        "identifier 'ref-gamma1999'",
+        out,
+        re.M,
+    ), out
+    assert (
+        f"bib/notes/alpha2018.md:{line_of(note, 'sec. Regimes]')}: error note-schema: bad locator "
+        "'sec. Regimes] [@gamma1999'"
+    ) in out
     # Variant: a `;` would start a second citation in the group.
     edit(note, 'locator: "sec. Regimes] [@gamma1999"', 'locator: "p. 3; -@beta2016"')
     code, out = cli(mini, "check")
@@ -354,7 +426,10 @@ def test_fontsize_reaches_the_pdf(mini: Path) -> None:
     data["fontsize"] = "14pt"
     write_settings(mini, data)
     code, out = cli(mini, "check")
-    assert code == 1 and f"{SETTINGS}:{line_of(mini / SETTINGS, 'fontsize')}: error settings: unknown fontsize '14pt'" in out
+    assert (
+        code == 1
+        and f"{SETTINGS}:{line_of(mini / SETTINGS, 'fontsize')}: error settings: unknown fontsize '14pt'" in out
+    )
 
 
 def test_lone_cr_bib_and_utf16_inputs_lose_no_citation_silently(mini: Path) -> None:
@@ -404,8 +479,12 @@ def test_serve_stays_inside_build_and_hides_dot_folders(mini: Path, tmp_path: Pa
     (build / "paper.html").write_text("<html>PAPER</html>")
     (build / "leak.txt").symlink_to(secret / "secret.txt")
     (build / "leakdir").symlink_to(secret)
-    proc = subprocess.Popen([sys.executable, "-m", "scholarly_build", "--root", str(mini), "serve", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scholarly_build", "--root", str(mini), "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
@@ -414,7 +493,7 @@ def test_serve_stays_inside_build_and_hides_dot_folders(mini: Path, tmp_path: Pa
 
         def get(path: str) -> tuple[int, str]:
             try:
-                with urllib.request.urlopen(base.group(0) + path, timeout=10) as resp:
+                with urllib.request.urlopen(base.group(0) + path, timeout=10) as resp:  # noqa: S310 - http://127.0.0.1
                     return resp.status, resp.read().decode()
             except urllib.error.HTTPError as exc:
                 return exc.code, ""
