@@ -356,6 +356,16 @@ def test_check_sees_citations_wherever_pandoc_renders_them(mini: Path) -> None:
     ), out
 
 
+def test_check_sees_citations_in_rendered_settings(mini: Path) -> None:
+    """Variant: the abstract in paper.yaml is rendered as Markdown, so its citations are checked too."""
+    data = settings(mini)
+    data["abstract"] = "An abstract that cites @noabstract and [@alpha2018]."
+    write_settings(mini, data)
+    code, out = cli(mini, "check")
+    assert code == 1
+    assert f"{SETTINGS}:{line_of(mini / SETTINGS, '@noabstract')}: error undefined-citation: the settings cite " in out
+
+
 def test_reserved_ids_and_locators_cannot_hijack_citations(mini: Path) -> None:
     """`{#ref-KEY}` on a span and a heading, `::: {#refs}`, a heading whose automatic id is `refs`, and
     the same in a note body; a claim locator with `]` or `@` cannot leave the generated citation."""

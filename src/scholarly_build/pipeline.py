@@ -249,6 +249,27 @@ def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> Non
     except PandocError as exc:
         problems.error("parse", f"pandoc could not parse the assembled paper: {exc}", path=path, line=1)
         return
+    # The settings' title, abstract etc. are Markdown too (pandoc's --metadata-file renders them).
+    from .assemble import paper_metadata
+
+    try:
+        meta_cites = find_citations(project.settings_path, f"---\n{paper_metadata(project)}...\n")
+    except PandocError:
+        meta_cites = []
+    settings_lines = project.settings_path.read_text(errors="replace").splitlines()
+    for cite in meta_cites:
+        if cite.key not in inputs.bib.entries and cite.key not in seen:
+            seen.add(cite.key)
+            line = next((i for i, row in enumerate(settings_lines, 1) if "@" + cite.key in row), 1)
+            problems.error(
+                "undefined-citation",
+                f"the settings cite {cite.key!r} (metadata such as the title or abstract is rendered), "
+                "which is in no .bib file",
+                path=project.settings_path,
+                line=line,
+                key=cite.key,
+                hint="add an entry for it to the bibliography, or fix the key",
+            )
     for cite in cites:
         if not cite.crossref and cite.key not in inputs.bib.entries and cite.key not in seen:
             seen.add(cite.key)
