@@ -10,8 +10,10 @@ override them for every tool (for a huge but legitimate project, or to test the 
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -108,6 +110,11 @@ _CRASH_SIGNALS = {-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS, -signal.SIGK
 _MEMORY_MARKERS = ("out of memory", "memoryerror", "cannot allocate memory", "heap exhausted", "std::bad_alloc")
 
 
+@functools.lru_cache(maxsize=1)
+def _prlimit() -> str | None:
+    return shutil.which("prlimit")
+
+
 def run_limited(
     cmd: Sequence[str],
     *,
@@ -133,15 +140,22 @@ def run_limited(
         if stdin is not None:
             fin.write(stdin.encode())
             fin.seek(0)
+        # prlimit (util-linux) sets the limit without running Python between fork and exec,
+        # which is not safe while other threads run; without it, setrlimit in the child.
+        prlimit = _prlimit()
+        if prlimit and shutil.which(cmd[0]) is None:
+            # As Popen would without prlimit in front: the caller reports a missing tool.
+            raise FileNotFoundError(2, "No such file or directory", cmd[0])
+        argv = [prlimit, f"--as={memory}", "--", *cmd] if prlimit else list(cmd)
         proc = subprocess.Popen(  # fixed argument list, no shell
-            list(cmd),
+            argv,
             cwd=cwd,
             env=env,
             stdin=fin if stdin is not None else subprocess.DEVNULL,
             stdout=fout,
             stderr=ferr,
             start_new_session=True,
-            preexec_fn=_Limits(memory),  # only setrlimit: see _Limits
+            preexec_fn=None if prlimit else _Limits(memory),  # only setrlimit: see _Limits
         )
         with _live_lock:
             _live.add(proc.pid)
