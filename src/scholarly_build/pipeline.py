@@ -116,7 +116,8 @@ def check_note_text(
         joined = "\n\n".join(chunks)
 
         def where(line: int) -> int:
-            first, at, is_body = max((s for s in starts if s[0] <= max(line, 1)), key=lambda s: s[0])
+            line = max(line, 1)
+            first, at, is_body = max((s for s in starts if s[0] <= line), key=lambda s: s[0])
             return at + (line - first) if is_body else at
 
         try:
