@@ -125,8 +125,8 @@ def run_limited(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``cmd`` within ``tool``'s limits; raise :class:`ToolLimitExceeded` when one is hit.
 
-    The process starts a new session, so on timeout the whole group (latexmk's TeX and
-    biber, a figure script's children) is killed.
+    The process leads a new process group, so on timeout the whole group (latexmk's TeX
+    and biber, a figure script's children) is killed.
     """
     seconds = time_limit(tool)
     memory = memory_limit(tool)
@@ -154,7 +154,9 @@ def run_limited(
             stdin=fin if stdin is not None else subprocess.DEVNULL,
             stdout=fout,
             stderr=ferr,
-            start_new_session=True,
+            # A process group of its own, still in the build's session; at a limit the group is
+            # killed whole, and on Ctrl-C the build kills every group it started (kill_all).
+            process_group=0,
             preexec_fn=None if prlimit else _Limits(memory),  # only setrlimit: see _Limits
         )
         with _live_lock:
