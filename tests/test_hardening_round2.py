@@ -186,13 +186,18 @@ def test_memory_limit_ends_tools_with_a_clear_error(mini: Path) -> None:
 
 
 def test_pandoc_and_latex_run_with_a_time_limit(mini: Path) -> None:
-    """A time limit too short for any render: the build ends with a clear message naming the tool."""
-    code, out = cli(mini, "check")
-    assert code == 0, out  # the check is cached from here on; the renders are not
-    code, out = cli(mini, "build", "--formats", "html,pdf", env={"SCHOLARLY_BUILD_TIME_LIMIT_S": "0.05"}, timeout=120)
+    """A 3 s limit: pandoc's parses and renders fit, XeLaTeX does not; the whole latexmk group is stopped,
+    the build says which tool and limit, and (the paper's PDF having failed) none of its outputs is installed."""
+    code, out = cli(mini, "build", "--formats", "none")
+    assert code == 0, out  # the figure is made, and the check's parses cached
+    code, out = cli(mini, "build", "--formats", "html,pdf", env={"SCHOLARLY_BUILD_TIME_LIMIT_S": "3"}, timeout=120)
     assert code == 1
-    assert re.search(r"(pandoc|LaTeX \(latexmk, TeX and biber\)) exceeded its time limit of 0\.05 s", out), out
-    assert not list((mini / "build").glob("*.html"))
+    assert re.search(r"error limit: (pandoc|LaTeX \(latexmk, TeX and biber\)) exceeded its time limit of 3 s", out), out
+    assert "hint: look for a runaway input" in out
+    assert not list((mini / "build").glob("*.html")) and not list((mini / "build").glob("*.pdf"))
+    time.sleep(0.5)
+    leftover = subprocess.run(["pgrep", "-f", f"{mini}/build/.work"], capture_output=True, text=True, check=False)
+    assert leftover.stdout == "", leftover.stdout
 
 
 @pytest.mark.parametrize(
