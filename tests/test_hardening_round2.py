@@ -409,6 +409,23 @@ def test_reserved_ids_and_locators_cannot_hijack_citations(mini: Path) -> None:
     assert "bad locator 'p. 3; -@beta2016'" in out
 
 
+def test_reserved_ids_in_generated_blocks_are_reported(mini: Path) -> None:
+    """Variant: a claim's stance lands in the comparison table of the assembled paper; `ref-KEY` there and a
+    second `refs` are reported against the assembled file, with a hint naming the notes' claims."""
+    note = mini / "bib" / "notes" / "beta2016.md"
+    edit(note, 'stance: "Personalist regime (beta2016)"', 'stance: "Personalist [regime]{#ref-alpha2018} [x]{#refs}"')
+    code, out = cli(mini, "check")
+    assert code == 1
+    found = re.findall(
+        r"^build/assembled/paper\.md:\d+:\d+: error reserved-id: the assembled paper has the "
+        r"identifier '([^']+)'",
+        out,
+        re.M,
+    )
+    assert sorted(found) == ["ref-alpha2018", "refs"], out
+    assert "hint: a note's claim or stance" in out
+
+
 def _body_font_size(pdf: Path) -> float:
     from pypdf import PdfReader
 

@@ -192,22 +192,23 @@ def _ids(node: Any) -> Iterator[str]:
 
 
 def reserved_ids(ast: dict[str, Any], text: str) -> list[ReservedId]:
-    """Identifiers in ``ast`` that the build reserves, located in ``text`` where written out."""
+    """Every element of ``ast`` with an identifier the build reserves, located in ``text`` where written out."""
     found = []
-    for ident in sorted(set(_ids(ast))):
-        if not RESERVED_ID.match(ident):
-            continue
-        m = re.search(r"#" + re.escape(ident) + r"(?![\w:.-])", text)
-        if m is None:  # a heading's automatic identifier
-            line, column = 1, 0
-            for i, row in enumerate(text.splitlines(), 1):
-                if row.lstrip().startswith("#") and ident.replace("-", " ") in row.lower().replace("-", " "):
-                    line = i
-                    break
-        else:
-            line = text.count("\n", 0, m.start()) + 1
-            column = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
-        found.append(ReservedId(ident, line, column))
+    counts = Counter(i for i in _ids(ast) if RESERVED_ID.match(i))
+    for ident, count in sorted(counts.items()):
+        written = list(re.finditer(r"#" + re.escape(ident) + r"(?![\w:.-])", text))
+        for n in range(count):
+            if n < len(written):
+                start = written[n].start()
+                line = text.count("\n", 0, start) + 1
+                column = start - (text.rfind("\n", 0, start) + 1) + 1
+            else:  # a heading's automatic identifier
+                line, column = 1, 0
+                for i, row in enumerate(text.splitlines(), 1):
+                    if row.lstrip().startswith("#") and ident.replace("-", " ") in row.lower().replace("-", " "):
+                        line = i
+                        break
+            found.append(ReservedId(ident, line, column))
     return found
 
 

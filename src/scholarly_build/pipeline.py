@@ -246,10 +246,23 @@ def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> Non
     path = project.build_dir / "assembled" / "paper.md"
     seen = {c.key for c in inputs.citations}
     try:
-        cites = find_citations(path, markdown, project.crossref_prefixes)
+        cites, ids = scan_markdown(path, markdown, project.crossref_prefixes)
     except PandocError as exc:
         problems.error("parse", f"pandoc could not parse the assembled paper: {exc}", path=path, line=1)
         return
+    # The template makes one `refs` (the bibliography); any other reserved id comes from a note's claim.
+    own = next((i for i in reversed(ids) if i.ident == "refs"), None)  # the template's is the last
+    for rid in ids:
+        if rid is not own:
+            problems.error(
+                "reserved-id",
+                f"the assembled paper has the identifier {rid.ident!r}, which the build reserves for the "
+                "bibliography and its entries",
+                path=path,
+                line=rid.line,
+                column=rid.column,
+                hint="a note's claim or stance (the comparison table) or a template defines it; rename it there",
+            )
     # The settings' title, abstract etc. are Markdown too (pandoc's --metadata-file renders them).
     from .assemble import paper_metadata
 
