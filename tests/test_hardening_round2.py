@@ -183,6 +183,7 @@ def test_memory_limit_ends_tools_with_a_clear_error(mini: Path) -> None:
     code, out = cli(mini, "check", env={"SCHOLARLY_BUILD_MEMORY_LIMIT_MB": "60"}, timeout=120)
     assert code == 1
     assert re.search(r"^\S+:1: error parse: .*pandoc exceeded its memory limit of 60 MiB", out, re.M), out
+    assert out.count("hint: look for a runaway input") >= 1
 
 
 def test_pandoc_and_latex_run_with_a_time_limit(mini: Path) -> None:

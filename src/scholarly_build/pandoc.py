@@ -20,9 +20,10 @@ READER = "markdown-raw_html-raw_tex-raw_attribute"
 
 
 class PandocError(Exception):
-    def __init__(self, message: str, stderr: str) -> None:
+    def __init__(self, message: str, stderr: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.stderr = stderr
+        self.hint = hint  # set when a limit stopped pandoc
 
 
 @functools.lru_cache(maxsize=1)
@@ -43,7 +44,7 @@ def run(
             [pandoc_path(), *args], tool="pandoc", cwd=cwd, env={**os.environ, **(env or {})}, stdin=stdin
         )
     except ToolLimitExceeded as exc:
-        raise PandocError(str(exc), f"{exc}\n    hint: {exc.hint}") from None
+        raise PandocError(str(exc), f"{exc}\n    hint: {exc.hint}", exc.hint) from None
     if proc.returncode != 0:
         raise PandocError(f"pandoc exited with status {proc.returncode}", proc.stderr)
     return proc

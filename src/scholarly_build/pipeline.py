@@ -92,7 +92,9 @@ def _scan_one(path: Path, prefixes: tuple[str, ...], problems: Problems, cache_d
     try:
         cites, ids = _scan_text(path, text, prefixes, cache_dir)
     except (PandocError, RuntimeError) as exc:
-        problems.error("parse", f"pandoc could not parse this file: {exc}", path=path, line=1)
+        problems.error(
+            "parse", f"pandoc could not parse this file: {exc}", path=path, line=1, hint=getattr(exc, "hint", None)
+        )
         return []
     report_reserved(ids, problems, path)
     return cites
@@ -123,7 +125,9 @@ def check_note_text(
         try:
             cites, ids = _scan_text(note.path, joined, prefixes, cache_dir)
         except PandocError as exc:
-            problems.error("parse", f"pandoc could not parse this note: {exc}", path=note.path, line=note.body_line)
+            problems.error(
+                "parse", f"pandoc could not parse this note: {exc}", path=note.path, line=note.body_line, hint=exc.hint
+            )
             return
         for rid in ids:
             report_reserved([ReservedId(rid.ident, where(rid.line), rid.column)], problems, note.path)
@@ -248,7 +252,7 @@ def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> Non
     try:
         cites, ids = scan_markdown(path, markdown, project.crossref_prefixes)
     except PandocError as exc:
-        problems.error("parse", f"pandoc could not parse the assembled paper: {exc}", path=path, line=1)
+        problems.error("parse", f"pandoc could not parse the assembled paper: {exc}", path=path, line=1, hint=exc.hint)
         return
     # The template makes one `refs` (the bibliography); any other reserved id comes from a note's claim.
     own = next((i for i in reversed(ids) if i.ident == "refs"), None)  # the template's is the last
