@@ -492,7 +492,9 @@ def test_lone_cr_bib_and_utf16_inputs_lose_no_citation_silently(mini: Path) -> N
 # --- Also -------------------------------------------------------------------------------------
 
 
-def test_clean_takes_the_build_lock(mini: Path) -> None:
+def test_clean_takes_the_build_lock(mini: Path, tmp_path: Path) -> None:
+    """`clean` during a build fails and removes nothing; after it, it removes build/. Variant: links in build/
+    (or build/ itself a link) are removed as links, their outside targets left alone."""
     (mini / "build" / "figures").mkdir(parents=True)
     (mini / "build" / "figures" / "x.png").write_bytes(b"png")
     with (mini / "build" / ".lock").open("a+") as fh:
@@ -500,8 +502,16 @@ def test_clean_takes_the_build_lock(mini: Path) -> None:
         code, out = cli(mini, "clean")
         assert code == 1 and "another build of this project is running" in out
         assert (mini / "build" / "figures" / "x.png").is_file()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("KEEP")
+    (mini / "build" / "cache").symlink_to(outside)
     code, out = cli(mini, "clean")
     assert code == 0 and not (mini / "build").exists(), out
+    assert (outside / "keep.txt").read_text() == "KEEP"
+    (mini / "build").symlink_to(outside)
+    code, out = cli(mini, "clean")
+    assert code == 0 and not (mini / "build").is_symlink() and (outside / "keep.txt").read_text() == "KEEP", out
 
 
 def test_serve_stays_inside_build_and_hides_dot_folders(mini: Path, tmp_path: Path) -> None:

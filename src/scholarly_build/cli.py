@@ -223,7 +223,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     build_dir = Path(args.root).resolve() / "build"
-    if build_dir.is_dir() and not build_dir.is_symlink():
+    if build_dir.is_symlink():
+        build_dir.unlink()  # the link only: never what it points to, which lies outside build/
+        print("removed build/ (a symlink; its target was left alone)")
+        return 0
+    if build_dir.is_dir():
         # The build lock: a build that is running keeps its build/ (clean fails instead of wait).
         with build_lock(build_dir, wait=False):
             for child in build_dir.iterdir():
