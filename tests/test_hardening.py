@@ -876,7 +876,7 @@ def test_latexmk_runs_without_shell_escape_in_paranoid_mode(monkeypatch: pytest.
         (tmp_path / "doc.pdf").write_bytes(b"%PDF-1.5\n")
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr(render.subprocess, "run", fake_run)
+    monkeypatch.setattr(render, "run_limited", fake_run)
     (tmp_path / "doc.tex").write_text("x")
     monkeypatch.setenv("shell_escape", "t")  # whatever the caller's environment says
     monkeypatch.setenv("openin_any", "a")

@@ -17,6 +17,7 @@ import jinja2
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
+from .limits import MAX_SECTION_BYTES
 from .notes import Claim, Note
 from .problems import BuildFailed, Problem, Problems
 from .project import Project, Theme, Work
@@ -188,7 +189,7 @@ def assemble_paper(project: Project, notes: dict[str, Note], problems: Problems)
                 line=ref.line,
             )
             continue
-        text = read_text(path, problems)
+        text = read_text(path, problems, limit=MAX_SECTION_BYTES, kind="a section")
         if text is not None:
             blocks.append({"kind": "file", "text": text.strip()})
             used.append(path)
@@ -222,7 +223,7 @@ def paper_metadata(project: Project) -> str:
 
 
 def bibliography_metadata(project: Project, keys: list[str]) -> str:
-    meta = {k: v for k, v in project.metadata.items() if k in ("author", "date", "lang", "subject")}
+    meta = {k: v for k, v in project.metadata.items() if k in ("author", "date", "lang", "subject", "fontsize")}
     meta["title"] = "Annotated bibliography"
     meta["subtitle"] = str(project.metadata.get("title", ""))
     meta["nocite"] = ", ".join(f"@{k}" for k in keys)

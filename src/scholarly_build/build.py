@@ -13,15 +13,15 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import assemble, tools
+from . import assemble, limits, tools
 from .biblatex_export import annotated_bib
 from .csl import resolve_csl
 from .figures import build_figures
-from .fsutil import build_lock, sha256_file, write_atomic
+from .fsutil import build_lock, install_atomic, sha256_file, write_atomic
 from .pipeline import check_project
 from .problems import BuildFailed, Problems, os_error_message
 from .project import Project
-from .render import RenderJob, digest_of, run_job
+from .render import RenderJob, digest_of, render_job
 from .safety import check_build_dir
 
 # Used when the project is not a git checkout (documented in the README).
@@ -43,6 +43,7 @@ class BuildOptions:
 class BuildReport:
     rendered: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # rendered, not installed: another output of its document failed
     figures_run: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     jobs: list[RenderJob] = field(default_factory=list)  # what was rendered (the bench replays them)
@@ -156,7 +157,8 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     jobs: list[RenderJob] = []
     for name, (md, meta) in docs.items():
         fig_files = tuple(p for f in figures for p in (f.png, f.pdf)) if name == "paper" else ()
-        fig_digest = digest_of(*(p.read_bytes() for p in fig_files))
+        # Names too: the document refers to figures by file name (a renamed id changes the output).
+        fig_digest = digest_of(*(part for p in fig_files for part in (p.name, p.read_bytes())))
         base = digest_of(
             md,
             meta,
@@ -167,6 +169,7 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
             tools.pandoc_version(),
             project.pdf_engine,
             repr(sorted(project.fonts.items())),
+            repr(project.crossref_prefixes),
             str(epoch),
         )
         wanted: list[tuple[str, tuple[Path, ...]]] = []
@@ -222,7 +225,11 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
                     markdown=assembled / f"{name}.md",
                     metadata=assembled / f"{name}.meta.yaml",
                     outputs=outs,
-                    work_dir=build_dir / ".work" / f"{name}-{fmt}",
+                    # One work directory per citation method: biblatex's .aux/.bcf must never meet
+                    # citeproc's (or the other way round) when the mode is switched.
+                    work_dir=build_dir
+                    / ".work"
+                    / (f"{name}-{fmt}" if method == "citeproc" else f"{name}-{fmt}-{method}"),
                     defaults_dir=project.templates_dir / "pandoc",
                     bibliography=biblatex_bib if method == "biblatex" else project.bibliography,
                     csl=csl,
@@ -240,44 +247,70 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
 
     report.jobs = jobs
     failures: list[BuildFailed] = []
+    staged: dict[str, list[tuple[RenderJob, list[tuple[Path, Path]], float]]] = {}
+    failed_documents: set[str] = set()
     if jobs:
         with (
             console.status(f"rendering {len(jobs)} output group(s) on {options.jobs} worker(s)…"),
             ThreadPoolExecutor(max_workers=options.jobs) as pool,
         ):
             futures = {pool.submit(_timed, job): job for job in jobs}
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    seconds = future.result()
-                except BuildFailed as exc:
-                    failures.append(exc)
-                    console.print(f"[red]✗[/red] {job.name}")
-                    continue
-                except OSError as exc:  # the disk (full, read-only), not the input
-                    failures.append(BuildFailed(os_error_message(exc, project.root)))
-                    console.print(f"[red]✗[/red] {job.name}")
-                    continue
+            try:
+                for future in as_completed(futures):
+                    job = futures[future]
+                    try:
+                        files, seconds = future.result()
+                    except BuildFailed as exc:
+                        failures.append(exc)
+                        failed_documents.add(_document_of(job))
+                        console.print(f"[red]✗[/red] {job.name}")
+                        continue
+                    except OSError as exc:  # the disk (full, read-only), not the input
+                        failures.append(BuildFailed(os_error_message(exc, project.root)))
+                        failed_documents.add(_document_of(job))
+                        console.print(f"[red]✗[/red] {job.name}")
+                        continue
+                    staged.setdefault(_document_of(job), []).append((job, files, seconds))
+            except BaseException:
+                limits.kill_all()  # the tools run in process groups of their own
+                raise
+    # A document's outputs are replaced together or not at all.
+    for document, done in sorted(staged.items()):
+        if document in failed_documents:
+            for job, _files, _seconds in done:
+                report.kept.append(job.name)
+                console.print(f"[yellow]·[/yellow] {job.name} rendered but not installed: another output failed")
+            continue
+        try:
+            for job, files, seconds in done:
+                for src, dest in files:
+                    install_atomic(src, dest)
                 state[f"render:{job.name}"] = job.digest
                 for out in job.outputs:
                     state[f"hash:{out.name}"] = sha256_file(out)
-                try:
-                    write_atomic(state_path, json.dumps(state, indent=1, sort_keys=True))
-                except OSError as exc:
-                    failures.append(BuildFailed(os_error_message(exc, project.root)))
-                    continue
                 report.rendered.append(job.name)
                 console.print(f"[green]✓[/green] {job.name} ({seconds:.1f} s)")
+            write_atomic(state_path, json.dumps(state, indent=1, sort_keys=True))
+        except OSError as exc:  # the disk (full, read-only), not the input
+            failures.append(BuildFailed(os_error_message(exc, project.root)))
     for name in report.skipped:
         console.print(f"[dim]· {name} is up to date[/dim]")
+    out_of_date = sorted(out.name for job in jobs if _document_of(job) in failed_documents for out in job.outputs)
     try:
-        write_manifest(project, inputs_files(project), env, csl)
+        write_manifest(project, inputs_files(project), env, csl, out_of_date)
     except OSError as exc:
         # Reported after the render errors (which must not be lost behind it).
         failures.append(BuildFailed(os_error_message(exc, project.root)))
     report.seconds = time.monotonic() - start
     if failures:
-        raise BuildFailed("\n".join(f.render() for f in failures))
+        raise BuildFailed(
+            "\n".join(f.render() for f in failures)
+            + "\n"
+            + "; ".join(
+                f"{doc}: no output was replaced (the previous {doc} files are unchanged and consistent)"
+                for doc in sorted(failed_documents)
+            )
+        )
     if ("pdf" in options.formats) and not tex_ok:
         raise BuildFailed(tools.missing_tex_message(project.pdf_engine))
     return report
@@ -301,10 +334,14 @@ def _check_fonts(project: Project) -> None:
         raise BuildFailed(problems=problems)
 
 
-def _timed(job: RenderJob) -> float:
+def _document_of(job: RenderJob) -> str:
+    return job.outputs[0].stem
+
+
+def _timed(job: RenderJob) -> tuple[list[tuple[Path, Path]], float]:
     t0 = time.monotonic()
-    run_job(job)
-    return time.monotonic() - t0
+    files = render_job(job)
+    return files, time.monotonic() - t0
 
 
 def inputs_files(project: Project) -> list[Path]:
@@ -319,7 +356,10 @@ def inputs_files(project: Project) -> list[Path]:
     return [p for p in files if p.is_file()]
 
 
-def write_manifest(project: Project, inputs: list[Path], env: dict[str, str], csl: Path) -> None:
+def write_manifest(
+    project: Project, inputs: list[Path], env: dict[str, str], csl: Path, out_of_date: list[str] | None = None
+) -> None:
+    """Record inputs, tools and outputs; ``out_of_date`` names outputs a failed render left from an earlier build."""
     build_dir = project.build_dir
     existing = build_dir / "manifest.json"
     if existing.is_file():
@@ -330,7 +370,13 @@ def write_manifest(project: Project, inputs: list[Path], env: dict[str, str], cs
                 (build_dir / name).is_file() and sha256_file(build_dir / name) == digest
                 for name, digest in old.get("outputs", {}).items()
             )
-            if same_inputs and same_outputs and old.get("source_date_epoch") == int(env["SOURCE_DATE_EPOCH"]):
+            if (
+                same_inputs
+                and same_outputs
+                and not out_of_date
+                and not old.get("out_of_date")
+                and old.get("source_date_epoch") == int(env["SOURCE_DATE_EPOCH"])
+            ):
                 return  # nothing changed: skip probing every tool's version again
         except (ValueError, OSError, AttributeError):
             pass
@@ -344,4 +390,7 @@ def write_manifest(project: Project, inputs: list[Path], env: dict[str, str], cs
         "tools": tools.versions(project.pdf_engine),
         "outputs": {p.name: sha256_file(p) for p in outputs},
     }
+    if out_of_date:
+        # These files were not rebuilt from the inputs above: their render failed.
+        manifest["out_of_date"] = sorted(set(out_of_date))
     write_atomic(build_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")

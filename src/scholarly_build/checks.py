@@ -69,6 +69,58 @@ def _plain_year(raw: str) -> str:
     return text.replace("{", "").replace("}", "").strip()
 
 
+# Fields by which an entry inherits from other entries (biblatex/biber and citeproc follow them).
+_PARENT_FIELDS = ("crossref", "xdata", "xref")
+
+
+def _parents(entry: BibEntry) -> list[tuple[str, str]]:
+    """(field, parent key lowercased) for every inheritance link of ``entry``."""
+    links = []
+    for name in _PARENT_FIELDS:
+        for key in entry.fields.get(name, "").split(","):
+            if key.strip():
+                links.append((name, key.strip().lower()))
+    return links
+
+
+def check_reference_cycles(bib: Bibliography, problems: Problems) -> None:
+    """A crossref/xdata/xref chain that leads back to itself makes pandoc and biber loop without end."""
+    by_key = {e.key.lower(): e for e in bib.entries.values()}
+    reported: set[str] = set()
+    for start in sorted(by_key):
+        # Depth-first search from each entry, reporting a cycle through ``start`` once.
+        stack: list[tuple[str, list[str]]] = [(start, [start])]
+        seen: set[str] = set()
+        while stack:
+            key, trail = stack.pop()
+            entry = by_key.get(key)
+            if entry is None:
+                continue
+            for _name, parent in _parents(entry):
+                if parent == start:
+                    cycle = [*trail, parent]
+                    ident = min(cycle[:-1])
+                    if start in reported or (ident != start and ident in reported):
+                        continue
+                    reported.add(start)
+                    first = by_key[start]
+                    field_name = next(n for n, p in _parents(first) if p == cycle[1])
+                    chain = " → ".join(by_key[k].key for k in cycle)
+                    what = "names itself" if len(cycle) == 2 else f"is part of a cycle: {chain}"
+                    problems.error(
+                        "reference-cycle",
+                        f"entry {first.key!r}: `{field_name}` {what}",
+                        path=first.path,
+                        line=first.line_of(field_name),
+                        key=first.key,
+                        hint="an entry may inherit from another (crossref, xdata, xref), never from itself; "
+                        "break the cycle",
+                    )
+                elif parent not in seen:
+                    seen.add(parent)
+                    stack.append((parent, [*trail, parent]))
+
+
 def isbn_valid(raw: str) -> bool:
     digits = re.sub(r"[\s-]", "", raw).upper()
     if len(digits) == 10 and re.fullmatch(r"\d{9}[\dX]", digits):
@@ -379,6 +431,7 @@ def check_unused(data: CheckInput, problems: Problems) -> None:
 
 def run_all(data: CheckInput, problems: Problems) -> None:
     check_entries(data.bib, problems)
+    check_reference_cycles(data.bib, problems)
     check_citations(data, problems)
     check_notes(data, problems)
     if data.citations or data.notes is not None:

@@ -7,6 +7,7 @@ produce ``Cite`` nodes); the source text is then searched only to say *where*.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,7 +210,64 @@ def _mask_code(text: str) -> str:
     return re.sub(r"(`+)(?!`).+?(?<!`)\1(?!`)", blank, text, flags=re.S)
 
 
+# Identifiers the build generates in every output: the bibliography (`refs`) and its
+# entries (`ref-KEY`, the targets of citation links). Input that defines them hijacks those links.
+RESERVED_ID = re.compile(r"^(refs|ref-.*)$")
+_ATTR_AT = {"Header": 1, "Div": 0, "Span": 0, "CodeBlock": 0, "Code": 0, "Link": 0, "Image": 0, "Table": 0, "Figure": 0}
+
+
+@dataclass(frozen=True)
+class ReservedId:
+    ident: str
+    line: int
+    column: int
+
+
+def _ids(node: Any) -> Iterator[str]:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            at = _ATTR_AT.get(str(item.get("t")))
+            c = item.get("c")
+            if at is not None and isinstance(c, list) and len(c) > at:
+                attr = c[at]
+                if isinstance(attr, list) and attr and isinstance(attr[0], str) and attr[0]:
+                    yield attr[0]
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def reserved_ids(ast: dict[str, Any], text: str) -> list[ReservedId]:
+    """Every element of ``ast`` with an identifier the build reserves, located in ``text`` where written out."""
+    found = []
+    counts = Counter(i for i in _ids(ast) if RESERVED_ID.match(i))
+    for ident, count in sorted(counts.items()):
+        written = list(re.finditer(r"#" + re.escape(ident) + r"(?![\w:.-])", text))
+        for n in range(count):
+            if n < len(written):
+                start = written[n].start()
+                line = text.count("\n", 0, start) + 1
+                column = start - (text.rfind("\n", 0, start) + 1) + 1
+            else:  # a heading's automatic identifier
+                line, column = 1, 0
+                for i, row in enumerate(text.splitlines(), 1):
+                    if row.lstrip().startswith("#") and ident.replace("-", " ") in row.lower().replace("-", " "):
+                        line = i
+                        break
+            found.append(ReservedId(ident, line, column))
+    return found
+
+
 def find_citations(path: Path, text: str, crossref_prefixes: tuple[str, ...] = ()) -> list[Citation]:
+    return scan_markdown(path, text, crossref_prefixes)[0]
+
+
+def scan_markdown(
+    path: Path, text: str, crossref_prefixes: tuple[str, ...] = ()
+) -> tuple[list[Citation], list[ReservedId]]:
+    """Citations (every ``Cite`` at any depth) and reserved identifiers of a Markdown text (one pandoc parse)."""
     ast = parse_markdown(text)
     found: list[Citation] = []
     cursor: dict[str, int] = {}
@@ -257,4 +315,4 @@ def find_citations(path: Path, text: str, crossref_prefixes: tuple[str, ...] = (
                 nocite=id(citation) in nocite_ids,
             )
         )
-    return found
+    return found, reserved_ids(ast, text)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from . import limits
+from .fsutil import build_lock
 from .problems import BuildFailed, Problems, os_error_message
 
 
@@ -236,6 +238,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         server.serve_forever()
     except KeyboardInterrupt:
+        limits.kill_all()
         print("stopped serving")
     finally:
         server.server_close()
@@ -254,7 +257,17 @@ def cmd_clean(args: argparse.Namespace) -> int:
     if build_dir.exists() and not build_dir.is_dir():
         raise BuildFailed("build: error clean: build is not a folder; nothing was removed\n    hint: remove it by hand")
     if build_dir.is_dir():
-        shutil.rmtree(build_dir)  # removes symlinks inside build/ without following them
+        # The build lock: a build that is running keeps its build/ (clean fails instead of wait).
+        with build_lock(build_dir, wait=False):
+            for child in build_dir.iterdir():
+                if child.name == ".lock":
+                    continue
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+            (build_dir / ".lock").unlink(missing_ok=True)  # still held: no build can start in between
+        build_dir.rmdir()
     print("removed build/")
     return 0
 
@@ -354,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         print(os_error_message(exc, Path(args.root).resolve()), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        limits.kill_all()
         print(
             "interrupted; every file in build/ is complete (the previous version, or a finished new one)",
             file=sys.stderr,

@@ -8,18 +8,16 @@ from __future__ import annotations
 import csv
 import io
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from .fsutil import sha256_bytes, write_atomic
+from .limits import ToolLimitExceeded, run_limited
 from .notes import Note
 from .problems import BuildFailed
 from .project import Figure, Project
 from .safety import require_inside
-
-FIGURE_TIMEOUT_S = 300
 
 
 @dataclass(frozen=True)
@@ -85,18 +83,17 @@ def build_figures(
         tmp_stem = require_inside(out_dir / ".tmp" / figure.id, project.build_dir, f"figure {figure.id!r}")
         tmp_stem.parent.mkdir(parents=True, exist_ok=True)
         try:
-            proc = subprocess.run(
+            # Its own process group: at the time limit the script's children die with it.
+            proc = run_limited(
                 [sys.executable, str(script), "--data", str(data), "--out", str(tmp_stem)],
+                tool="figure",
                 cwd=project.root,
-                capture_output=True,
-                text=True,
-                timeout=FIGURE_TIMEOUT_S,
                 env={**os.environ, **env, "MPLBACKEND": "Agg"},
-                check=False,
             )
-        except subprocess.TimeoutExpired:
+        except ToolLimitExceeded as exc:
             raise BuildFailed(
-                f"{figure.script}: error figure: the script ran longer than {FIGURE_TIMEOUT_S} s"
+                f"{figure.script}: error limit: figure {figure.id!r}: {exc}; it was stopped with its child processes"
+                f"\n    hint: {exc.hint}"
             ) from None
         if proc.returncode != 0:
             raise BuildFailed(

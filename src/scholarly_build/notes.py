@@ -11,13 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from . import yamldoc
+from .limits import MAX_NOTE_BYTES
 from .problems import Problems
 from .project import Project
 from .textfile import read_text
 
 METADATA_STATUSES = ("complete", "reconstructed", "from-source-text")
-LOCATOR = re.compile(r"^(p|pp|n|nn|sec|secs|ch|para|fig|tbl)\.\s+\S.*$")
-LOCATOR_HINT = "write a locator such as `p. 133`, `pp. 12-14`, `n. 16` or `sec. Legitimacy`"
+# A locator is placed inside a generated citation (`[-@key, LOCATOR]`): brackets, `@`, `;`,
+# braces, backticks, backslashes and line breaks would end it or start another one.
+LOCATOR = re.compile(r"^(p|pp|n|nn|sec|secs|ch|para|fig|tbl)\.\s+[^\s\[\]@;{}`\\<>][^\n\r\[\]@;{}`\\<>]*$")
+LOCATOR_HINT = (
+    "write a locator such as `p. 133`, `pp. 12-14`, `n. 16` or `sec. Legitimacy` "
+    "(without brackets, braces, `@`, `;`, `<`, `>`, backticks or backslashes)"
+)
 
 # field -> (required, python types, description for messages)
 FIELDS: dict[str, tuple[bool, tuple[type, ...], str]] = {
@@ -153,7 +159,7 @@ def _check_locator(value: str | None, problems: Problems, path: Path, line: int,
 
 def load_note(path: Path, project: Project, problems: Problems) -> Note | None:
     """Parse and validate one note; return None if it cannot be used at all."""
-    text = read_text(path, problems)
+    text = read_text(path, problems, limit=MAX_NOTE_BYTES, kind="a note")
     if text is None:
         return None
     if not text.strip():

@@ -11,6 +11,7 @@ from typing import Any
 
 import pypandoc
 
+from .limits import ToolLimitExceeded, run_limited
 from .problems import BuildFailed
 
 # Raw TeX/HTML and raw-attribute blocks are disabled for every input: notes and
@@ -20,9 +21,10 @@ READER = "markdown-raw_html-raw_tex-raw_attribute"
 
 
 class PandocError(Exception):
-    def __init__(self, message: str, stderr: str) -> None:
+    def __init__(self, message: str, stderr: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.stderr = stderr
+        self.hint = hint  # set when a limit stopped pandoc
 
 
 MISSING = (
@@ -51,17 +53,13 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     """Run the pinned pandoc; raise PandocError with its stderr on failure."""
     try:
-        proc = subprocess.run(
-            [pandoc_path(), *args],
-            cwd=cwd,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env={**os.environ, **(env or {})},
-            check=False,
+        proc = run_limited(
+            [pandoc_path(), *args], tool="pandoc", cwd=cwd, env={**os.environ, **(env or {})}, stdin=stdin
         )
     except (FileNotFoundError, PermissionError):
         raise BuildFailed(MISSING) from None
+    except ToolLimitExceeded as exc:
+        raise PandocError(str(exc), f"{exc}\n    hint: {exc.hint}", exc.hint) from None
     if proc.returncode != 0:
         raise PandocError(f"pandoc exited with status {proc.returncode}", proc.stderr)
     return proc

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from . import checks
 from .bibliography import Bibliography, load_bibliography
-from .citations import Citation, find_citations
+from .citations import Citation, ReservedId, find_citations, scan_markdown
 from .figurecaptions import check_figure_captions
 from .fsutil import sha256_bytes, write_atomic
+from .limits import MAX_SECTION_BYTES
 from .notes import Note, load_notes
 from .pandoc import PandocError
 from .problems import Problems
@@ -37,36 +38,118 @@ def scan_citations(
 ) -> list[Citation]:
     """Citations of every file; cached by content hash, since each parse spawns pandoc.
 
-    Files are parsed concurrently: the work happens in pandoc processes.
+    Files are parsed concurrently: the work happens in pandoc processes. Identifiers the
+    build reserves (``refs``, ``ref-KEY``) are reported as errors on the way.
     """
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(paths)))) as pool:
         results = list(pool.map(lambda p: _scan_one(p, prefixes, problems, cache_dir), paths))
     return [c for cites in results for c in cites]
 
 
-def _scan_one(path: Path, prefixes: tuple[str, ...], problems: Problems, cache_dir: Path | None) -> list[Citation]:
-    text = read_text(path, problems)
-    if text is None:
-        return []
-    digest = sha256_bytes(f"cites-v2\0{path}\0{prefixes}\0{pandoc_version()}\0{text}".encode())
-    cache = cache_dir / f"cites-{digest}.json" if cache_dir else None
+def _scan_text(
+    path: Path, text: str, prefixes: tuple[str, ...], cache_dir: Path | None
+) -> tuple[list[Citation], list[ReservedId]]:
+    """scan_markdown, cached by content (raises PandocError)."""
+    digest = sha256_bytes(f"scan-v3\0{path}\0{prefixes}\0{pandoc_version()}\0{text}".encode())
+    cache = cache_dir / f"scan-{digest}.json" if cache_dir else None
     if cache is not None and cache.is_file():
         try:
-            rows = json.loads(cache.read_text())
-            return [Citation(**{**row, "path": Path(row["path"])}) for row in rows]
+            data = json.loads(cache.read_text())
+            return (
+                [Citation(**{**row, "path": Path(row["path"])}) for row in data["cites"]],
+                [ReservedId(**row) for row in data["ids"]],
+            )
         except (ValueError, TypeError, KeyError):
             pass  # a corrupt cache entry is simply recomputed
-    try:
-        cites = find_citations(path, text, prefixes)
-    except (PandocError, RuntimeError) as exc:
-        problems.error("parse", f"pandoc could not parse this file: {exc}", path=path, line=1)
-        return []
+    cites, ids = scan_markdown(path, text, prefixes)
     if cache is not None:
+        rows = {
+            "cites": [{**dataclasses.asdict(c), "path": str(c.path)} for c in cites],
+            "ids": [dataclasses.asdict(i) for i in ids],
+        }
         try:
-            write_atomic(cache, json.dumps([{**dataclasses.asdict(c), "path": str(c.path)} for c in cites]))
+            write_atomic(cache, json.dumps(rows))
         except OSError:
             pass  # the cache is an optimisation: a full or read-only disk must not fail the check
+    return cites, ids
+
+
+def report_reserved(ids: list[ReservedId], problems: Problems, path: Path, line_offset: int = 0) -> None:
+    for rid in ids:
+        problems.error(
+            "reserved-id",
+            f"the identifier {rid.ident!r} is reserved: the build gives it to the bibliography"
+            + (" and its entries" if rid.ident != "refs" else "")
+            + "; here it would capture the citation links or print the bibliography twice",
+            path=path,
+            line=rid.line + line_offset,
+            column=rid.column,
+            hint="rename it (identifiers `refs` and `ref-…` are the build's own; a heading gets one from its text)",
+        )
+
+
+def _scan_one(path: Path, prefixes: tuple[str, ...], problems: Problems, cache_dir: Path | None) -> list[Citation]:
+    text = read_text(path, problems, limit=MAX_SECTION_BYTES, kind="a manuscript file")
+    if text is None:
+        return []
+    try:
+        cites, ids = _scan_text(path, text, prefixes, cache_dir)
+    except (PandocError, RuntimeError) as exc:
+        problems.error(
+            "parse", f"pandoc could not parse this file: {exc}", path=path, line=1, hint=getattr(exc, "hint", None)
+        )
+        return []
+    report_reserved(ids, problems, path)
     return cites
+
+
+def check_note_text(
+    notes: dict[str, Note], bib: Bibliography, prefixes: tuple[str, ...], problems: Problems, cache_dir: Path | None
+) -> None:
+    """What the annotated bibliography renders of each note (body, `uses.how`) is checked like a section."""
+
+    def one(note: Note) -> None:
+        # One parse per note: the body, then each `how` as its own paragraph.
+        parts = [(note.body, note.body_line, True)] + [(u.how, u.line, False) for u in note.uses]
+        starts: list[tuple[int, int, bool]] = []  # (first line in the joined text, line in the note, body?)
+        lines = 1
+        chunks = []
+        for text, line, is_body in parts:
+            starts.append((lines, line, is_body))
+            chunks.append(text)
+            lines += text.count("\n") + 2
+        joined = "\n\n".join(chunks)
+
+        def where(line: int) -> int:
+            line = max(line, 1)
+            first, at, is_body = max((s for s in starts if s[0] <= line), key=lambda s: s[0])
+            return at + (line - first) if is_body else at
+
+        try:
+            cites, ids = _scan_text(note.path, joined, prefixes, cache_dir)
+        except PandocError as exc:
+            problems.error(
+                "parse", f"pandoc could not parse this note: {exc}", path=note.path, line=note.body_line, hint=exc.hint
+            )
+            return
+        for rid in ids:
+            report_reserved([ReservedId(rid.ident, where(rid.line), rid.column)], problems, note.path)
+        seen: set[str] = set()
+        for cite in cites:
+            if cite.crossref or cite.key in bib.entries or cite.key in seen:
+                continue
+            seen.add(cite.key)
+            problems.error(
+                "undefined-citation",
+                f"citation key {cite.key!r} is not in any .bib file (the annotated bibliography renders it)",
+                path=note.path,
+                line=where(cite.line),
+                key=cite.key,
+                hint="add an entry for it to the bibliography, or fix the key",
+            )
+
+    with ThreadPoolExecutor(max_workers=max(1, min(4, len(notes)))) as pool:
+        list(pool.map(one, notes.values()))
 
 
 def load_and_check(
@@ -98,6 +181,8 @@ def load_and_check(
         annotation_max_words=max_words,
     )
     checks.run_all(data, problems)
+    if notes:
+        check_note_text(notes, bib, prefixes, problems, cache_dir)
     return Inputs(bib, notes, citations, manuscripts)
 
 
@@ -173,10 +258,44 @@ def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> Non
     path = project.build_dir / "assembled" / "paper.md"
     seen = {c.key for c in inputs.citations}
     try:
-        cites = find_citations(path, markdown, project.crossref_prefixes)
+        cites, ids = scan_markdown(path, markdown, project.crossref_prefixes)
     except PandocError as exc:
-        problems.error("parse", f"pandoc could not parse the assembled paper: {exc}", path=path, line=1)
+        problems.error("parse", f"pandoc could not parse the assembled paper: {exc}", path=path, line=1, hint=exc.hint)
         return
+    # The template makes one `refs` (the bibliography); any other reserved id comes from a note's claim.
+    own = next((i for i in reversed(ids) if i.ident == "refs"), None)  # the template's is the last
+    for rid in ids:
+        if rid is not own:
+            problems.error(
+                "reserved-id",
+                f"the assembled paper has the identifier {rid.ident!r}, which the build reserves for the "
+                "bibliography and its entries",
+                path=path,
+                line=rid.line,
+                column=rid.column,
+                hint="a note's claim or stance (the comparison table) or a template defines it; rename it there",
+            )
+    # The settings' title, abstract etc. are Markdown too (pandoc's --metadata-file renders them).
+    from .assemble import paper_metadata
+
+    try:
+        meta_cites = find_citations(project.settings_path, f"---\n{paper_metadata(project)}...\n")
+    except PandocError:
+        meta_cites = []
+    settings_lines = project.settings_path.read_text(errors="replace").splitlines()
+    for cite in meta_cites:
+        if cite.key not in inputs.bib.entries and cite.key not in seen:
+            seen.add(cite.key)
+            line = next((i for i, row in enumerate(settings_lines, 1) if "@" + cite.key in row), 1)
+            problems.error(
+                "undefined-citation",
+                f"the settings cite {cite.key!r} (metadata such as the title or abstract is rendered), "
+                "which is in no .bib file",
+                path=project.settings_path,
+                line=line,
+                key=cite.key,
+                hint="add an entry for it to the bibliography, or fix the key",
+            )
     for cite in cites:
         if not cite.crossref and cite.key not in inputs.bib.entries and cite.key not in seen:
             seen.add(cite.key)

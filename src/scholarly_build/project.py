@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import yamldoc
+from .limits import MAX_OTHER_BYTES
 from .problems import BuildFailed, Problems
 from .safety import is_identifier
 from .sources import SourceSettings, parse_settings
@@ -18,6 +19,7 @@ from .textfile import read_text
 
 SETTINGS_FILE = Path("manuscript/paper.yaml")
 DEFAULT_CROSSREF_PREFIXES = ("fig:", "tbl:", "eq:", "sec:")
+FONT_SIZES = ("10pt", "11pt", "12pt")
 PDF_ENGINES = ("xelatex", "lualatex")
 CITATION_METHODS = ("citeproc", "biblatex")
 FONT_ROLES = ("main", "sans", "mono")
@@ -147,7 +149,7 @@ def load_project(root: Path) -> Project:
             "it was not read\n"
             "    hint: replace the link with the file itself"
         )
-    text = read_text(path, problems)
+    text = read_text(path, problems, limit=MAX_OTHER_BYTES, kind="the settings file")
     try:
         doc = yamldoc.load(text or "")
     except yamldoc.YamlError as exc:
@@ -178,6 +180,16 @@ def load_project(root: Path) -> Project:
             line=doc.line("citations"),
             hint=f"use one of: {', '.join(CITATION_METHODS)}",
         )
+    fontsize = data.get("fontsize", "10pt")
+    if fontsize not in FONT_SIZES:
+        problems.error(
+            "settings",
+            f"unknown fontsize {fontsize!r}",
+            path=path,
+            line=doc.line("fontsize"),
+            hint=f"use one of: {', '.join(FONT_SIZES)} (the sizes the article class has)",
+        )
+        fontsize = "10pt"
     fonts = data.get("fonts", {}) or {}
     if not isinstance(fonts, dict) or not all(isinstance(v, str) for v in fonts.values()):
         problems.error("settings", "`fonts` must map main/sans/mono to font names", path=path, line=doc.line("fonts"))
@@ -329,6 +341,8 @@ def load_project(root: Path) -> Project:
         k: data[k] for k in ("title", "subtitle", "date", "lang", "subject", "keywords", "abstract") if k in data
     }
     metadata["title"] = title
+    if "fontsize" in data:
+        metadata["fontsize"] = str(fontsize)  # the LaTeX template's class option
     authors = data.get("authors") or []
     if not isinstance(authors, list):
         problems.error(

@@ -14,11 +14,14 @@ Screenshots go to ``build/screenshots/``.
 
 from __future__ import annotations
 
+import html
 import html.parser
+import io
 import os
 import re
 import shutil
 import subprocess
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -850,7 +853,7 @@ def reader_check(
                         path,
                         source=build_dir / "assembled" / f"{doc}.md",
                         html_file=build_dir / f"{doc}.html",
-                        log=build_dir / ".work" / f"{doc}-latex" / f"{doc}.log",
+                        log=latest_latex_log(build_dir, doc),
                         tex=build_dir / f"{doc}.tex",
                         screenshots=shots,
                         threshold_pt=threshold_pt,
@@ -866,12 +869,66 @@ def reader_check(
 # Serving build/ to look at it in a browser
 
 
+def latest_latex_log(build_dir: Path, doc: str) -> Path:
+    """The TeX log of the PDF in build/: one work directory per citation method, the newest wins."""
+    logs = [build_dir / ".work" / name / f"{doc}.log" for name in (f"{doc}-latex", f"{doc}-latex-biblatex")]
+    found = [p for p in logs if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else logs[0]
+
+
 def make_server(directory: Path, port: int = 8000, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    """An HTTP server for ``directory`` on ``host:port`` (port 0: any free port)."""
+    """An HTTP server for ``directory`` on ``host:port`` (port 0: any free port).
+
+    Only what lies inside ``directory`` is served: a symlink leading out of it (build/ may
+    come from a pull request) and hidden files and folders (`.work`, `.cache`, `.lock`)
+    answer 404 and are not listed.
+    """
+    root = directory.resolve()
 
     class Handler(SimpleHTTPRequestHandler):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(directory), **kwargs)
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def _allowed(self, fs_path: str) -> bool:
+            path = Path(fs_path)
+            try:
+                rel = path.relative_to(root)
+            except ValueError:
+                return False
+            if any(part.startswith(".") for part in rel.parts):
+                return False
+            real = Path(os.path.realpath(path))
+            return real == root or root in real.parents
+
+        def send_head(self) -> Any:
+            if not self._allowed(self.translate_path(self.path)):
+                self.send_error(404, "File not found")
+                return None
+            return super().send_head()
+
+        def list_directory(self, path: str | os.PathLike[str]) -> Any:
+            """The visible entries that stay inside build/ (links leading out are left out)."""
+            try:
+                names = sorted(os.listdir(path), key=str.lower)
+            except OSError:
+                self.send_error(404, "No permission to list directory")
+                return None
+            items = []
+            for name in names:
+                full = os.path.join(path, name)
+                if name.startswith(".") or not self._allowed(full):
+                    continue
+                shown = name + ("/" if os.path.isdir(full) else "")
+                items.append(f'<li><a href="{urllib.parse.quote(shown)}">{html.escape(shown)}</a></li>')
+            body = (
+                '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>build/</title></head>'
+                f"<body><ul>{''.join(items)}</ul></body></html>\n"
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            return io.BytesIO(body)
 
     return ThreadingHTTPServer((host, port), Handler)
 

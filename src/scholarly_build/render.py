@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import pandoc
 from .fsutil import install_atomic, sha256_bytes
+from .limits import ToolLimitExceeded, run_limited
 from .problems import BuildFailed
-
-LATEX_TIMEOUT_S = 900
+from .textfile import normalise_newlines
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,8 @@ def _pandoc_args(job: RenderJob, fmt_defaults: str, output: Path, extra: list[st
     ]
     for i, bib in enumerate(job.bibliography):
         name = f"bibliography-{i}.bib"
-        shutil.copyfile(bib, job.work_dir / name)
+        # Line ends as the check read them: pandoc loses entries after a lone CR.
+        (job.work_dir / name).write_bytes(normalise_newlines(bib.read_bytes().decode("utf-8", "replace")).encode())
         args += ["--bibliography", name]
     return [*args, *extra, str(job.markdown)]
 
@@ -93,21 +93,26 @@ def _indent(text: str, limit: int = 30) -> str:
 
 
 def run_job(job: RenderJob) -> None:
+    """Render and install the job's outputs (the bench replays jobs this way)."""
+    for staged, dest in render_job(job):
+        install_atomic(staged, dest)
+
+
+def render_job(job: RenderJob) -> list[tuple[Path, Path]]:
+    """Render into the work directory; return (finished file, final output) pairs, installing nothing.
+
+    The build installs a document's outputs only when every one of them rendered, so a
+    failed PDF never leaves a new HTML beside an old PDF.
+    """
     job.work_dir.mkdir(parents=True, exist_ok=True)
-    if job.fmt == "html":
+    if job.fmt in ("html", "docx"):
         tmp = job.work_dir / job.outputs[0].name
         # Figures are read from the work directory only (copied there by the build).
         for fig in job.figures:
             shutil.copyfile(fig, job.work_dir / fig.name)
-        _pandoc(job, "html.yaml", tmp, ["--resource-path", str(job.work_dir)])
-        install_atomic(tmp, job.outputs[0])
-    elif job.fmt == "docx":
-        tmp = job.work_dir / job.outputs[0].name
-        for fig in job.figures:
-            shutil.copyfile(fig, job.work_dir / fig.name)
-        _pandoc(job, "docx.yaml", tmp, ["--resource-path", str(job.work_dir)])
-        install_atomic(tmp, job.outputs[0])
-    elif job.fmt == "latex":
+        _pandoc(job, f"{job.fmt}.yaml", tmp, ["--resource-path", str(job.work_dir)])
+        return [(tmp, job.outputs[0])]
+    if job.fmt == "latex":
         # A clean work folder for every TeX run: nothing a previous run (or a committed
         # build/) left there, such as a biber.conf or a latexmkrc, is read.
         shutil.rmtree(job.work_dir)
@@ -130,13 +135,9 @@ def run_job(job: RenderJob) -> None:
                 if fig.suffix == ".pdf":
                     shutil.copyfile(fig, job.work_dir / fig.name)
             pdf = latexmk(tex, job.pdf_engine, job.env)
-            # The .tex and its PDF replace the previous pair together, only on success.
-            install_atomic(tex, job.outputs[0])
-            install_atomic(pdf, job.outputs[1])
-        else:
-            install_atomic(tex, job.outputs[0])
-    else:  # pragma: no cover - the build only creates the formats above
-        raise ValueError(job.fmt)
+            return [(tex, job.outputs[0]), (pdf, job.outputs[1])]
+        return [(tex, job.outputs[0])]
+    raise ValueError(job.fmt)  # pragma: no cover - the build only creates the formats above
 
 
 def tex_env(base: dict[str, str]) -> dict[str, str]:
@@ -184,11 +185,9 @@ def latexmk(tex: Path, engine: str, env: dict[str, str]) -> Path:
     if engine == "lualatex":
         shutil.copyfile(LUA_SANDBOX, tex.parent / LUA_SANDBOX_NAME)
     try:
-        proc = subprocess.run(
-            cmd, cwd=tex.parent, env=tex_env(env), capture_output=True, text=True, timeout=LATEX_TIMEOUT_S, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise BuildFailed(f"{tex.name}: error latex: LaTeX ran longer than {LATEX_TIMEOUT_S} s") from None
+        proc = run_limited(cmd, tool="latex", cwd=tex.parent, env=tex_env(env))
+    except ToolLimitExceeded as exc:
+        raise BuildFailed(f"{tex}: error limit: {exc}\n    hint: {exc.hint}") from None
     log = tex.with_suffix(".log")
     pdf = tex.with_suffix(".pdf")
     if proc.returncode != 0 or not pdf.is_file():

@@ -35,16 +35,26 @@ def _project_files(root: Path) -> list[Path]:
             check=True,
             timeout=30,
         )
-        return [root / p for p in out.stdout.decode().split("\0") if p and (root / p).is_file()]
+        return [
+            root / p for p in out.stdout.decode().split("\0") if p and ((root / p).is_symlink() or (root / p).is_file())
+        ]
     except (OSError, subprocess.SubprocessError):
-        return [p for p in root.rglob("*") if p.is_file() and "build" not in p.relative_to(root).parts[:1]]
+        return [
+            p
+            for p in root.rglob("*")
+            if (p.is_symlink() or p.is_file()) and "build" not in p.relative_to(root).parts[:1]
+        ]
 
 
 def copy_project(root: Path, dest: Path) -> None:
+    """Copy the project's files; a symlink is copied as a symlink (the build must meet it as it is)."""
     for path in _project_files(root):
         target = dest / path.relative_to(root)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
+        if path.is_symlink():
+            os.symlink(os.readlink(path), target)
+        else:
+            shutil.copy2(path, target)
 
 
 def first_difference(a: Path, b: Path) -> tuple[int, str]:

@@ -1,0 +1,189 @@
+"""Limits on what untrusted input can cost: external tools' time and memory, input sizes.
+
+Every external tool (pandoc, latexmk with TeX and biber, figure scripts) runs through
+:func:`run_limited`: in a process group of its own, with an address-space limit
+(``RLIMIT_AS``) that its children inherit, and with a wall-clock limit after which the
+whole group is killed, not just the process we started. The limits are documented in
+docs/settings.md; ``SCHOLARLY_BUILD_TIME_LIMIT_S`` and ``SCHOLARLY_BUILD_MEMORY_LIMIT_MB``
+override them for every tool (for a huge but legitimate project, or to test the limits).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+MIB = 1024 * 1024
+
+# Seconds of wall-clock time and bytes of address space per tool.
+TIME_LIMIT_S = {"pandoc": 300.0, "latex": 900.0, "figure": 300.0}
+MEMORY_LIMIT_BYTES = {"pandoc": 4096 * MIB, "latex": 4096 * MIB, "figure": 4096 * MIB}
+
+# Input size limits (bytes): far above any real section, note or bibliography, far
+# below what makes pandoc or pybtex take minutes and gigabytes.
+MAX_SECTION_BYTES = 2 * MIB
+MAX_NOTE_BYTES = 256 * 1024
+MAX_BIB_BYTES = 64 * MIB
+MAX_OTHER_BYTES = 2 * MIB
+
+TOOL_NAMES = {"pandoc": "pandoc", "latex": "LaTeX (latexmk, TeX and biber)", "figure": "the figure script"}
+
+
+class ToolLimitExceeded(Exception):
+    """A tool ran out of its time or memory limit."""
+
+    def __init__(self, tool: str, what: str, limit: str, detail: str = "") -> None:
+        super().__init__(f"{TOOL_NAMES.get(tool, tool)} exceeded its {what} limit of {limit}{detail}")
+        self.tool = tool
+        self.what = what
+        self.limit = limit
+
+    @property
+    def hint(self) -> str:
+        variable = "SCHOLARLY_BUILD_TIME_LIMIT_S" if self.what == "time" else "SCHOLARLY_BUILD_MEMORY_LIMIT_MB"
+        return (
+            "look for a runaway input (a crossref/xdata cycle, a huge or generated file, a script that hangs); "
+            f"if the input is legitimate, raise the limit with {variable}"
+        )
+
+
+def _env_number(name: str) -> float | None:
+    value = os.environ.get(name, "").strip()
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if number > 0 else None
+
+
+def time_limit(tool: str) -> float:
+    return _env_number("SCHOLARLY_BUILD_TIME_LIMIT_S") or TIME_LIMIT_S[tool]
+
+
+def memory_limit(tool: str) -> int:
+    mb = _env_number("SCHOLARLY_BUILD_MEMORY_LIMIT_MB")
+    return int(mb * MIB) if mb else MEMORY_LIMIT_BYTES[tool]
+
+
+def describe_bytes(n: int) -> str:
+    return f"{n // MIB} MiB" if n >= MIB else f"{n // 1024} KiB"
+
+
+_live: set[int] = set()
+_live_lock = threading.Lock()
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_all() -> None:
+    """Kill every tool still running (on Ctrl-C: they are in groups of their own)."""
+    with _live_lock:
+        pids = list(_live)
+    for pid in pids:
+        _kill_group(pid)
+
+
+@dataclass(frozen=True)
+class _Limits:
+    memory: int
+
+    def __call__(self) -> None:  # runs in the child between fork and exec: keep it minimal
+        resource.setrlimit(resource.RLIMIT_AS, (self.memory, self.memory))
+
+
+# What a tool prints when its allocation fails at the address-space limit.
+_CRASH_SIGNALS = {-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS, -signal.SIGKILL}
+_MEMORY_MARKERS = ("out of memory", "memoryerror", "cannot allocate memory", "heap exhausted", "std::bad_alloc")
+
+
+@functools.lru_cache(maxsize=1)
+def _prlimit() -> str | None:
+    return shutil.which("prlimit")
+
+
+def run_limited(
+    cmd: Sequence[str],
+    *,
+    tool: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` within ``tool``'s limits; raise :class:`ToolLimitExceeded` when one is hit.
+
+    The process leads a new process group, so on timeout the whole group (latexmk's TeX
+    and biber, a figure script's children) is killed.
+    """
+    seconds = time_limit(tool)
+    memory = memory_limit(tool)
+    # Files, not pipes: a child left running in the background would hold a pipe open and
+    # make us wait for it; with files we wait for the tool itself, then stop its group.
+    with (
+        tempfile.TemporaryFile() as fin,
+        tempfile.TemporaryFile() as fout,
+        tempfile.TemporaryFile() as ferr,
+    ):
+        if stdin is not None:
+            fin.write(stdin.encode())
+            fin.seek(0)
+        # prlimit (util-linux) sets the limit without running Python between fork and exec,
+        # which is not safe while other threads run; without it, setrlimit in the child.
+        prlimit = _prlimit()
+        if prlimit and shutil.which(cmd[0]) is None:
+            # As Popen would without prlimit in front: the caller reports a missing tool.
+            raise FileNotFoundError(2, "No such file or directory", cmd[0])
+        argv = [prlimit, f"--as={memory}", "--", *cmd] if prlimit else list(cmd)
+        proc = subprocess.Popen(  # fixed argument list, no shell
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=fin if stdin is not None else subprocess.DEVNULL,
+            stdout=fout,
+            stderr=ferr,
+            # A process group of its own, still in the build's session; at a limit the group is
+            # killed whole, and on Ctrl-C the build kills every group it started (kill_all).
+            process_group=0,
+            preexec_fn=None if prlimit else _Limits(memory),  # only setrlimit: see _Limits
+        )
+        with _live_lock:
+            _live.add(proc.pid)
+        try:
+            try:
+                proc.wait(timeout=seconds)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc.pid)
+                proc.wait()
+                raise ToolLimitExceeded(tool, "time", f"{seconds:g} s") from None
+            except BaseException:
+                _kill_group(proc.pid)
+                proc.wait()
+                raise
+            _kill_group(proc.pid)  # a tool that exited leaves no stray children behind either
+        finally:
+            with _live_lock:
+                _live.discard(proc.pid)
+        fout.seek(0)
+        ferr.seek(0)
+        out = fout.read().decode("utf-8", "replace")
+        err = ferr.read().decode("utf-8", "replace")
+    if proc.returncode != 0 and any(m in (err + out).lower() for m in _MEMORY_MARKERS):
+        raise ToolLimitExceeded(tool, "memory", describe_bytes(memory))
+    if proc.returncode in _CRASH_SIGNALS:
+        # Failed allocations at the address-space limit often end in SIGSEGV/SIGABRT (pandoc's runtime does).
+        name = signal.Signals(-proc.returncode).name
+        raise ToolLimitExceeded(tool, "memory", describe_bytes(memory), f" (it was killed by {name})")
+    return subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)
