@@ -158,7 +158,7 @@ def test_biblatex_field_writes_no_biber_conf_and_biber_writes_nothing_outside(pr
 def test_stale_biber_conf_in_work_folder_is_not_read(project: Path, outside: Path) -> None:
     """Variant: a biber.conf (and a latexmkrc) left in build/.work/ by an earlier run or a commit are never read."""
     before = outside_state(outside)
-    work = project / "build/.work/paper-latex"
+    work = project / "build/.work/paper-latex-biblatex"  # the biblatex mode's own work folder
     work.mkdir(parents=True)
     (work / "biber.conf").write_text(f"<config><output_file>{outside}/stale.bbl</output_file></config>\n")
     (work / "latexmkrc").write_text(f"system('touch {outside}/latexmkrc-ran');\n")
@@ -495,13 +495,13 @@ def test_disk_full_keeps_the_render_errors(
     """A render failure and then a full disk: both are printed."""
     from scholarly_build.problems import BuildFailed
 
-    def failing_job(job: render.RenderJob) -> None:
+    def failing_job(job: render.RenderJob) -> list[tuple[Path, Path]]:
         raise BuildFailed(f"{job.markdown.name}: error pandoc: RENDERFAILED")
 
     def full(*args: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(project / "build/manifest.json"))
 
-    monkeypatch.setattr(build_module, "run_job", failing_job)
+    monkeypatch.setattr(build_module, "render_job", failing_job)
     monkeypatch.setattr(build_module, "write_manifest", full)
     code, _, err = run(project, "build", "--formats", "html", "--documents", "paper", capsys=capsys)
     assert_clean_error(code, err, "RENDERFAILED", "build/manifest.json: error io: No space left on device")
