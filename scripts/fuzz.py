@@ -2,9 +2,9 @@
 
 Targets, each fed mutated copies of real inputs (this repository's and the test fixture's):
 
-- ``note``: ``scholarly_build.notes.load_note`` on a note file's bytes;
-- ``bib``:  ``scholarly_build.bibliography.load_bibliography`` on a .bib file's bytes;
-- ``cite``: ``scholarly_build.citations.find_citations`` on Markdown text (spawns pandoc, so far fewer cases).
+- ``note``: ``scholarly_build.inputs.notes.load_note`` on a note file's bytes;
+- ``bib``:  ``scholarly_build.inputs.bibliography.load_bibliography`` on a .bib file's bytes;
+- ``cite``: ``scholarly_build.checks.citations.find_citations`` on Markdown text (spawns pandoc, so far fewer cases).
 
 A case passes when the target returns, or raises only what the engine turns into a reported problem
 (``BuildFailed``; for ``cite`` also ``PandocError``/``RuntimeError``, which ``pipeline.scan_citations``
@@ -31,12 +31,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scholarly_build.bibliography import load_bibliography
-from scholarly_build.citations import find_citations
-from scholarly_build.notes import load_note
-from scholarly_build.pandoc import PandocError
-from scholarly_build.problems import BuildFailed, Problems
-from scholarly_build.project import Project, load_project
+from scholarly_build.checks.citations import find_citations
+from scholarly_build.core.pandoc import PandocError
+from scholarly_build.core.problems import BuildFailed, Problems
+from scholarly_build.inputs.bibliography import load_bibliography
+from scholarly_build.inputs.notes import load_note
+from scholarly_build.inputs.project import Project, load_project
 
 REPO = Path(__file__).resolve().parents[1]
 MINI = REPO / "tests" / "fixtures" / "mini"

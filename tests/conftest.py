@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 
 from scholarly_build import cli
-from scholarly_build.build import BuildOptions, BuildReport, build
+from scholarly_build.building.build import BuildOptions, BuildReport, build
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"

@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from scholarly_build import assemble, pandoc
-from scholarly_build.citations import stringify
-from scholarly_build.csl import resolve_csl
-from scholarly_build.notes import load_notes
-from scholarly_build.pandoc import parse_markdown
-from scholarly_build.problems import BuildFailed, Problems
-from scholarly_build.project import load_project
+from scholarly_build.assembly import assemble
+from scholarly_build.checks.citations import stringify
+from scholarly_build.core import pandoc
+from scholarly_build.core.pandoc import parse_markdown
+from scholarly_build.core.problems import BuildFailed, Problems
+from scholarly_build.inputs.csl import resolve_csl
+from scholarly_build.inputs.notes import load_notes
+from scholarly_build.inputs.project import load_project
 
 from .conftest import GOLDEN
 
@@ -108,7 +109,7 @@ def test_undefined_attribute_in_partial_names_the_partial(project_copy: Path) ->
         assembled(project_copy)
     assert info.value.render().startswith(
         "templates/partials/sources-by-theme.md.j2:3: error template: template error: "
-        "'scholarly_build.project.Theme object' has no attribute 'nolabel'")
+        "'scholarly_build.inputs.project.Theme object' has no attribute 'nolabel'")
 
 
 def test_template_syntax_error_names_file_and_line(project_copy: Path) -> None:

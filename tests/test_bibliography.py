@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scholarly_build.bibliography import Bibliography, load_bibliography
-from scholarly_build.problems import Problems
+from scholarly_build.core.problems import Problems
+from scholarly_build.inputs.bibliography import Bibliography, load_bibliography
 
 GOOD_B = "\n@book{b,\n  author = {Bee, Bob},\n  title = {B},\n  year = {2001},\n}\n"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scholarly_build import bibscan
+from scholarly_build.inputs import bibscan
 
 GOOD_TAIL = "\n@book{b,\n  title = {B},\n}\n"
 

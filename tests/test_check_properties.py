@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scholarly_build.pipeline import load_and_check
-from scholarly_build.problems import Problems
-from scholarly_build.project import load_project
+from scholarly_build.building.pipeline import load_and_check
+from scholarly_build.core.problems import Problems
+from scholarly_build.inputs.project import load_project
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mini"
 BIB = FIXTURE / "bib" / "references.bib"

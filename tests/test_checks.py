@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from scholarly_build import checks
-from scholarly_build.bibliography import load_bibliography
-from scholarly_build.pipeline import check_project, load_and_check
-from scholarly_build.problems import Problem, Problems
-from scholarly_build.project import load_project
+from scholarly_build.building.pipeline import check_project, load_and_check
+from scholarly_build.checks import rules as checks
+from scholarly_build.core.problems import Problem, Problems
+from scholarly_build.inputs.bibliography import load_bibliography
+from scholarly_build.inputs.project import load_project
 
 from .conftest import write_tree
 

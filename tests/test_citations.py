@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scholarly_build.citations import Citation, find_citations
+from scholarly_build.checks.citations import Citation, find_citations
 
 PREFIXES = ("fig:", "tbl:", "eq:", "sec:")
 SOURCE = Path("x.md")

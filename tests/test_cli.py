@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from scholarly_build.notes import load_note
-from scholarly_build.problems import Problems
-from scholarly_build.project import load_project
+from scholarly_build.core.problems import Problems
+from scholarly_build.inputs.notes import load_note
+from scholarly_build.inputs.project import load_project
 
 from .conftest import CliResult, write_tree
 

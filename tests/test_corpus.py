@@ -27,10 +27,10 @@ import pybtex.errors
 import pytest
 from pybtex.database.input.bibtex import Parser
 
-from scholarly_build.bibliography import load_bibliography
-from scholarly_build.citations import find_citations
-from scholarly_build.pandoc import READER, pandoc_path
-from scholarly_build.problems import Problems
+from scholarly_build.checks.citations import find_citations
+from scholarly_build.core.pandoc import READER, pandoc_path
+from scholarly_build.core.problems import Problems
+from scholarly_build.inputs.bibliography import load_bibliography
 
 CORPUS = Path(__file__).parent / "corpus"
 ITEMS = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
@@ -265,7 +265,7 @@ def test_broken_entry_is_located_and_the_rest_survive(name: str, tmp_path: Path)
 def _problems(name: str) -> list[Problems]:
     item = CORPUS / name
     problems = Problems(item)
-    from scholarly_build.pipeline import load_and_check
+    from scholarly_build.building.pipeline import load_and_check
 
     load_and_check(
         bib_paths=bibs(item),

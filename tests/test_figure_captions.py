@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scholarly_build.figurecaptions import caption_range, data_years
+from scholarly_build.checks.figurecaptions import caption_range, data_years
 
 from .conftest import CliResult
 

@@ -19,12 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scholarly_build.bibliography import load_bibliography
-from scholarly_build.citations import find_citations
-from scholarly_build.notes import load_note
-from scholarly_build.pandoc import PandocError
-from scholarly_build.problems import BuildFailed, Problems
-from scholarly_build.project import load_project
+from scholarly_build.checks.citations import find_citations
+from scholarly_build.core.pandoc import PandocError
+from scholarly_build.core.problems import BuildFailed, Problems
+from scholarly_build.inputs.bibliography import load_bibliography
+from scholarly_build.inputs.notes import load_note
+from scholarly_build.inputs.project import load_project
 
 from .conftest import MINI
 

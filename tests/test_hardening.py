@@ -32,10 +32,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scholarly_build import render
-from scholarly_build.build import BuildOptions
-from scholarly_build.notes import split_front_matter
-from scholarly_build.problems import BuildFailed
+from scholarly_build.building.build import BuildOptions
+from scholarly_build.core.problems import BuildFailed
+from scholarly_build.inputs.notes import split_front_matter
+from scholarly_build.rendering import render
 
 from .conftest import copy_mini, quiet_build
 

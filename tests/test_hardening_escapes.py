@@ -21,11 +21,13 @@ from pathlib import Path
 import pypandoc
 import pytest
 
-from scholarly_build import build as build_module
-from scholarly_build import cli, pandoc, render, tools
-from scholarly_build.biblatex_export import safe_tex
-from scholarly_build.bibliography import _CACHE_VERSION
-from scholarly_build.problems import BuildFailed
+from scholarly_build import cli
+from scholarly_build.building import build as build_module
+from scholarly_build.core import pandoc, tools
+from scholarly_build.core.problems import BuildFailed
+from scholarly_build.inputs.bibliography import _CACHE_VERSION
+from scholarly_build.rendering import render
+from scholarly_build.rendering.biblatex_export import safe_tex
 
 from .conftest import copy_mini
 
@@ -318,8 +320,8 @@ def test_figure_id_is_an_identifier(project: Path, outside: Path, capsys: pytest
 
 def test_write_paths_are_checked_inside_build(tmp_path: Path) -> None:
     """The guard every figure write goes through refuses a path outside build/, whatever made it."""
-    from scholarly_build.problems import BuildFailed
-    from scholarly_build.safety import require_inside
+    from scholarly_build.core.problems import BuildFailed
+    from scholarly_build.core.safety import require_inside
 
     build = tmp_path / "build"
     build.mkdir()
@@ -493,7 +495,7 @@ def test_disk_full_keeps_the_render_errors(
     project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A render failure and then a full disk: both are printed."""
-    from scholarly_build.problems import BuildFailed
+    from scholarly_build.core.problems import BuildFailed
 
     def failing_job(job: render.RenderJob) -> list[tuple[Path, Path]]:
         raise BuildFailed(f"{job.markdown.name}: error pandoc: RENDERFAILED")
@@ -661,8 +663,8 @@ def test_check_with_unwritable_cache_still_checks(
     project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Variant: `check` on a read-only or full build/.cache still checks (the cache is an optimisation)."""
-    from scholarly_build import fsutil, pipeline
-
+    from scholarly_build.building import pipeline
+    from scholarly_build.core import fsutil
     def unwritable(path: Path, data: bytes | str) -> None:
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from scholarly_build.reproducible import copy_project
+from scholarly_build.building.reproducible import copy_project
 
 from .conftest import copy_mini
 

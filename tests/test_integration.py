@@ -17,7 +17,7 @@ from typing import ClassVar
 import pypandoc
 import pytest
 
-from scholarly_build.build import BuildOptions
+from scholarly_build.building.build import BuildOptions
 
 from .conftest import quiet_build
 

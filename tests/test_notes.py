@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from scholarly_build.notes import Claim, Quotation, Use, load_note, load_notes, split_front_matter
-from scholarly_build.problems import Problems
-from scholarly_build.project import Project, load_project
+from scholarly_build.core.problems import Problems
+from scholarly_build.inputs.notes import Claim, Quotation, Use, load_note, load_notes, split_front_matter
+from scholarly_build.inputs.project import Project, load_project
 
 from .conftest import MINI
 

@@ -14,8 +14,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from scholarly_build.parity import ast_inventory, check_parity, compare, docx_inventory, norm, pdf_inventory
-from scholarly_build.readerview import DOCUMENTS, browser_unavailable, chromium
+from scholarly_build.verification.parity import (
+    ast_inventory,
+    check_parity,
+    compare,
+    docx_inventory,
+    norm,
+    pdf_inventory,
+)
+from scholarly_build.verification.readerview import DOCUMENTS, browser_unavailable, chromium
 
 from .conftest import copy_mini, quiet_build
 
@@ -144,7 +151,7 @@ def test_compare_reports_placeholders_and_extra_figures(intact: Path) -> None:
 
 def test_bibliography_entries_are_navigable(intact: Path, browser: Browser) -> None:
     """The annotated bibliography PDF has a bookmark per entry, and its HTML the same list of links."""
-    from scholarly_build.parity import html_inventory
+    from scholarly_build.verification.parity import html_inventory
 
     expected = ast_inventory(intact / "assembled" / "annotated-bibliography.md")
     pdf = pdf_inventory(intact / "annotated-bibliography.pdf", expected)

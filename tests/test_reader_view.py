@@ -25,9 +25,10 @@ import pytest
 from rich.console import Console
 
 from scholarly_build import cli
-from scholarly_build.build import BuildOptions, build
-from scholarly_build.pandoc import parse_markdown
-from scholarly_build.readerview import (
+from scholarly_build.building.build import BuildOptions, build
+from scholarly_build.building.reproducible import copy_project
+from scholarly_build.core.pandoc import parse_markdown
+from scholarly_build.verification.readerview import (
     AXE_FAILING_IMPACTS,
     AXE_JS,
     CITATION_SAMPLE,
@@ -42,7 +43,6 @@ from scholarly_build.readerview import (
     make_server,
     pdf_text,
 )
-from scholarly_build.reproducible import copy_project
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -438,7 +438,7 @@ def test_serve_without_build(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 @needs_browser
 def test_every_format_carries_the_whole_document(project: Path, browser: Browser) -> None:
     """Parity: the real paper and bibliography lose nothing in HTML, DOCX or PDF (figures drawn included)."""
-    from scholarly_build.parity import ast_inventory, check_parity, pdf_inventory
+    from scholarly_build.verification.parity import ast_inventory, check_parity, pdf_inventory
 
     report = check_parity(project / "build", DOCUMENTS, browser)
     assert report.findings == []

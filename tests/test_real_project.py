@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from scholarly_build.build import BuildOptions, build
-from scholarly_build.notes import split_front_matter
-from scholarly_build.pipeline import check_project
-from scholarly_build.problems import Problems
-from scholarly_build.project import load_project
-from scholarly_build.reproducible import copy_project, verify
+from scholarly_build.building.build import BuildOptions, build
+from scholarly_build.building.pipeline import check_project
+from scholarly_build.building.reproducible import copy_project, verify
+from scholarly_build.core.problems import Problems
+from scholarly_build.inputs.notes import split_front_matter
+from scholarly_build.inputs.project import load_project
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.integration
@@ -112,7 +112,7 @@ def test_docx_has_figures_references_and_resolved_citations(built: Path) -> None
     """The DOCX for submission embeds the three figures and the formatted references."""
     import zipfile
 
-    from scholarly_build.pandoc import run
+    from scholarly_build.core.pandoc import run
 
     with zipfile.ZipFile(built / "paper.docx") as docx:
         media = [n for n in docx.namelist() if n.startswith("word/media/")]

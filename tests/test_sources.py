@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from scholarly_build import cli
-from scholarly_build.pipeline import check_project
-from scholarly_build.problems import BuildFailed, Problem, Problems
-from scholarly_build.project import load_project
-from scholarly_build.quotecheck import SourceReport, locator_parts, quote_pattern
-from scholarly_build.sources import ENV_SOURCES, SourceSpec, load_source, norm_word, words
+from scholarly_build.building.pipeline import check_project
+from scholarly_build.checks.quotecheck import SourceReport, locator_parts, quote_pattern
+from scholarly_build.core.problems import BuildFailed, Problem, Problems
+from scholarly_build.inputs.project import load_project
+from scholarly_build.inputs.sources import ENV_SOURCES, SourceSpec, load_source, norm_word, words
 
 from .conftest import write_tree
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scholarly_build import yamldoc
+from scholarly_build.inputs import yamldoc
 
 DOC = """\
 title: T

@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from scholarly_build.cli import main
 
 sys.exit(main())

@@ -14,16 +14,16 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import limits
-from .fsutil import build_lock
-from .problems import BuildFailed, Problems, os_error_message
+from scholarly_build.core import limits
+from scholarly_build.core.fsutil import build_lock
+from scholarly_build.core.problems import BuildFailed, Problems, os_error_message
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from . import report
-    from .pipeline import check_project, load_and_check
-    from .project import load_project
-    from .safety import check_build_dir
+    from scholarly_build.building.pipeline import check_project, load_and_check
+    from scholarly_build.checks import report
+    from scholarly_build.core.safety import check_build_dir
+    from scholarly_build.inputs.project import load_project
 
     root = Path(args.root).resolve()
     problems = Problems(root)
@@ -56,7 +56,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         project = load_project(root)
         inputs = check_project(project, problems, args.sources)
         nfiles = len(inputs.bib.files) + len(inputs.manuscripts) + len(inputs.notes or {}) + 1
-    from . import policy
+    from scholarly_build.checks import policy
 
     select = list(args.select or [])
     ignore = list(args.ignore or [])
@@ -81,13 +81,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from . import tools
-    from .build import BuildOptions, build
+    from scholarly_build.building.build import BuildOptions, build
+    from scholarly_build.core import tools
 
     console = Console(stderr=True, soft_wrap=True)
     formats = tuple(args.formats.split(",")) if args.formats else ("html", "latex", "pdf", "docx")
     documents = tuple(args.documents.split(",")) if args.documents else ("paper", "bibliography")
-    from .project import load_project
+    from scholarly_build.inputs.project import load_project
 
     project = load_project(Path(args.root))
     if "pdf" in formats and not tools.latex_available(project.pdf_engine) and not args.no_provision:
@@ -103,8 +103,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from . import tools
-    from .project import load_project
+    from scholarly_build.core import tools
+    from scholarly_build.inputs.project import load_project
 
     try:
         project = load_project(Path(args.root))
@@ -127,11 +127,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_new_note(args: argparse.Namespace) -> int:
-    from .bibliography import load_bibliography
-    from .fsutil import write_atomic
-    from .project import load_project
-    from .safety import is_inside, is_safe_key
-    from .scaffold import note_template
+    from scholarly_build.core.fsutil import write_atomic
+    from scholarly_build.core.safety import is_inside, is_safe_key
+    from scholarly_build.inputs.bibliography import load_bibliography
+    from scholarly_build.inputs.project import load_project
+    from scholarly_build.inputs.scaffold import note_template
 
     project = load_project(Path(args.root))
     if not is_safe_key(args.key):
@@ -160,22 +160,8 @@ def cmd_new_note(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench_check(args: argparse.Namespace) -> int:
-    from .bench_check import bench_check
-
-    print(bench_check(entries=args.entries, citations=args.citations, runs=args.runs))
-    return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench
-
-    print(bench(Path(args.root), runs=args.runs))
-    return 0
-
-
 def cmd_verify_reproducible(args: argparse.Namespace) -> int:
-    from .reproducible import verify
+    from scholarly_build.building.reproducible import verify
 
     hashes, diffs = verify(Path(args.root))
     for name, digest in sorted(hashes.items()):
@@ -190,7 +176,7 @@ def cmd_verify_reproducible(args: argparse.Namespace) -> int:
 
 
 def cmd_reader_check(args: argparse.Namespace) -> int:
-    from .readerview import reader_check
+    from scholarly_build.verification.readerview import reader_check
 
     root = Path(args.root).resolve()
     report = reader_check(
@@ -221,7 +207,7 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .readerview import make_server
+    from scholarly_build.verification.readerview import make_server
 
     build_dir = Path(args.root).resolve() / "build"
     if not build_dir.is_dir():
@@ -318,16 +304,6 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument("key")
     n.add_argument("--force", action="store_true")
     n.set_defaults(func=cmd_new_note)
-
-    bn = sub.add_parser("bench", help="time cold, no-op and incremental builds against the raw-command floor")
-    bn.add_argument("--runs", type=int, default=3)
-    bn.set_defaults(func=cmd_bench)
-
-    bc = sub.add_parser("bench-check", help="time a check of a generated 10,000-entry .bib against pybtex's parse")
-    bc.add_argument("--entries", type=int, default=10_000)
-    bc.add_argument("--citations", type=int, default=1_000)
-    bc.add_argument("--runs", type=int, default=3)
-    bc.set_defaults(func=cmd_bench_check)
 
     r = sub.add_parser("verify-reproducible", help="build twice in fresh copies and compare output hashes")
     r.set_defaults(func=cmd_verify_reproducible)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .cli import main
+from scholarly_build.cli import main
 
 WATCHED = ("manuscript", "bib", "templates", "figures")
 

@@ -1,0 +1,310 @@
+"""Loading every input once and checking it: shared by `check` and `build`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from scholarly_build.checks import rules as checks
+from scholarly_build.checks.citations import Citation, ReservedId, find_citations, scan_markdown
+from scholarly_build.checks.figurecaptions import check_figure_captions
+from scholarly_build.checks.quotecheck import SourceReport, run_source_checks
+from scholarly_build.core.fsutil import sha256_bytes, write_atomic
+from scholarly_build.core.limits import MAX_SECTION_BYTES
+from scholarly_build.core.pandoc import PandocError
+from scholarly_build.core.problems import Problems
+from scholarly_build.core.safety import check_links
+from scholarly_build.core.textfile import read_text
+from scholarly_build.core.tools import pandoc_version
+from scholarly_build.inputs.bibliography import Bibliography, load_bibliography
+from scholarly_build.inputs.notes import Note, load_notes
+from scholarly_build.inputs.project import Project
+
+
+@dataclass
+class Inputs:
+    bib: Bibliography
+    notes: dict[str, Note] | None
+    citations: list[Citation]
+    manuscripts: list[Path]
+    sources: SourceReport | None = None  # quotations and prose against the sources' text
+
+
+def scan_citations(
+    paths: list[Path], prefixes: tuple[str, ...], problems: Problems, cache_dir: Path | None = None
+) -> list[Citation]:
+    """Citations of every file; cached by content hash, since each parse spawns pandoc.
+
+    Files are parsed concurrently: the work happens in pandoc processes. Identifiers the
+    build reserves (``refs``, ``ref-KEY``) are reported as errors on the way.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, min(4, len(paths)))) as pool:
+        results = list(pool.map(lambda p: _scan_one(p, prefixes, problems, cache_dir), paths))
+    return [c for cites in results for c in cites]
+
+
+def _scan_text(
+    path: Path, text: str, prefixes: tuple[str, ...], cache_dir: Path | None
+) -> tuple[list[Citation], list[ReservedId]]:
+    """scan_markdown, cached by content (raises PandocError)."""
+    digest = sha256_bytes(f"scan-v3\0{path}\0{prefixes}\0{pandoc_version()}\0{text}".encode())
+    cache = cache_dir / f"scan-{digest}.json" if cache_dir else None
+    if cache is not None and cache.is_file():
+        try:
+            data = json.loads(cache.read_text())
+            return (
+                [Citation(**{**row, "path": Path(row["path"])}) for row in data["cites"]],
+                [ReservedId(**row) for row in data["ids"]],
+            )
+        except (ValueError, TypeError, KeyError):
+            pass  # a corrupt cache entry is simply recomputed
+    cites, ids = scan_markdown(path, text, prefixes)
+    if cache is not None:
+        rows = {
+            "cites": [{**dataclasses.asdict(c), "path": str(c.path)} for c in cites],
+            "ids": [dataclasses.asdict(i) for i in ids],
+        }
+        try:
+            write_atomic(cache, json.dumps(rows))
+        except OSError:
+            pass  # the cache is an optimisation: a full or read-only disk must not fail the check
+    return cites, ids
+
+
+def report_reserved(ids: list[ReservedId], problems: Problems, path: Path, line_offset: int = 0) -> None:
+    for rid in ids:
+        problems.error(
+            "reserved-id",
+            f"the identifier {rid.ident!r} is reserved: the build gives it to the bibliography"
+            + (" and its entries" if rid.ident != "refs" else "")
+            + "; here it would capture the citation links or print the bibliography twice",
+            path=path,
+            line=rid.line + line_offset,
+            column=rid.column,
+            hint="rename it (identifiers `refs` and `ref-…` are the build's own; a heading gets one from its text)",
+        )
+
+
+def _scan_one(path: Path, prefixes: tuple[str, ...], problems: Problems, cache_dir: Path | None) -> list[Citation]:
+    text = read_text(path, problems, limit=MAX_SECTION_BYTES, kind="a manuscript file")
+    if text is None:
+        return []
+    try:
+        cites, ids = _scan_text(path, text, prefixes, cache_dir)
+    except (PandocError, RuntimeError) as exc:
+        problems.error(
+            "parse", f"pandoc could not parse this file: {exc}", path=path, line=1, hint=getattr(exc, "hint", None)
+        )
+        return []
+    report_reserved(ids, problems, path)
+    return cites
+
+
+def check_note_text(
+    notes: dict[str, Note], bib: Bibliography, prefixes: tuple[str, ...], problems: Problems, cache_dir: Path | None
+) -> None:
+    """What the annotated bibliography renders of each note (body, `uses.how`) is checked like a section."""
+
+    def one(note: Note) -> None:
+        # One parse per note: the body, then each `how` as its own paragraph.
+        parts = [(note.body, note.body_line, True)] + [(u.how, u.line, False) for u in note.uses]
+        starts: list[tuple[int, int, bool]] = []  # (first line in the joined text, line in the note, body?)
+        lines = 1
+        chunks = []
+        for text, line, is_body in parts:
+            starts.append((lines, line, is_body))
+            chunks.append(text)
+            lines += text.count("\n") + 2
+        joined = "\n\n".join(chunks)
+
+        def where(line: int) -> int:
+            line = max(line, 1)
+            first, at, is_body = max((s for s in starts if s[0] <= line), key=lambda s: s[0])
+            return at + (line - first) if is_body else at
+
+        try:
+            cites, ids = _scan_text(note.path, joined, prefixes, cache_dir)
+        except PandocError as exc:
+            problems.error(
+                "parse", f"pandoc could not parse this note: {exc}", path=note.path, line=note.body_line, hint=exc.hint
+            )
+            return
+        for rid in ids:
+            report_reserved([ReservedId(rid.ident, where(rid.line), rid.column)], problems, note.path)
+        seen: set[str] = set()
+        for cite in cites:
+            if cite.crossref or cite.key in bib.entries or cite.key in seen:
+                continue
+            seen.add(cite.key)
+            problems.error(
+                "undefined-citation",
+                f"citation key {cite.key!r} is not in any .bib file (the annotated bibliography renders it)",
+                path=note.path,
+                line=where(cite.line),
+                key=cite.key,
+                hint="add an entry for it to the bibliography, or fix the key",
+            )
+
+    with ThreadPoolExecutor(max_workers=max(1, min(4, len(notes)))) as pool:
+        list(pool.map(one, notes.values()))
+
+
+def load_and_check(
+    *,
+    bib_paths: list[Path],
+    manuscripts: list[Path],
+    notes_dir: Path | None,
+    project: Project | None,
+    problems: Problems,
+    cache_dir: Path | None,
+    min_words: int = 80,
+    max_words: int = 200,
+    prefixes: tuple[str, ...] = ("fig:", "tbl:", "eq:", "sec:"),
+) -> Inputs:
+    # Citation scanning runs in pandoc processes, so it overlaps the pybtex parse.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(scan_citations, manuscripts, prefixes, problems, cache_dir)
+        bib = load_bibliography(bib_paths, problems, cache_dir)
+        notes: dict[str, Note] | None = None
+        if notes_dir is not None and project is not None:
+            notes = load_notes(project, problems, notes_dir)
+        citations = pending.result()
+    data = checks.CheckInput(
+        bib=bib,
+        citations=citations,
+        notes=notes,
+        listed=set(notes or {}),
+        annotation_min_words=min_words,
+        annotation_max_words=max_words,
+    )
+    checks.run_all(data, problems)
+    if notes:
+        check_note_text(notes, bib, prefixes, problems, cache_dir)
+    return Inputs(bib, notes, citations, manuscripts)
+
+
+def project_manuscripts(project: Project) -> list[Path]:
+    """Section files that exist and lie inside the project (others are reported, never read)."""
+    return [
+        project.sections_dir / s.path
+        for s in project.sections
+        if s.path is not None
+        and (project.sections_dir / s.path).is_file()
+        and project.inside(project.sections_dir / s.path)
+    ]
+
+
+def check_project(project: Project, problems: Problems, sources_dir: str | None = None) -> Inputs:
+    """Check this repository: sections, notes, bibliography."""
+    check_links(project.root, problems)  # a link that leaves the project is reported and never followed
+    missing = [s for s in project.sections if s.path is not None and not (project.sections_dir / s.path).is_file()]
+    for s in project.sections:
+        if (
+            s.path is not None
+            and (project.sections_dir / s.path).is_file()
+            and not project.inside(project.sections_dir / s.path)
+        ):
+            problems.error(
+                "unsafe-path",
+                f"section {s.path} resolves outside the project; it was not read",
+                path=project.settings_path,
+                line=s.line,
+                hint="keep sections under manuscript/sections/",
+            )
+    for s in missing:
+        problems.error(
+            "missing-file",
+            f"section {s.path} is listed but does not exist",
+            path=project.settings_path,
+            line=s.line,
+            hint="create the file or remove it from `sections`",
+        )
+    inputs = load_and_check(
+        bib_paths=list(project.bibliography),
+        manuscripts=project_manuscripts(project),
+        notes_dir=project.notes_dir,
+        project=project,
+        problems=problems,
+        cache_dir=project.build_dir / ".cache",
+        min_words=project.annotation_min_words,
+        max_words=project.annotation_max_words,
+        prefixes=project.crossref_prefixes,
+    )
+    check_figure_captions(project, project_manuscripts(project), problems)
+    inputs.sources = run_source_checks(
+        project, inputs.notes, inputs.manuscripts, problems, sources_dir, set(inputs.bib.entries)
+    )
+    # The assembled paper needs the templates; without them `build` reports that.
+    if not problems.errors and inputs.notes is not None and (project.templates_dir / "paper.md.j2").is_file():
+        check_assembled(project, inputs, problems)
+    return inputs
+
+
+def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> None:
+    """Citations the templates generate (comparison table, sources by theme) must resolve too."""
+    from scholarly_build.assembly.assemble import assemble_paper
+    from scholarly_build.core.problems import BuildFailed
+
+    try:
+        markdown, _ = assemble_paper(project, inputs.notes or {}, Problems(project.root))
+    except BuildFailed as exc:
+        problems.extend(exc.problems)
+        if exc.message:
+            problems.error("template", exc.message, path=project.templates_dir)
+        return
+    path = project.build_dir / "assembled" / "paper.md"
+    seen = {c.key for c in inputs.citations}
+    try:
+        cites, ids = scan_markdown(path, markdown, project.crossref_prefixes)
+    except PandocError as exc:
+        problems.error("parse", f"pandoc could not parse the assembled paper: {exc}", path=path, line=1, hint=exc.hint)
+        return
+    # The template makes one `refs` (the bibliography); any other reserved id comes from a note's claim.
+    own = next((i for i in reversed(ids) if i.ident == "refs"), None)  # the template's is the last
+    for rid in ids:
+        if rid is not own:
+            problems.error(
+                "reserved-id",
+                f"the assembled paper has the identifier {rid.ident!r}, which the build reserves for the "
+                "bibliography and its entries",
+                path=path,
+                line=rid.line,
+                column=rid.column,
+                hint="a note's claim or stance (the comparison table) or a template defines it; rename it there",
+            )
+    # The settings' title, abstract etc. are Markdown too (pandoc's --metadata-file renders them).
+    from scholarly_build.assembly.assemble import paper_metadata
+
+    try:
+        meta_cites = find_citations(project.settings_path, f"---\n{paper_metadata(project)}...\n")
+    except PandocError:
+        meta_cites = []
+    settings_lines = project.settings_path.read_text(errors="replace").splitlines()
+    for cite in meta_cites:
+        if cite.key not in inputs.bib.entries and cite.key not in seen:
+            seen.add(cite.key)
+            line = next((i for i, row in enumerate(settings_lines, 1) if "@" + cite.key in row), 1)
+            problems.error(
+                "undefined-citation",
+                f"the settings cite {cite.key!r} (metadata such as the title or abstract is rendered), "
+                "which is in no .bib file",
+                path=project.settings_path,
+                line=line,
+                key=cite.key,
+                hint="add an entry for it to the bibliography, or fix the key",
+            )
+    for cite in cites:
+        if not cite.crossref and cite.key not in inputs.bib.entries and cite.key not in seen:
+            seen.add(cite.key)
+            problems.error(
+                "undefined-citation",
+                f"the assembled paper cites {cite.key!r}, which is in no .bib file",
+                path=path,
+                line=cite.line,
+                column=cite.column,
+                key=cite.key,
+                hint="a template or a note's claims generate this citation; fix the key there",
+            )

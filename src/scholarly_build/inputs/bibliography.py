@@ -1,0 +1,303 @@
+"""Loading BibTeX/biblatex files with pybtex, keeping a key -> line index.
+
+Several files load together (for example a file of ``@string`` macros plus the
+main file): macros defined in earlier files are visible in later ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pybtex.errors
+from pybtex.database import BibliographyData
+from pybtex.database.input.bibtex import LowLevelParser, Parser, month_names
+from pybtex.scanner import Pattern
+
+from scholarly_build.core.problems import Problems
+from scholarly_build.core.textfile import MAX_INPUT_BYTES, read_text
+from scholarly_build.inputs import bibscan
+
+# BibTeX and biber accept any printable character except ``"#%'(),={}`` in a macro
+# or field name (BibTeX 8-bit bytes, biber Unicode): `@string{Göttingen = ...}` is
+# legal. pybtex allows ASCII only and would reject such a file; widen its pattern.
+LowLevelParser.NAME = Pattern(r"[^\s\"#%'(),={}0-9][^\s\"#%'(),={}]*", "a valid name")
+
+
+@dataclass
+class BibEntry:
+    key: str
+    type: str
+    fields: dict[str, str]
+    persons: dict[str, list[str]]
+    path: Path
+    line: int
+    field_lines: dict[str, int] = field(default_factory=dict)
+
+    def line_of(self, name: str) -> int:
+        return self.field_lines.get(name, self.line)
+
+    @property
+    def year(self) -> str | None:
+        if "year" in self.fields:
+            return self.fields["year"].strip()
+        date = self.fields.get("date", "").strip()
+        return date[:4] if date[:4].isdigit() else None
+
+    @property
+    def family_names(self) -> list[str]:
+        people = self.persons.get("author") or self.persons.get("editor") or []
+        return [p.split(",")[0].strip() for p in people]
+
+
+@dataclass
+class Bibliography:
+    entries: dict[str, BibEntry] = field(default_factory=dict)  # key as written -> entry
+    files: list[Path] = field(default_factory=list)
+    strings: dict[str, tuple[Path, int]] = field(default_factory=dict)
+    _folded: dict[str, BibEntry] | None = field(default=None, repr=False, compare=False)
+
+    def get(self, key: str) -> BibEntry | None:
+        """The entry with this key; BibTeX compares keys case-insensitively (``crossref``)."""
+        entry = self.entries.get(key)
+        if entry is None:
+            if self._folded is None or len(self._folded) != len(self.entries):
+                self._folded = {k.lower(): e for k, e in self.entries.items()}
+            entry = self._folded.get(key.lower())
+        return entry
+
+
+@dataclass
+class _FileResult:
+    scan: bibscan.ScanResult
+    entries: list[tuple[str, str, dict[str, str], dict[str, list[str]]]]
+    errors: list[str]
+
+
+_CACHE_VERSION = b"v6-json"
+_BATCH = 2000  # entries per pybtex parse
+_CACHE_MAX_BYTES = 16 * 1024 * 1024  # caching a huge parse would double its peak memory
+
+
+def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tuple[_FileResult, dict[str, str]]:
+    """Scan and parse one file; cached by content hash (plus incoming macros)."""
+    digest = hashlib.sha256(_CACHE_VERSION + text.encode() + repr(sorted(macros.items())).encode()).hexdigest()
+    # JSON, never pickle: build/ may come from a pull request, and a cache must not be able to run code.
+    cache = cache_dir / f"bib-{digest}.json" if cache_dir else None
+    if cache is not None and cache.is_file() and not cache.is_symlink():
+        try:
+            return _from_json(json.loads(cache.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            pass  # a corrupt or foreign cache entry is simply rebuilt
+    scan = bibscan.scan(text)
+    # pybtex sees only the spans that scanned cleanly, so a broken entry cannot
+    # swallow its neighbours; later duplicates are dropped (reported separately).
+    seen: set[str] = set()
+    keep: list[str] = []
+    by_start = {e.start: e for e in scan.entries}
+    for start, end in scan.good_spans:
+        entry = by_start.get(start)
+        if entry is not None:
+            if entry.key.lower() in seen:
+                continue
+            seen.add(entry.key.lower())
+        keep.append(text[start:end])
+    # Parsed in batches, each converted to plain data and dropped before the next:
+    # pybtex's objects cost several times the text, which bounds memory on huge files.
+    current = dict(macros) | {k: v for k, v in month_names.items() if k not in macros}
+    errors: list[str] = []
+    entries = []
+    for first in range(0, len(keep), _BATCH):
+        parser = Parser(macros=current)
+        with pybtex.errors.capture() as captured:
+            try:
+                data: BibliographyData = parser.parse_string("\n".join(keep[first : first + _BATCH]))
+            except Exception as exc:  # noqa: BLE001 - pybtex raises many types; all are reported
+                errors.append(str(exc))
+                data = BibliographyData()
+        errors.extend(str(e) for e in captured)
+        for key, entry in data.entries.items():
+            # Field names, person roles and types are case-insensitive in BibTeX: `Author = {...}`.
+            persons = {role.lower(): [str(p) for p in people] for role, people in entry.persons.items()}
+            entries.append((key, entry.type.lower(), {k.lower(): str(v) for k, v in entry.fields.items()}, persons))
+        current = {str(k): str(v) for k, v in parser.macros.items()}
+        del data, parser
+    out_macros = current
+    result = (_FileResult(scan, entries, errors), out_macros)
+    if cache is not None and len(text) <= _CACHE_MAX_BYTES:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(".tmp")
+            tmp.write_text(json.dumps(_to_json(result)), encoding="utf-8")
+            tmp.replace(cache)
+        except OSError:
+            pass
+    return result
+
+
+def _encoding_errors(problems: Problems) -> int:
+    return sum(1 for p in problems if p.code == "encoding" and p.severity.value == "error")
+
+
+def _to_json(result: tuple[_FileResult, dict[str, str]]) -> dict[str, object]:
+    file_result, macros = result
+    return {
+        "scan": dataclasses.asdict(file_result.scan),
+        "entries": file_result.entries,
+        "errors": file_result.errors,
+        "macros": macros,
+    }
+
+
+def _from_json(data: dict[str, Any]) -> tuple[_FileResult, dict[str, str]]:
+    """Rebuild a parse result from plain JSON data (wrong shapes raise, and the file is re-parsed)."""
+    scan = data["scan"]
+    entries = [
+        bibscan.RawEntry(
+            type=str(e["type"]),
+            key=str(e["key"]),
+            line=int(e["line"]),
+            start=int(e["start"]),
+            end=int(e["end"]),
+            fields=[
+                bibscan.RawField(str(f["name"]), int(f["line"]), [(str(m), int(n)) for m, n in f["macros"]])
+                for f in e["fields"]
+            ],
+        )
+        for e in scan["entries"]
+    ]
+    result = bibscan.ScanResult(
+        entries=entries,
+        strings={str(k): int(v) for k, v in scan["strings"].items()},
+        faults=[
+            bibscan.SyntaxFault(int(f["line"]), int(f["column"]), str(f["message"]), str(f["hint"]))
+            for f in scan["faults"]
+        ],
+        good_spans=[(int(a), int(b)) for a, b in scan["good_spans"]],
+        string_macros=[(str(m), int(n)) for m, n in scan["string_macros"]],
+    )
+    parsed = [
+        (
+            str(key),
+            str(typ),
+            {str(k): str(v) for k, v in fields.items()},
+            {str(r): [str(p) for p in people] for r, people in persons.items()},
+        )
+        for key, typ, fields, persons in data["entries"]
+    ]
+    errors = [str(e) for e in data["errors"]]
+    macros = {str(k): str(v) for k, v in data["macros"].items()}
+    return _FileResult(result, parsed, errors), macros
+
+
+def load_bibliography(
+    paths: list[Path] | tuple[Path, ...], problems: Problems, cache_dir: Path | None = None
+) -> Bibliography:
+    """Load every file; report syntax faults, duplicates and macro problems."""
+    bib = Bibliography()
+    macros: dict[str, str] = {}
+    first_seen: dict[str, tuple[Path, int, str]] = {}
+    for path in paths:
+        if not path.is_file():
+            problems.error(
+                "missing-file",
+                "bibliography file not found",
+                path=path,
+                hint="check `bibliography` in manuscript/paper.yaml",
+            )
+            continue
+        encoding_before = _encoding_errors(problems)
+        text = read_text(path, problems)
+        if text is None and _encoding_errors(problems) > encoding_before:
+            # Reported as `encoding` (pandoc reads UTF-8 only); still read the entries, as
+            # Latin-1, so that the rest of the file is checked and no key is lost.
+            try:
+                text = path.read_bytes().decode("latin-1") if path.stat().st_size <= MAX_INPUT_BYTES else None
+            except OSError:
+                text = None
+        if text is None:
+            continue
+        bib.files.append(path)
+        if not text.strip():
+            problems.warning("bib-syntax", "bibliography file is empty", path=path, line=1)
+            continue
+        result, macros = _parse_file(text, macros, cache_dir)
+        scan = result.scan
+        for fault in scan.faults:
+            problems.error(
+                "bib-syntax", fault.message, path=path, line=fault.line, column=fault.column, hint=fault.hint
+            )
+        earlier = set(bib.strings)  # macros from the files loaded before this one
+        for name, line in scan.strings.items():
+            bib.strings[name] = (path, line)
+        for message in result.errors:
+            lowered = message.lower()
+            if "repeated" in lowered or "undefined string" in lowered or "duplicate" in lowered:
+                continue  # reported below with locations
+            problems.error("bib-syntax", f"pybtex: {message}", path=path, line=1)
+
+        def defined(macro: str, line: int, earlier: set[str] = earlier, strings: dict[str, int] = scan.strings) -> bool:
+            """BibTeX needs a macro defined before its use: in an earlier file or above this line."""
+            name = macro.lower()
+            here = strings.get(name)
+            return name in month_names or name in earlier or (here is not None and here < line)
+
+        for macro, mline in scan.string_macros:
+            if not defined(macro, mline):
+                problems.error(
+                    "undefined-macro",
+                    f"@string macro {macro!r} is used but never defined",
+                    path=path,
+                    line=mline,
+                    hint=f"define @string{{{macro} = {{...}}}} before this line",
+                )
+        parsed = {key.lower(): (key, typ, fields, persons) for key, typ, fields, persons in result.entries}
+        for raw in scan.entries:
+            lower = raw.key.lower()
+            names = [f.name for f in raw.fields]
+            for i, f in enumerate(raw.fields):
+                if f.name in names[:i]:
+                    problems.error(
+                        "duplicate-field",
+                        f"field {f.name!r} is given twice in entry {raw.key!r}",
+                        path=path,
+                        line=f.line,
+                        key=raw.key,
+                        hint="keep one of the two values",
+                    )
+                for macro, mline in f.macros:
+                    if not defined(macro, mline):
+                        problems.error(
+                            "undefined-macro",
+                            f"@string macro {macro!r} is used but never defined",
+                            path=path,
+                            line=mline,
+                            key=raw.key,
+                            hint=f"define it with @string{{{macro} = {{...}}}} or put the value in braces",
+                        )
+            if lower in first_seen:
+                fpath, fline, fkey = first_seen[lower]
+                where = f"line {fline}" if fpath == path else f"{fpath.name}:{fline}"
+                problems.error(
+                    "duplicate-key",
+                    f"key {raw.key!r} is defined twice (first as {fkey!r} at {where}); "
+                    "BibTeX compares keys case-insensitively",
+                    path=path,
+                    line=raw.line,
+                    key=raw.key,
+                    hint="rename or remove one of the entries",
+                )
+                continue
+            first_seen[lower] = (path, raw.line, raw.key)
+            if lower not in parsed:
+                continue
+            _key, typ, fields, persons = parsed[lower]
+            field_lines: dict[str, int] = {}
+            for f in raw.fields:
+                field_lines.setdefault(f.name, f.line)
+            bib.entries[raw.key] = BibEntry(raw.key, typ, fields, persons, path, raw.line, field_lines)
+    return bib

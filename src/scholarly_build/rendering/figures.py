@@ -1,0 +1,117 @@
+"""Running figure scripts: ``python SCRIPT --data DATA --out STEM`` -> STEM.pdf/.png.
+
+Each figure is re-run only when its script or data changed (content hashes).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from scholarly_build.core.fsutil import sha256_bytes, write_atomic
+from scholarly_build.core.limits import ToolLimitExceeded, run_limited
+from scholarly_build.core.problems import BuildFailed
+from scholarly_build.core.safety import require_inside
+from scholarly_build.inputs.notes import Note
+from scholarly_build.inputs.project import Figure, Project
+
+
+@dataclass(frozen=True)
+class FigureResult:
+    id: str
+    pdf: Path
+    png: Path
+    ran: bool
+
+
+def coverage_csv(project: Project, notes: dict[str, Note]) -> str:
+    """Theme x work counts: notes on the theme that the work uses."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["theme_id", "theme_label", "work_key", "work_label", "count"])
+    for theme in project.themes:
+        for work in project.works:
+            count = sum(1 for n in notes.values() if theme.id in n.themes and n.uses_by(work.key))
+            writer.writerow([theme.id, theme.label, work.key, work.label, count])
+    return out.getvalue()
+
+
+def _check_path(project: Project, figure: Figure, path: Path, what: str) -> None:
+    if not path.is_file():
+        raise BuildFailed(
+            f"{project.settings_path.relative_to(project.root)}:{figure.line}: error missing-file: "
+            f"figure {figure.id!r}: {what} {path.relative_to(project.root) if project.inside(path) else path} "
+            "does not exist\n    hint: fix the path in `figures`"
+        )
+    if not project.inside(path):
+        raise BuildFailed(
+            f"{project.settings_path.relative_to(project.root)}:{figure.line}: error unsafe-path: "
+            f"figure {figure.id!r}: {what} resolves outside the project"
+        )
+
+
+def build_figures(
+    project: Project,
+    notes: dict[str, Note],
+    env: dict[str, str],
+    state: dict[str, str],
+    log: list[str],
+) -> list[FigureResult]:
+    out_dir = project.build_dir / "figures"
+    results = []
+    for figure in project.figures:
+        script = project.root / figure.script
+        _check_path(project, figure, script, "script")
+        if figure.data is None:
+            data = require_inside(out_dir / "data" / f"{figure.id}.csv", project.build_dir, "figure data")
+            content = coverage_csv(project, notes).encode()
+            if not data.is_file() or data.read_bytes() != content:
+                write_atomic(data, content)
+        else:
+            data = project.root / figure.data
+            _check_path(project, figure, data, "data file")
+        stem = require_inside(out_dir / figure.id, project.build_dir, f"figure {figure.id!r}")
+        digest = sha256_bytes(script.read_bytes() + b"\0" + data.read_bytes())
+        pdf, png = stem.with_name(stem.name + ".pdf"), stem.with_name(stem.name + ".png")
+        if state.get(f"figure:{figure.id}") == digest and pdf.is_file() and png.is_file():
+            results.append(FigureResult(figure.id, pdf, png, ran=False))
+            continue
+        tmp_stem = require_inside(out_dir / ".tmp" / figure.id, project.build_dir, f"figure {figure.id!r}")
+        tmp_stem.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # Its own process group: at the time limit the script's children die with it.
+            proc = run_limited(
+                [sys.executable, str(script), "--data", str(data), "--out", str(tmp_stem)],
+                tool="figure",
+                cwd=project.root,
+                env={**os.environ, **env, "MPLBACKEND": "Agg"},
+            )
+        except ToolLimitExceeded as exc:
+            raise BuildFailed(
+                f"{figure.script}: error limit: figure {figure.id!r}: {exc}; it was stopped with its child processes"
+                f"\n    hint: {exc.hint}"
+            ) from None
+        if proc.returncode != 0:
+            raise BuildFailed(
+                f"{figure.script}: error figure: the figure script failed (exit {proc.returncode}); its output:\n"
+                + "\n".join("    " + line for line in (proc.stderr or proc.stdout).rstrip().splitlines()[-25:])
+                + f"\n    hint: run it yourself: python {figure.script} "
+                f"--data {data.relative_to(project.root)} --out /tmp/{figure.id}"
+            )
+        made = {p: tmp_stem.with_name(tmp_stem.name + p) for p in (".pdf", ".png")}
+        missing = [s for s, p in made.items() if not p.is_file()]
+        if missing:
+            raise BuildFailed(
+                f"{figure.script}: error figure: the script did not write {', '.join(missing)} "
+                "(it must write OUT.pdf and OUT.png)"
+            )
+        os.replace(made[".pdf"], pdf)
+        os.replace(made[".png"], png)
+        state[f"figure:{figure.id}"] = digest
+        log.append(f"figure {figure.id}")
+        results.append(FigureResult(figure.id, pdf, png, ran=True))
+    return results

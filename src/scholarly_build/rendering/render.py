@@ -1,0 +1,229 @@
+"""Rendering assembled Markdown with pandoc (HTML, DOCX, LaTeX) and latexmk (PDF)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from scholarly_build.core import pandoc
+from scholarly_build.core.fsutil import install_atomic, sha256_bytes
+from scholarly_build.core.limits import ToolLimitExceeded, run_limited
+from scholarly_build.core.problems import BuildFailed
+from scholarly_build.core.textfile import normalise_newlines
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """Everything one render needs; built once, then run in a worker thread."""
+
+    name: str  # e.g. "paper.html"
+    fmt: str  # html | docx | latex
+    markdown: Path  # the assembled document
+    metadata: Path  # the --metadata-file
+    outputs: tuple[Path, ...]  # final outputs (tex job: .tex and .pdf)
+    work_dir: Path
+    defaults_dir: Path
+    bibliography: tuple[Path, ...]
+    csl: Path
+    figures: tuple[Path, ...]  # files the document may include
+    pdf_engine: str
+    fonts: dict[str, str]
+    env: dict[str, str]
+    digest: str
+    make_pdf: bool = True
+    citations: str = "citeproc"  # or "biblatex" (LaTeX outputs only)
+    crossref_prefixes: tuple[str, ...] = ("fig:", "tbl:", "eq:", "sec:")
+    latex_variables: tuple[str, ...] = ()
+
+
+def _pandoc_args(job: RenderJob, fmt_defaults: str, output: Path, extra: list[str]) -> list[str]:
+    # The bibliography and the style are copied into the work directory and named
+    # relatively: DOCX stores such metadata as custom properties, and an absolute
+    # path would make the output depend on where the project lives.
+    shutil.copyfile(job.csl, job.work_dir / "style.csl")
+    args = [
+        "--defaults",
+        str(job.defaults_dir / "common.yaml"),
+        "--defaults",
+        str(job.defaults_dir / ("biblatex.yaml" if job.citations == "biblatex" else "citeproc.yaml")),
+        "--defaults",
+        str(job.defaults_dir / fmt_defaults),
+        "--metadata-file",
+        str(job.metadata),
+        "--csl",
+        "style.csl",
+        "--output",
+        str(output),
+    ]
+    for i, bib in enumerate(job.bibliography):
+        name = f"bibliography-{i}.bib"
+        # Line ends as the check read them: pandoc loses entries after a lone CR.
+        (job.work_dir / name).write_bytes(normalise_newlines(bib.read_bytes().decode("utf-8", "replace")).encode())
+        args += ["--bibliography", name]
+    return [*args, *extra, str(job.markdown)]
+
+
+def _allowed_images_meta(job: RenderJob) -> list[str]:
+    # A list-valued metadata field needs one -M per item.
+    args = [arg for f in job.figures if f.suffix == ".png" for arg in ("-M", f"allowed-images={f.name}")]
+    return args + [arg for p in job.crossref_prefixes for arg in ("-M", f"crossref-prefixes={p}")]
+
+
+def _pandoc(job: RenderJob, fmt_defaults: str, output: Path, extra: list[str]) -> None:
+    args = _pandoc_args(job, fmt_defaults, output, [*_allowed_images_meta(job), *extra])
+    try:
+        proc = pandoc.run(args, cwd=job.work_dir, env=job.env)
+    except pandoc.PandocError as exc:
+        raise BuildFailed(
+            f"{job.markdown.name}: error pandoc: rendering {job.name} failed:\n"
+            + _indent(exc.stderr)
+            + f"\n    hint: the assembled input is {job.markdown}"
+        ) from None
+    warnings = [line for line in proc.stderr.splitlines() if line.strip()]
+    if warnings:
+        (job.work_dir / f"{job.name}.pandoc.log").write_text("\n".join(warnings) + "\n")
+
+
+def _indent(text: str, limit: int = 30) -> str:
+    lines = text.rstrip().splitlines()[-limit:]
+    return "\n".join("    " + line for line in lines)
+
+
+def run_job(job: RenderJob) -> None:
+    """Render and install the job's outputs (the bench replays jobs this way)."""
+    for staged, dest in render_job(job):
+        install_atomic(staged, dest)
+
+
+def render_job(job: RenderJob) -> list[tuple[Path, Path]]:
+    """Render into the work directory; return (finished file, final output) pairs, installing nothing.
+
+    The build installs a document's outputs only when every one of them rendered, so a
+    failed PDF never leaves a new HTML beside an old PDF.
+    """
+    job.work_dir.mkdir(parents=True, exist_ok=True)
+    if job.fmt in ("html", "docx"):
+        tmp = job.work_dir / job.outputs[0].name
+        # Figures are read from the work directory only (copied there by the build).
+        for fig in job.figures:
+            shutil.copyfile(fig, job.work_dir / fig.name)
+        _pandoc(job, f"{job.fmt}.yaml", tmp, ["--resource-path", str(job.work_dir)])
+        return [(tmp, job.outputs[0])]
+    if job.fmt == "latex":
+        # A clean work folder for every TeX run: nothing a previous run (or a committed
+        # build/) left there, such as a biber.conf or a latexmkrc, is read.
+        shutil.rmtree(job.work_dir)
+        job.work_dir.mkdir(parents=True)
+        tex = job.work_dir / job.outputs[0].name
+        variables = [
+            "-V",
+            f"pdf-trailer-id=<{job.digest[:32]}> <{job.digest[:32]}>",
+            "-V",
+            f"mainfont={job.fonts.get('main', 'Linux Libertine O')}",
+            "-V",
+            f"sansfont={job.fonts.get('sans', 'Linux Biolinum O')}",
+            "-V",
+            f"monofont={job.fonts.get('mono', 'DejaVu Sans Mono')}",
+        ]
+        # --sandbox: producing LaTeX source needs no files beyond those named here.
+        _pandoc(job, "latex.yaml", tex, ["--sandbox", *variables, *job.latex_variables])
+        if job.make_pdf and len(job.outputs) > 1:
+            for fig in job.figures:
+                if fig.suffix == ".pdf":
+                    shutil.copyfile(fig, job.work_dir / fig.name)
+            pdf = latexmk(tex, job.pdf_engine, job.env)
+            return [(tex, job.outputs[0]), (pdf, job.outputs[1])]
+        return [(tex, job.outputs[0])]
+    raise ValueError(job.fmt)  # pragma: no cover - the build only creates the formats above
+
+
+def tex_env(base: dict[str, str]) -> dict[str, str]:
+    """TeX may read and write only below its working directory; no shell escape."""
+    return {**os.environ, **base, "openin_any": "p", "openout_any": "p", "shell_escape": "f"}
+
+
+# biber reads no configuration file (a biber.conf in its working folder could send its output anywhere).
+BIBER_COMMAND = "biber --noconf %O %S"
+# LuaTeX's Lua `io`, `os` and `lfs` ignore openin_any/openout_any, and its --safer stops luaotfload
+# (fontspec) from working. So Lua runs in a sandbox set up before the document is read (see
+# luasandbox.lua: reading only here and in the TeX and font trees, writing only here and in the
+# font cache, no processes), and --nosocket removes the network library.
+LUA_SANDBOX = Path(__file__).with_name("luasandbox.lua")
+LUA_SANDBOX_NAME = "scholarly-sandbox.lua"
+ENGINE_OPTIONS = {"xelatex": (), "lualatex": ("--nosocket",)}
+PRETEX = {"xelatex": None, "lualatex": f"\\directlua{{dofile([[{LUA_SANDBOX_NAME}]])}}"}
+
+
+def latexmk_command(tex_name: str, engine: str) -> list[str]:
+    flag = {"xelatex": "-xelatex", "lualatex": "-lualatex"}[engine]
+    return [
+        "latexmk",
+        flag,
+        # -norc: no latexmkrc (Perl) from the working folder, the home folder or the system.
+        "-norc",
+        "-e",
+        f"$biber = '{BIBER_COMMAND}';",
+        # -g: decide from the sources, not from latexmk's record of an earlier run,
+        # which after an interrupted build would wrongly say "nothing to do".
+        "-g",
+        "-interaction=nonstopmode",
+        "-halt-on-error",
+        "-file-line-error",
+        "-latexoption=-no-shell-escape",
+        *(f"-latexoption={o}" for o in ENGINE_OPTIONS[engine]),
+        *([f"-usepretex={PRETEX[engine]}"] if PRETEX[engine] else []),
+        "-quiet",
+        tex_name,
+    ]
+
+
+def latexmk(tex: Path, engine: str, env: dict[str, str]) -> Path:
+    cmd = latexmk_command(tex.name, engine)
+    if engine == "lualatex":
+        shutil.copyfile(LUA_SANDBOX, tex.parent / LUA_SANDBOX_NAME)
+    try:
+        proc = run_limited(cmd, tool="latex", cwd=tex.parent, env=tex_env(env))
+    except ToolLimitExceeded as exc:
+        raise BuildFailed(f"{tex}: error limit: {exc}\n    hint: {exc.hint}") from None
+    log = tex.with_suffix(".log")
+    pdf = tex.with_suffix(".pdf")
+    if proc.returncode != 0 or not pdf.is_file():
+        raise BuildFailed(latex_failure(log, proc.stdout + proc.stderr))
+    return pdf
+
+
+def latex_failure(log: Path, output: str) -> str:
+    """Quote the relevant lines of the TeX log and name the log file."""
+    text = log.read_text(errors="replace") if log.is_file() else output
+    lines = text.splitlines()
+    picked: list[str] = []
+    for i, line in enumerate(lines):
+        if line.startswith("!") or re.match(r"^[^:\s]+:\d+: ", line):
+            picked.extend(lines[i : i + 6])
+            if len(picked) > 24:
+                break
+    if not picked:
+        picked = lines[-20:]
+    return (
+        f"{log}: error latex: LaTeX failed; relevant log lines:\n"
+        + _indent("\n".join(picked))
+        + f"\n    hint: the full log is {log}"
+    )
+
+
+def overfull_boxes(log: Path, threshold_pt: float) -> list[str]:
+    """Overfull \\hbox warnings wider than ``threshold_pt``."""
+    if not log.is_file():
+        return []
+    found = []
+    for m in re.finditer(r"Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\)[^\n]*", log.read_text(errors="replace")):
+        if float(m.group(1)) > threshold_pt:
+            found.append(m.group(0))
+    return found
+
+
+def digest_of(*parts: bytes | str) -> str:
+    return sha256_bytes(b"\0".join(p.encode() if isinstance(p, str) else p for p in parts))
