@@ -1,4 +1,7 @@
-"""Tasks for `invoke`: each parses its arguments and calls one engine function.
+"""Tasks for `invoke`: each turns its arguments into the command's typed options and runs it.
+
+No argv strings in between: a task calls ``cli.run`` with the same options
+dataclass the command line builds.
 
 Run `invoke --list` for the task set; `invoke build` is the default.
 """
@@ -7,15 +10,27 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from invoke import Context, Exit, task
 
-from scholarly_build.cli import main as engine
+from scholarly_build import cli
+from scholarly_build.cli import (
+    BuildCommandOptions,
+    CheckOptions,
+    NewNoteOptions,
+    Options,
+    ReaderCheckOptions,
+    ServeOptions,
+)
+
+Opts = TypeVar("Opts", bound=Options)
 
 
-def _run(*argv: str) -> None:
-    code = engine(list(argv))
+def _run(command: Callable[[Opts], int], options: Opts) -> None:
+    code = cli.run(command, options)
     if code:
         raise Exit(code=code)
 
@@ -30,39 +45,36 @@ def _run(*argv: str) -> None:
 )
 def build(c: Context, force: bool = False, formats: str = "", citations: str = "") -> None:
     """Build everything: check, figures, paper and annotated bibliography (HTML, PDF, TeX, DOCX)."""
-    _run(
-        "build",
-        *(["--force"] if force else []),
-        *(["--formats", formats] if formats else []),
-        *(["--citations", citations] if citations else []),
-    )
+    _run(cli.cmd_build, BuildCommandOptions(force=force, formats=formats or None, citations=citations or None))
 
 
 @task(help={"force": "re-render even if up to date"})
 def paper(c: Context, force: bool = False) -> None:
     """Build only the paper (HTML, PDF, TeX, DOCX)."""
-    _run("build", "--documents", "paper", *(["--force"] if force else []))
+    _run(cli.cmd_build, BuildCommandOptions(documents="paper", force=force))
 
 
 @task(help={"force": "re-render even if up to date"})
 def bibliography(c: Context, force: bool = False) -> None:
     """Build only the annotated bibliography (HTML, PDF, TeX)."""
-    _run("build", "--documents", "bibliography", *(["--force"] if force else []))
+    _run(cli.cmd_build, BuildCommandOptions(documents="bibliography", force=force))
 
 
 @task
 def figures(c: Context) -> None:
     """Run the figure scripts whose script or data changed."""
-    _run("build", "--formats", "none")
+    _run(cli.cmd_build, BuildCommandOptions(formats="none"))
 
 
 @task(
-    iterable=["manuscript", "bib"],
+    iterable=["manuscript", "bib", "select", "ignore"],
     help={
+        "select": "report only these codes (repeatable; comma lists)",
+        "ignore": "never report these codes (repeatable; comma lists)",
         "manuscript": "a Markdown file to check (repeatable)",
         "bib": "a .bib file (repeatable)",
         "notes": "a notes directory",
-        "format": "human (default) or json",
+        "format": "human (default), json or sarif",
         "strict": "warnings fail too",
         "sources": "folder of the cited works' texts (default: $SCHOLARLY_BUILD_SOURCES or `sources_dir`)",
     },
@@ -71,30 +83,34 @@ def check(
     c: Context,
     manuscript: list[str],
     bib: list[str],
+    select: list[str],
+    ignore: list[str],
     notes: str = "",
     format: str = "human",
     strict: bool = False,
     sources: str = "",
 ) -> None:
     """Check citations, the bibliography and the notes; exit 1 on any error."""
-    args = ["check", "--format", format]
-    for m in manuscript:
-        args += ["--manuscript", m]
-    for b in bib:
-        args += ["--bib", b]
-    if notes:
-        args += ["--notes", notes]
-    if strict:
-        args.append("--strict")
-    if sources:
-        args += ["--sources", sources]
-    _run(*args)
+    _run(
+        cli.cmd_check,
+        CheckOptions(
+            manuscript=manuscript,
+            bib=bib,
+            notes=notes or None,
+            format=format,
+            strict=strict,
+            select=select or None,
+            ignore=ignore or None,
+            sources=sources or None,
+        ),
+    )
 
 
 @task(help={"k": "only tests matching this expression"})
 def test(c: Context, k: str = "") -> None:
     """Run the linters and the test suite (unit and integration: real pandoc and TeX)."""
     from scholarly_build.core import tools
+
     if not tools.latex_available("xelatex"):
         print("TeX Live is missing; trying to install it with apt-get…")
         if not tools.provision_tex(print):
@@ -112,7 +128,7 @@ def test(c: Context, k: str = "") -> None:
 @task
 def doctor(c: Context) -> None:
     """List every tool and its version (pandoc, TeX, fonts, Python packages) and what is missing."""
-    _run("doctor")
+    _run(cli.cmd_doctor, Options())
 
 
 @task(help={"runs": "runs per measurement (the median is reported)"})
@@ -130,31 +146,31 @@ def bench_check(c: Context, runs: int = 3) -> None:
 @task
 def verify_reproducible(c: Context) -> None:
     """Build twice in fresh temporary copies and compare the outputs byte for byte."""
-    _run("verify-reproducible")
+    _run(cli.cmd_verify_reproducible, Options())
 
 
 @task(help={"only": "html or pdf: check only that format", "overfull_pt": "Overfull \\hbox wider than this fails"})
 def reader_check(c: Context, only: str = "", overfull_pt: float = 10.0) -> None:
     """Check the HTML in Chromium and the PDFs with poppler as a reader would; screenshots in build/screenshots/."""
-    _run("reader-check", *(["--only", only] if only else []), "--overfull-pt", str(overfull_pt))
+    _run(cli.cmd_reader_check, ReaderCheckOptions(only=only or None, overfull_pt=overfull_pt))
 
 
 @task(help={"port": "port on 127.0.0.1 (default 8000)"})
 def serve(c: Context, port: int = 8000) -> None:
     """Serve build/ on http://127.0.0.1:PORT/ to read the HTML in a browser (Ctrl-C to stop)."""
-    _run("serve", "--port", str(port))
+    _run(cli.cmd_serve, ServeOptions(port=port))
 
 
 @task
 def clean(c: Context) -> None:
     """Remove build/."""
-    _run("clean")
+    _run(cli.cmd_clean, Options())
 
 
 @task(help={"key": "the BibTeX key of the entry", "force": "overwrite an existing note"})
 def new_note(c: Context, key: str, force: bool = False) -> None:
     """Scaffold bib/notes/KEY.md from the bibliography entry."""
-    _run("new-note", key, *(["--force"] if force else []))
+    _run(cli.cmd_new_note, NewNoteOptions(key=key, force=force))
 
 
 @task(help={"interval": "seconds between checks for changes"})

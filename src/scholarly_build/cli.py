@@ -7,10 +7,14 @@ exit 1 without a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
 
@@ -18,8 +22,57 @@ from scholarly_build.core import limits
 from scholarly_build.core.fsutil import build_lock
 from scholarly_build.core.problems import BuildFailed, Problems, os_error_message
 
+Opts = TypeVar("Opts", bound="Options")
 
-def cmd_check(args: argparse.Namespace) -> int:
+
+@dataclass(frozen=True)
+class Options:
+    """Options every command has: the project root."""
+
+    root: str = "."
+
+
+@dataclass(frozen=True)
+class CheckOptions(Options):
+    manuscript: Sequence[str] = ()
+    bib: Sequence[str] = ()
+    notes: str | None = None
+    crossref_prefix: Sequence[str] | None = None
+    format: str = "human"
+    select: Sequence[str] | None = None
+    ignore: Sequence[str] | None = None
+    strict: bool = False
+    sources: str | None = None
+
+
+@dataclass(frozen=True)
+class BuildCommandOptions(Options):
+    formats: str | None = None
+    documents: str | None = None
+    force: bool = False
+    no_provision: bool = False
+    citations: str | None = None
+
+
+@dataclass(frozen=True)
+class NewNoteOptions(Options):
+    key: str = ""
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class ReaderCheckOptions(Options):
+    only: str | None = None
+    overfull_pt: float = 10.0
+
+
+@dataclass(frozen=True)
+class ServeOptions(Options):
+    port: int = 8000
+
+
+
+def cmd_check(args: CheckOptions) -> int:
     from scholarly_build.building.pipeline import check_project, load_and_check
     from scholarly_build.checks import report
     from scholarly_build.core.safety import check_build_dir
@@ -80,7 +133,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_build(args: argparse.Namespace) -> int:
+def cmd_build(args: BuildCommandOptions) -> int:
     from scholarly_build.building.build import BuildOptions, build
     from scholarly_build.core import tools
 
@@ -102,7 +155,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_doctor(args: argparse.Namespace) -> int:
+def cmd_doctor(args: Options) -> int:
     from scholarly_build.core import tools
     from scholarly_build.inputs.project import load_project
 
@@ -126,7 +179,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_new_note(args: argparse.Namespace) -> int:
+def cmd_new_note(args: NewNoteOptions) -> int:
     from scholarly_build.core.fsutil import write_atomic
     from scholarly_build.core.safety import is_inside, is_safe_key
     from scholarly_build.inputs.bibliography import load_bibliography
@@ -160,7 +213,7 @@ def cmd_new_note(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_verify_reproducible(args: argparse.Namespace) -> int:
+def cmd_verify_reproducible(args: Options) -> int:
     from scholarly_build.building.reproducible import verify
 
     hashes, diffs = verify(Path(args.root))
@@ -175,7 +228,7 @@ def cmd_verify_reproducible(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_reader_check(args: argparse.Namespace) -> int:
+def cmd_reader_check(args: ReaderCheckOptions) -> int:
     from scholarly_build.verification.readerview import reader_check
 
     root = Path(args.root).resolve()
@@ -206,7 +259,7 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(args: ServeOptions) -> int:
     from scholarly_build.verification.readerview import make_server
 
     build_dir = Path(args.root).resolve() / "build"
@@ -231,7 +284,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_clean(args: argparse.Namespace) -> int:
+def cmd_clean(args: Options) -> int:
     build_dir = Path(args.root).resolve() / "build"
     if build_dir.is_symlink():
         # Never follow it: the target may be anywhere (a committed link is an attack).
@@ -283,7 +336,7 @@ def parser() -> argparse.ArgumentParser:
         help="folder of the cited works' texts named in `sources:` "
         "(default: $SCHOLARLY_BUILD_SOURCES, else the `sources_dir` setting)",
     )
-    c.set_defaults(func=cmd_check)
+    c.set_defaults(func=cmd_check, options=CheckOptions)
 
     b = sub.add_parser("build", help="build the paper and the annotated bibliography")
     b.add_argument("--formats", help="comma list of html,latex,pdf,docx (default: all)")
@@ -295,18 +348,18 @@ def parser() -> argparse.ArgumentParser:
         choices=("citeproc", "biblatex"),
         help="LaTeX citations: citeproc (CSL, default) or biblatex + biber",
     )
-    b.set_defaults(func=cmd_build)
+    b.set_defaults(func=cmd_build, options=BuildCommandOptions)
 
     d = sub.add_parser("doctor", help="list tools and versions, and what is missing")
-    d.set_defaults(func=cmd_doctor)
+    d.set_defaults(func=cmd_doctor, options=Options)
 
     n = sub.add_parser("new-note", help="scaffold bib/notes/KEY.md from the bib entry")
     n.add_argument("key")
     n.add_argument("--force", action="store_true")
-    n.set_defaults(func=cmd_new_note)
+    n.set_defaults(func=cmd_new_note, options=NewNoteOptions)
 
     r = sub.add_parser("verify-reproducible", help="build twice in fresh copies and compare output hashes")
-    r.set_defaults(func=cmd_verify_reproducible)
+    r.set_defaults(func=cmd_verify_reproducible, options=Options)
 
     rc = sub.add_parser(
         "reader-check",
@@ -320,21 +373,32 @@ def parser() -> argparse.ArgumentParser:
         metavar="PT",
         help="Overfull \\hbox wider than this many points is a finding (default: 10)",
     )
-    rc.set_defaults(func=cmd_reader_check)
+    rc.set_defaults(func=cmd_reader_check, options=ReaderCheckOptions)
 
     sv = sub.add_parser("serve", help="serve build/ on http://127.0.0.1:PORT/ to read it in a browser")
     sv.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: any free port)")
-    sv.set_defaults(func=cmd_serve)
+    sv.set_defaults(func=cmd_serve, options=ServeOptions)
 
     k = sub.add_parser("clean", help="remove build/")
-    k.set_defaults(func=cmd_clean)
+    k.set_defaults(func=cmd_clean, options=Options)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    """``python -m scholarly_build``: parse the command line into a command's typed options and run it."""
+    ns = parser().parse_args(argv)
+    fields = {f.name for f in dataclasses.fields(ns.options)}
+    return run(ns.func, ns.options(**{k: v for k, v in vars(ns).items() if k in fields}))
+
+
+def run(command: Callable[[Opts], int], options: Opts) -> int:
+    """Run one command with its options; a user's mistake ends in a message and exit 1, not a traceback.
+
+    ``tasks.py`` calls this directly with typed options, as the command line does.
+    """
+    args = options
     try:
-        return int(args.func(args))
+        return int(command(options))
     except BuildFailed as exc:
         print(exc.render(), file=sys.stderr)
         return 1
