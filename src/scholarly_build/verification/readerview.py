@@ -57,6 +57,7 @@ CONTRAST_SELECTORS = ("p", "a", "figcaption", ".annotation", "li", "td", "th", "
 VAGUE_LINK_TEXT = re.compile(r"^(click here|here|link|this link|more|read more|this)$", re.IGNORECASE)
 OVERFULL_THRESHOLD_PT = 10.0
 AXE_JS = Path("node_modules") / "axe-core" / "axe.min.js"
+JS_DIR = Path(__file__).parent / "js"
 AXE_FAILING_IMPACTS = ("serious", "critical")
 CLICK_TIMEOUT_MS = 3000
 CITATION_SAMPLE = 8  # citation links clicked per document (all targets are checked in the DOM)
@@ -208,6 +209,11 @@ class HtmlReport:
         return [f"{where}: {line}" for line in out]
 
 
+def _js(name: str) -> str:
+    """A JavaScript function evaluated in the page, from ``js/`` (shipped as package data)."""
+    return (JS_DIR / name).read_text(encoding="utf-8")
+
+
 def chromium_path() -> Path:
     return Path(os.environ.get(CHROMIUM_ENV) or CHROMIUM)
 
@@ -236,132 +242,20 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
-_CONTRAST_JS = """
-(selectors) => {
-  const parse = (c) => {
-    const m = c.match(/rgba?\\(([^)]+)\\)/);
-    if (!m) return null;
-    const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
-    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
-  };
-  const over = (fg, bg) => [0, 1, 2].map(i => fg[i] * fg[3] + bg[i] * (1 - fg[3])).concat([1]);
-  const background = (el) => {
-    const layers = [];
-    for (let e = el; e; e = e.parentElement) {
-      const c = parse(getComputedStyle(e).backgroundColor);
-      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
-    }
-    let bg = [255, 255, 255, 1];
-    for (let i = layers.length - 1; i >= 0; i--) bg = over(layers[i], bg);
-    return bg;
-  };
-  const lum = (c) => {
-    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
-    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
-  };
-  const css = (c) => `rgb(${c.slice(0, 3).map(Math.round).join(',')})`;
-  return selectors.map((sel) => {
-    let worst = null, count = 0;
-    for (const el of document.querySelectorAll(sel)) {
-      if (!el.textContent.trim() || el.getClientRects().length === 0) continue;
-      const fg0 = parse(getComputedStyle(el).color);
-      if (!fg0) continue;
-      const bg = background(el), fg = over(fg0, bg);
-      const [a, b] = [lum(fg), lum(bg)];
-      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-      count++;
-      if (!worst || ratio < worst.ratio) {
-        const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
-          (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
-        worst = {ratio, example: `${name} ${css(fg)} on ${css(bg)}`};
-      }
-    }
-    return {selector: sel, elements: count, ratio: worst ? worst.ratio : 21, example: worst ? worst.example : ''};
-  });
-}
-"""
+_CONTRAST_JS = _js("contrast.js")
 
-_LAYOUT_JS = """
-() => {
-  const se = document.scrollingElement, cw = se.clientWidth, out = [];
-  for (const el of document.body.querySelectorAll('*')) {
-    const r = el.getBoundingClientRect();
-    if (r.width === 0 || (r.right <= cw + 1 && r.left >= -1)) continue;
-    let clipped = false;
-    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
-      if (getComputedStyle(p).overflowX !== 'visible') { clipped = true; break; }
-    }
-    const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '');
-    if (!clipped) out.push(`${name} (right edge ${Math.round(r.right)})`);
-  }
-  return {scrollWidth: se.scrollWidth, clientWidth: cw, offenders: out.slice(0, 5)};
-}
-"""
+_LAYOUT_JS = _js("layout.js")
 
-_ANNOTATIONS_JS = """
-() => [...document.querySelectorAll('.annotation')].map((a) => {
-  const entry = a.closest('[id^="ref-"]');
-  const ar = a.getBoundingClientRect();
-  const paragraphs = a.querySelectorAll('p').length || a.querySelectorAll('.annotation-break').length + 1;
-  const body = document.body;
-  const columnLeft = body.getBoundingClientRect().left + parseFloat(getComputedStyle(body).paddingLeft);
-  if (!entry) return {entry: '', textBottom: 0, top: ar.top, left: ar.left, right: ar.right,
-                      entryLeft: 0, entryRight: 0, entryText: '', paragraphs, columnLeft};
-  const range = document.createRange();
-  range.setStart(entry, 0);
-  range.setEndBefore(a);
-  const t = range.getBoundingClientRect(), er = entry.getBoundingClientRect();
-  return {entry: entry.id, textBottom: t.bottom, top: ar.top, left: ar.left, right: ar.right,
-          entryLeft: er.left, entryRight: er.right, entryText: range.toString().trim().slice(0, 80), paragraphs,
-          columnLeft};
-})
-"""
+_ANNOTATIONS_JS = _js("annotations.js")
 
-_STATIC_JS = """
-() => {
-  const hrefs = [...document.querySelectorAll('a[href^="#"]')].map(a => a.getAttribute('href')).filter(h => h !== '#');
-  const missing = [...new Set(hrefs)].filter(h => !document.getElementById(decodeURIComponent(h.slice(1))));
-  const textOf = (a) => (a.innerText || a.textContent || '').trim() ||
-    (a.getAttribute('aria-label') || '').trim() ||
-    [...a.querySelectorAll('img[alt]')].map(i => i.alt.trim()).join(' ').trim() ||
-    (a.getAttribute('title') || '').trim();
-  const links = [...document.querySelectorAll('a[href]')].map(a => ({href: a.getAttribute('href'), text: textOf(a)}));
-  const refs = document.getElementById('refs');
-  const entries = refs ? [...refs.querySelectorAll('[id^="ref-"]')] : [];
-  return {
-    lang: document.documentElement.getAttribute('lang') || '',
-    title: document.title,
-    headings: [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')]
-      .map(h => [Number(h.tagName[1]), h.textContent.trim()]),
-    internal: hrefs.length,
-    missing,
-    links,
-    images: [...document.images].map(i => ({src: (i.getAttribute('src') || '').slice(0, 60), complete: i.complete,
-      naturalWidth: i.naturalWidth, alt: i.getAttribute('alt')})),
-    entries: entries.length,
-    withoutAnnotation: entries.filter(e => !e.querySelector('.annotation')).map(e => e.id),
-  };
-}
-"""
+_STATIC_JS = _js("static.js")
 
-_TARGET_JS = """
-(href) => {
-  const t = document.getElementById(decodeURIComponent(href.slice(1)));
-  const r = t ? t.getBoundingClientRect() : {top: -1e9, bottom: -1e9};
-  return {hash: decodeURIComponent(location.hash), top: r.top, bottom: r.bottom, height: window.innerHeight};
-}
-"""
+_TARGET_JS = _js("target.js")
 
-_AXE_RUN_JS = """
-async () => {
-  const r = await axe.run(document, {resultTypes: ['violations']});
-  return r.violations.map(v => ({id: v.id, impact: v.impact || 'unknown', help: v.help, nodes: v.nodes.length,
-    targets: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
-}
-"""
+_AXE_RUN_JS = _js("axe-run.js")
 
 
-_SCROLL_TO_JS = "(s) => { const e = document.querySelector(s); if (e) e.scrollIntoView(); return !!e; }"
+_SCROLL_TO_JS = _js("scroll-to.js")
 
 
 def _sample(n: int, k: int) -> list[int]:

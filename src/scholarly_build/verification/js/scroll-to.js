@@ -1,0 +1,1 @@
+(s) => { const e = document.querySelector(s); if (e) e.scrollIntoView(); return !!e; }
