@@ -121,7 +121,10 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     assembled = build_dir / "assembled"
     docs: dict[str, tuple[str, str]] = {}
     if "paper" in options.documents:
-        md, _ = assemble.assemble_paper(project, notes, Problems(project.root))
+        # Assembled once: what the check read is what is rendered.
+        md = inputs.paper_markdown
+        if md is None:  # no templates/paper.md.j2 (the check could not assemble); let assembly report it
+            md, _ = assemble.assemble_paper(project, notes, Problems(project.root))
         docs["paper"] = (md, assemble.paper_metadata(project))
     if "bibliography" in options.documents:
         md = assemble.assemble_bibliography(project, notes, csl.stem)

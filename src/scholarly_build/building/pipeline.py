@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from scholarly_build.assembly.assemble import assemble_paper, paper_metadata
 from scholarly_build.checks import rules as checks
 from scholarly_build.checks.citations import Citation, ReservedId, find_citations, scan_markdown
 from scholarly_build.checks.figurecaptions import check_figure_captions
@@ -15,7 +16,7 @@ from scholarly_build.checks.quotecheck import SourceReport, run_source_checks
 from scholarly_build.core.fsutil import sha256_bytes, write_atomic
 from scholarly_build.core.limits import MAX_SECTION_BYTES
 from scholarly_build.core.pandoc import PandocError
-from scholarly_build.core.problems import Problems
+from scholarly_build.core.problems import BuildFailed, Problems
 from scholarly_build.core.safety import check_links
 from scholarly_build.core.textfile import read_text
 from scholarly_build.core.tools import pandoc_version
@@ -31,6 +32,9 @@ class Inputs:
     citations: list[Citation]
     manuscripts: list[Path]
     sources: SourceReport | None = None  # quotations and prose against the sources' text
+    # The paper as the templates assembled it while checking: the build renders this
+    # very text, so the data passes assembly once (None when the check could not assemble).
+    paper_markdown: str | None = None
 
 
 def scan_citations(
@@ -244,10 +248,10 @@ def check_project(project: Project, problems: Problems, sources_dir: str | None 
 
 
 def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> None:
-    """Citations the templates generate (comparison table, sources by theme) must resolve too."""
-    from scholarly_build.assembly.assemble import assemble_paper
-    from scholarly_build.core.problems import BuildFailed
+    """Citations the templates generate (comparison table, sources by theme) must resolve too.
 
+    The assembled paper is kept in ``inputs.paper_markdown`` for the build to render.
+    """
     try:
         markdown, _ = assemble_paper(project, inputs.notes or {}, Problems(project.root))
     except BuildFailed as exc:
@@ -255,6 +259,7 @@ def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> Non
         if exc.message:
             problems.error("template", exc.message, path=project.templates_dir)
         return
+    inputs.paper_markdown = markdown
     path = project.build_dir / "assembled" / "paper.md"
     seen = {c.key for c in inputs.citations}
     try:
@@ -276,8 +281,6 @@ def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> Non
                 hint="a note's claim or stance (the comparison table) or a template defines it; rename it there",
             )
     # The settings' title, abstract etc. are Markdown too (pandoc's --metadata-file renders them).
-    from scholarly_build.assembly.assemble import paper_metadata
-
     try:
         meta_cites = find_citations(project.settings_path, f"---\n{paper_metadata(project)}...\n")
     except PandocError:
