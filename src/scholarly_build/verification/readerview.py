@@ -523,7 +523,11 @@ def missing_from_text(words: Sequence[str], text: str) -> list[str]:
 
 
 def pdf_outline(pdf: Path, depth: int = 2) -> list[tuple[int, str]]:
-    """The PDF's bookmarks as (level, title), down to ``depth``."""
+    """The PDF's heading bookmarks as (level, title), down to ``depth``.
+
+    The annotated bibliography's bookmark per entry (destination ``entry-…``) is
+    navigation, not a heading, and is left out (parity.py checks those).
+    """
     from pypdf import PdfReader
 
     out: list[tuple[int, str]] = []
@@ -532,7 +536,7 @@ def pdf_outline(pdf: Path, depth: int = 2) -> list[tuple[int, str]]:
         for item in items:
             if isinstance(item, list):
                 walk(item, level + 1)
-            elif level <= depth:
+            elif level <= depth and not str((item.node.get("/A") or {}).get("/D", "")).startswith("entry-"):
                 out.append((level, str(item.title)))
 
     walk(PdfReader(pdf).outline, 1)
