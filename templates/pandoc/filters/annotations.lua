@@ -58,7 +58,7 @@ local function index_entries(doc, labels)
       items[#items + 1] = { pandoc.Plain({ pandoc.Link(pandoc.Str(e.label), "#" .. e.id) }) }
     end
     local nav = pandoc.Div({ pandoc.BulletList(items) },
-      pandoc.Attr("entry-index", { "entry-index" }, { role = "navigation", ["aria-label"] = "Entries" }))
+      pandoc.Attr("entry-index", { "entry-index" }, { { "role", "navigation" }, { "aria-label", "Entries" } }))
     doc.blocks = doc.blocks:walk({
       Div = function(div)
         if div.identifier == "refs" then return { nav, div } end

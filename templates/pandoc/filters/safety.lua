@@ -58,9 +58,11 @@ local function dangerous(key)
 end
 
 local function clean(el)
+  -- A list of pairs keeps the attributes' order: a plain Lua table would not, and
+  -- the HTML would then differ from build to build.
   local keep = {}
   for k, v in pairs(el.attributes) do
-    if not dangerous(k) then keep[k] = v end
+    if not dangerous(k) then keep[#keep + 1] = { k, v } end
   end
   el.attributes = keep
   return el
