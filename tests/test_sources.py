@@ -8,6 +8,7 @@ two compared works' texts in ../shared/seeds/ (skipped where that folder is abse
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,7 +25,8 @@ from scholarly_build.inputs.sources import ENV_SOURCES, SourceSpec, load_source,
 from .conftest import write_tree
 
 REPO = Path(__file__).resolve().parents[1]
-SEEDS = REPO.parent / "shared" / "seeds"
+# The seeds beside the checkout, or where SCHOLARLY_BUILD_SOURCES says (.ci/run sets it for a clone).
+SEEDS = Path(os.environ.get("SCHOLARLY_BUILD_SOURCES") or REPO.parent / "shared" / "seeds")
 CODES = {"quote-mismatch", "quote-locator-mismatch", "uncredited-overlap", "missing-source"}
 
 # The text of alpha2018: numbered sections, footnote markers and texts, a line-end
