@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scholarly_build.pandoc import run
+from scholarly_build.core.pandoc import run
 
 FILTERS = Path(__file__).resolve().parents[1] / "templates" / "pandoc" / "filters"
 
