@@ -64,7 +64,7 @@ def test_setting_change_is_named(project: Path) -> None:
     """A changed setting is named: crossref prefixes feed every output."""
     settings = project / "manuscript/paper.yaml"
     text = settings.read_text()
-    settings.write_text(text + "\ncrossref_prefixes: [\"fig:\", \"tbl:\", \"eq:\", \"sec:\", \"lst:\"]\n")
+    settings.write_text(text + '\ncrossref_prefixes: ["fig:", "tbl:", "eq:", "sec:", "lst:"]\n')
     lines, rendered = explain(project)
     assert rendered == ["annotated-bibliography.html", "paper.html"]
     assert all("crossref_prefixes (setting) changed" in line for line in lines), lines
@@ -84,7 +84,10 @@ def test_first_build_has_no_previous_build(tmp_path: Path) -> None:
     """Before any build, every output is explained by 'no previous build'."""
     root = copy_mini(tmp_path / "mini")
     lines, _ = explain(root)
-    assert lines == ["paper.html is rebuilt: no previous build", "annotated-bibliography.html is rebuilt: no previous build"]
+    assert lines == [
+        "paper.html is rebuilt: no previous build",
+        "annotated-bibliography.html is rebuilt: no previous build",
+    ]
 
 
 def test_cli_flag(project: Path, run_cli: Callable[..., CliResult]) -> None:
