@@ -333,9 +333,13 @@ def _load_record(path: Path) -> dict[str, dict[str, str]]:
 
 
 def _save_record(path: Path, outputs: list[graph.Output]) -> None:
+    """Record the rendered outputs' input fingerprints; best effort, like the other caches in build/.cache."""
     record = _load_record(path)
     record.update({o.label: graph.fingerprints(o) for o in outputs})
-    write_atomic(path, json.dumps(record, indent=1, sort_keys=True))
+    try:
+        write_atomic(path, json.dumps(record, indent=1, sort_keys=True))
+    except OSError:
+        pass  # --explain then says less; the build itself does not depend on it
 
 
 def _previous_inputs(manifest: Path) -> dict[str, str]:
