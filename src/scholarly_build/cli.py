@@ -350,7 +350,7 @@ def parser() -> argparse.ArgumentParser:
         "--explain",
         action="store_true",
         help="print why each output is rebuilt (the declared input that changed: a file or a setting, "
-        "'no previous build' or '--force'), then build as usual",
+        "'no previous build' or '--force') and what it reads, then build as usual",
     )
     b.add_argument(
         "--citations",

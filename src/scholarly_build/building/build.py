@@ -217,6 +217,7 @@ def _explain(project: Project, stale: list[graph.Output], state: dict[str, str],
     for output in stale:
         reasons = graph.why_stale(output, state, recorded.get(output.label), previous, force, project.root)
         console.print(f"{output.label} is rebuilt: {'; '.join(reasons)}", highlight=False)
+        console.print(f"  [dim]reads: {', '.join(i.name for i in output.inputs)}[/dim]", highlight=False)
 
 
 def _render_job(output: graph.Output, ctx: graph.BuildContext, env: dict[str, str]) -> RenderJob:

@@ -124,7 +124,7 @@ def document_inputs(ctx: BuildContext, document: str) -> tuple[Input, ...]:
         Input(f"build/assembled/{document}.md", (md,), (project.settings_path, *sections, *notes, *j2)),
         Input(f"build/assembled/{document}.meta.yaml", (meta,), (project.settings_path,)),
         Input("templates/ (pandoc resources)", (ctx.resources,), _resource_files(project)),
-        Input(_rel(project, ctx.csl), (ctx.csl.read_bytes(),)),
+        Input(_rel(project, ctx.csl, "the csl setting's style"), (ctx.csl.read_bytes(),)),
         Input("bibliography", (b"".join(p.read_bytes() for p in project.bibliography),), project.bibliography),
         # Names too: the document refers to figures by file name (a renamed id changes the output).
         Input(
@@ -261,5 +261,6 @@ def _figure_sources(ctx: BuildContext) -> tuple[Path, ...]:
     return tuple(files)
 
 
-def _rel(project: Project, path: Path) -> str:
-    return str(path.relative_to(project.root)) if path.is_relative_to(project.root) else str(path)
+def _rel(project: Project, path: Path, outside: str = "outside the project") -> str:
+    """The path as a reader of this project names it (a packaged style: its file name)."""
+    return str(path.relative_to(project.root)) if path.is_relative_to(project.root) else f"{path.name} ({outside})"
