@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from scholarly_build.building import graph
 from scholarly_build.building.build import BuildOptions, build
+from scholarly_build.inputs.project import load_project
+from scholarly_build.rendering.render import digest_of
 
 from .conftest import CliResult, copy_mini, quiet_build
 
@@ -98,3 +101,59 @@ def test_cli_flag(project: Path, run_cli: Callable[..., CliResult]) -> None:
     assert code == 0, err
     assert "annotated-bibliography.html is rebuilt: bib/notes/alpha2018.md changed" in err
     assert "1 rendered" in err
+
+
+def context(root: Path, citations: str = "citeproc") -> graph.BuildContext:
+    """A build context for the mini fixture without running a build (no figures)."""
+    project = load_project(root)
+    csl = root / "style.csl"
+    csl.write_text("<style/>")
+    return graph.BuildContext(
+        project=project,
+        documents={"paper": ("# Paper", "title: P"), graph.ANNOTATED: ("# Bib", "title: B")},
+        csl=csl,
+        resources="r",
+        figures=(),
+        epoch=1704067200,
+        formats=("html", "latex", "pdf", "docx"),
+        tex_ok=True,
+        citations=citations,
+        biblatex_bib=None,
+    )
+
+
+def test_the_table_answers_what_paper_pdf_depends_on(tmp_path: Path) -> None:
+    """paper.pdf's declared inputs: the assembled paper, resources, style, bibliography, figures, settings."""
+    outputs = {o.label: o for o in graph.declare_outputs(context(copy_mini(tmp_path / "mini")))}
+    assert sorted(outputs) == [
+        "annotated-bibliography.html",
+        "annotated-bibliography.tex+annotated-bibliography.pdf",
+        "paper.docx",
+        "paper.html",
+        "paper.tex+paper.pdf",
+    ]
+    names = [i.name for i in outputs["paper.tex+paper.pdf"].inputs]
+    assert names == [
+        "build/assembled/paper.md",
+        "build/assembled/paper.meta.yaml",
+        "templates/ (pandoc resources)",
+        "style.csl",
+        "bibliography",
+        "figures",
+        "pandoc version",
+        "pdf_engine (setting)",
+        "fonts (setting)",
+        "crossref_prefixes (setting)",
+        "SOURCE_DATE_EPOCH",
+        "format",
+        "citations (setting or --citations)",
+        "LaTeX variables",
+        "output names",
+    ]
+
+
+def test_the_key_is_the_digest_of_the_declared_inputs_in_order(tmp_path: Path) -> None:
+    """The key the state records is unchanged by the refactor: base digest, then the format's parts."""
+    output = next(o for o in graph.declare_outputs(context(copy_mini(tmp_path / "mini"))) if o.label == "paper.html")
+    base = digest_of(*(p for i in output.shared for p in i.parts))
+    assert output.key == digest_of(base, "html", "citeproc", "paper.html")
