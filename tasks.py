@@ -41,11 +41,15 @@ def _run(command: Callable[[Opts], int], options: Opts) -> None:
         "force": "re-render everything",
         "formats": "comma list of html,latex,pdf,docx",
         "citations": "LaTeX citations: citeproc (CSL; default) or biblatex (biblatex + biber)",
+        "explain": "print why each output is rebuilt (which file or setting changed), then build as usual",
     },
 )
-def build(c: Context, force: bool = False, formats: str = "", citations: str = "") -> None:
+def build(c: Context, force: bool = False, formats: str = "", citations: str = "", explain: bool = False) -> None:
     """Build everything: check, figures, paper and annotated bibliography (HTML, PDF, TeX, DOCX)."""
-    _run(cli.cmd_build, BuildCommandOptions(force=force, formats=formats or None, citations=citations or None))
+    options = BuildCommandOptions(
+        force=force, formats=formats or None, citations=citations or None, explain=explain
+    )
+    _run(cli.cmd_build, options)
 
 
 @task(help={"force": "re-render even if up to date"})

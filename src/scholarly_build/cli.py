@@ -52,6 +52,7 @@ class BuildCommandOptions(Options):
     force: bool = False
     no_provision: bool = False
     citations: str | None = None
+    explain: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,9 @@ def cmd_build(args: BuildCommandOptions) -> int:
     if "pdf" in formats and not tools.latex_available(project.pdf_engine) and not args.no_provision:
         console.print("TeX Live is missing; trying to install it with apt-get…")
         tools.provision_tex(console.print)
-    options = BuildOptions(documents=documents, formats=formats, force=args.force, citations=args.citations)
+    options = BuildOptions(
+        documents=documents, formats=formats, force=args.force, citations=args.citations, explain=args.explain
+    )
     report = build(Path(args.root), options, console)
     console.print(
         f"done in {report.seconds:.1f} s: {len(report.rendered)} rendered, "
@@ -343,6 +346,12 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--documents", help="comma list of paper,bibliography (default: both)")
     b.add_argument("--force", action="store_true", help="re-render everything")
     b.add_argument("--no-provision", action="store_true", help="never run apt-get")
+    b.add_argument(
+        "--explain",
+        action="store_true",
+        help="print why each output is rebuilt (the declared input that changed: a file or a setting, "
+        "'no previous build' or '--force') and what it reads, then build as usual",
+    )
     b.add_argument(
         "--citations",
         choices=("citeproc", "biblatex"),

@@ -14,7 +14,8 @@ from pathlib import Path
 from rich.console import Console
 
 from scholarly_build.assembly import assemble
-from scholarly_build.building.pipeline import check_project
+from scholarly_build.building import graph
+from scholarly_build.building.pipeline import Inputs, check_project
 from scholarly_build.core import limits, tools
 from scholarly_build.core.fsutil import build_lock, install_atomic, sha256_file, write_atomic
 from scholarly_build.core.problems import BuildFailed, Problems, os_error_message
@@ -29,6 +30,7 @@ from scholarly_build.rendering.render import RenderJob, digest_of, render_job
 FALLBACK_SOURCE_DATE_EPOCH = 1704067200  # 2024-01-01T00:00:00Z
 DOCUMENTS = ("paper", "bibliography")
 STATE_FILE = ".state.json"
+RECORD_FILE = ".cache/build-inputs.json"  # what --explain compares (not what decides)
 
 
 @dataclass
@@ -38,6 +40,7 @@ class BuildOptions:
     force: bool = False
     jobs: int = 2
     citations: str | None = None  # None: the `citations` setting
+    explain: bool = False  # print why each output is rebuilt
 
 
 @dataclass
@@ -94,8 +97,68 @@ def build(root: Path, options: BuildOptions, console: Console | None = None) -> 
 
 
 def _build_locked(project: Project, options: BuildOptions, console: Console) -> BuildReport:
+    """check -> assemble -> figures -> declare outputs -> render the stale ones -> record -> manifest."""
     start = time.monotonic()
     report = BuildReport()
+    inputs = _check(project, options, console, report)
+    notes = inputs.notes or {}
+    csl = resolve_csl(project.csl, project.root, project.settings_lines.get("csl", 0))
+    epoch = source_date_epoch(project.root)
+    env = {"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1", "TZ": "UTC", "LC_ALL": "C.UTF-8"}
+    state_path = project.build_dir / STATE_FILE
+    state = {} if options.force else _load_state(state_path)
+    docs = _assemble(project, options, inputs, csl)
+    console.print(
+        f"[green]✓[/green] assembled {', '.join(docs)} ({len(notes)} notes, "
+        f"{len(inputs.bib.entries)} entries, {len(inputs.citations)} citations)"
+    )
+    with console.status("running figure scripts…"):
+        figures = build_figures(project, notes, env, state, report.figures_run)
+    for line in report.figures_run:
+        console.print(f"[green]✓[/green] {line}")
+    write_atomic(state_path, json.dumps(state, indent=1, sort_keys=True))
+
+    tex_ok = tools.latex_available(project.pdf_engine)
+    citations = options.citations or project.citations
+    ctx = graph.BuildContext(
+        project=project,
+        documents=docs,
+        csl=csl,
+        resources=_resource_digest(project),
+        figures=tuple(p for f in figures for p in (f.png, f.pdf)),
+        epoch=epoch,
+        formats=options.formats,
+        tex_ok=tex_ok,
+        citations=citations,
+        biblatex_bib=_write_biblatex_bib(project, inputs) if citations == "biblatex" else None,
+    )
+    outputs = graph.declare_outputs(ctx)
+    fresh = [graph.is_fresh(o, state) for o in outputs]
+    stale = [o for o, ok in zip(outputs, fresh, strict=True) if not ok]
+    report.skipped = [o.label for o, ok in zip(outputs, fresh, strict=True) if ok]
+    if options.explain:
+        _explain(project, stale, state, options.force, console)
+    jobs = [_render_job(o, ctx, env) for o in stale]
+    report.jobs = jobs
+    failures, staged, failed_documents = _run_jobs(project, jobs, options.jobs, console)
+    _install(project, staged, failed_documents, {o.label: o for o in stale}, state, report, failures, console)
+    for name in report.skipped:
+        console.print(f"[dim]· {name} is up to date[/dim]")
+    out_of_date = sorted(out.name for job in jobs if _document_of(job) in failed_documents for out in job.outputs)
+    try:
+        write_manifest(project, inputs_files(project), env, csl, out_of_date)
+    except OSError as exc:
+        # Reported after the render errors (which must not be lost behind it).
+        failures.append(BuildFailed(os_error_message(exc, project.root)))
+    report.seconds = time.monotonic() - start
+    _raise_failures(failures, failed_documents)
+    if ("pdf" in options.formats) and not tex_ok:
+        raise BuildFailed(tools.missing_tex_message(project.pdf_engine))
+    return report
+
+
+def _check(project: Project, options: BuildOptions, console: Console, report: BuildReport) -> Inputs:
+    """The check every build starts with; errors stop the build before anything is written."""
     problems = Problems(project.root)
     with console.status("checking bibliography, notes and citations…"):
         inputs = check_project(project, problems)
@@ -109,16 +172,12 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
         )
     if "pdf" in options.formats and tools.latex_available(project.pdf_engine):
         _check_fonts(project)
-    notes = inputs.notes or {}
-    csl = resolve_csl(project.csl, project.root, project.settings_lines.get("csl", 0))
-    epoch = source_date_epoch(project.root)
-    env = {"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1", "TZ": "UTC", "LC_ALL": "C.UTF-8"}
-    build_dir = project.build_dir
-    state_path = build_dir / STATE_FILE
-    state = {} if options.force else _load_state(state_path)
+    return inputs
 
-    # Assemble both documents (cheap; always done, so the digests below capture every input).
-    assembled = build_dir / "assembled"
+
+def _assemble(project: Project, options: BuildOptions, inputs: Inputs, csl: Path) -> dict[str, tuple[str, str]]:
+    """Both documents' Markdown and metadata, written to build/assembled/ when they changed."""
+    notes = inputs.notes or {}
     docs: dict[str, tuple[str, str]] = {}
     if "paper" in options.documents:
         # Assembled once: what the check read is what is rendered.
@@ -129,156 +188,114 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     if "bibliography" in options.documents:
         md = assemble.assemble_bibliography(project, notes, csl.stem)
         docs["annotated-bibliography"] = (md, assemble.bibliography_metadata(project, sorted(notes)))
+    assembled = project.build_dir / "assembled"
     for name, (md, meta) in docs.items():
         for path, text in ((assembled / f"{name}.md", md), (assembled / f"{name}.meta.yaml", meta)):
-            if not path.is_file() or path.read_text() != text:
-                write_atomic(path, text)
-    console.print(
-        f"[green]✓[/green] assembled {', '.join(docs)} ({len(notes)} notes, "
-        f"{len(inputs.bib.entries)} entries, {len(inputs.citations)} citations)"
+            _write_if_changed(path, text)
+    return docs
+
+
+def _write_biblatex_bib(project: Project, inputs: Inputs) -> Path:
+    """One .bib for both documents, with each note's annotation in `annotation`."""
+    path = project.build_dir / "biblatex" / "references-annotated.bib"
+    _write_if_changed(path, annotated_bib(inputs.bib, inputs.notes or {}))
+    return path
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.is_file() or path.read_text() != text:
+        write_atomic(path, text)
+
+
+def _explain(project: Project, stale: list[graph.Output], state: dict[str, str], force: bool, console: Console) -> None:
+    """Print, for each output about to be rendered, which declared inputs changed."""
+    if not stale:
+        console.print("nothing to rebuild: every output is up to date")
+        return
+    recorded = _load_record(project.build_dir / RECORD_FILE)
+    previous = _previous_inputs(project.build_dir / "manifest.json")
+    for output in stale:
+        reasons = graph.why_stale(output, state, recorded.get(output.label), previous, force, project.root)
+        console.print(f"{output.label} is rebuilt: {'; '.join(reasons)}", highlight=False)
+        console.print(f"  [dim]reads: {', '.join(i.name for i in output.inputs)}[/dim]", highlight=False)
+
+
+def _render_job(output: graph.Output, ctx: graph.BuildContext, env: dict[str, str]) -> RenderJob:
+    """The render of one declared output."""
+    project, name, method = ctx.project, output.document, output.method
+    assembled = project.build_dir / "assembled"
+    return RenderJob(
+        name=output.label,
+        fmt=output.fmt,
+        markdown=assembled / f"{name}.md",
+        metadata=assembled / f"{name}.meta.yaml",
+        outputs=output.files,
+        # One work directory per citation method: biblatex's .aux/.bcf must never meet
+        # citeproc's (or the other way round) when the mode is switched.
+        work_dir=project.build_dir
+        / ".work"
+        / (f"{name}-{output.fmt}" if method == "citeproc" else f"{name}-{output.fmt}-{method}"),
+        defaults_dir=project.templates_dir / "pandoc",
+        bibliography=(ctx.biblatex_bib,) if method == "biblatex" and ctx.biblatex_bib else project.bibliography,
+        csl=ctx.csl,
+        figures=output.figures,
+        pdf_engine=project.pdf_engine,
+        fonts=project.fonts,
+        env=env,
+        digest=output.key,
+        make_pdf=len(output.files) > 1,
+        citations=method,
+        crossref_prefixes=project.crossref_prefixes,
+        latex_variables=output.latex_variables,
     )
 
-    with console.status("running figure scripts…"):
-        figure_log: list[str] = []
-        figures = build_figures(project, notes, env, state, figure_log)
-    report.figures_run = figure_log
-    for line in figure_log:
-        console.print(f"[green]✓[/green] {line}")
-    write_atomic(state_path, json.dumps(state, indent=1, sort_keys=True))
 
-    tex_ok = tools.latex_available(project.pdf_engine)
-    citations = options.citations or project.citations
-    biblatex_bib: tuple[Path, ...] = ()
-    if citations == "biblatex":
-        # One .bib for both documents, with each note's annotation in `annotation`.
-        path = build_dir / "biblatex" / "references-annotated.bib"
-        text = annotated_bib(inputs.bib, notes)
-        if not path.is_file() or path.read_text() != text:
-            write_atomic(path, text)
-        biblatex_bib = (path,)
-    resources = _resource_digest(project)
-    bib_bytes = b"".join(p.read_bytes() for p in project.bibliography)
-    jobs: list[RenderJob] = []
-    for name, (md, meta) in docs.items():
-        fig_files = tuple(p for f in figures for p in (f.png, f.pdf)) if name == "paper" else ()
-        # Names too: the document refers to figures by file name (a renamed id changes the output).
-        fig_digest = digest_of(*(part for p in fig_files for part in (p.name, p.read_bytes())))
-        base = digest_of(
-            md,
-            meta,
-            resources,
-            csl.read_bytes(),
-            bib_bytes,
-            fig_digest,
-            tools.pandoc_version(),
-            project.pdf_engine,
-            repr(sorted(project.fonts.items())),
-            repr(project.crossref_prefixes),
-            str(epoch),
-        )
-        wanted: list[tuple[str, tuple[Path, ...]]] = []
-        if "html" in options.formats:
-            wanted.append(("html", (build_dir / f"{name}.html",)))
-        if name == "paper" and "docx" in options.formats:
-            wanted.append(("docx", (build_dir / f"{name}.docx",)))
-        if "latex" in options.formats or "pdf" in options.formats:
-            outs: tuple[Path, ...] = (build_dir / f"{name}.tex",)
-            if "pdf" in options.formats and tex_ok:
-                outs += (build_dir / f"{name}.pdf",)
-            wanted.append(("latex", outs))
-        for fmt, outs in wanted:
-            method = citations if fmt == "latex" else "citeproc"
-            latex_vars: tuple[str, ...] = ()
-            if method == "biblatex":
-                style = "reading" if name == "annotated-bibliography" else "authoryear"
-                latex_vars = ("-V", f"biblio-style={style}")
-                if name == "annotated-bibliography":
-                    latex_vars += (
-                        "-V",
-                        "biblatexoptions=annotation=true",
-                        "-V",
-                        "biblatexoptions=entryhead=true",
-                        "-V",
-                        "biblatexoptions=abstract=false",
-                        "-V",
-                        "biblatexoptions=file=false",
-                        "-V",
-                        "biblatexoptions=library=false",
-                        "-V",
-                        "biblatexoptions=entrykey=false",
-                    )
-            digest = digest_of(
-                base,
-                fmt,
-                method,
-                *latex_vars,
-                *(o.name for o in outs),
-                *(p.read_bytes() for p in biblatex_bib if method == "biblatex"),
-            )
-            label = "+".join(o.name for o in outs)
-            fresh = state.get(f"render:{label}") == digest and all(
-                o.is_file() and state.get(f"hash:{o.name}") == sha256_file(o) for o in outs
-            )
-            if fresh:
-                report.skipped.append(label)
-                continue
-            jobs.append(
-                RenderJob(
-                    name=label,
-                    fmt=fmt,
-                    markdown=assembled / f"{name}.md",
-                    metadata=assembled / f"{name}.meta.yaml",
-                    outputs=outs,
-                    # One work directory per citation method: biblatex's .aux/.bcf must never meet
-                    # citeproc's (or the other way round) when the mode is switched.
-                    work_dir=build_dir
-                    / ".work"
-                    / (f"{name}-{fmt}" if method == "citeproc" else f"{name}-{fmt}-{method}"),
-                    defaults_dir=project.templates_dir / "pandoc",
-                    bibliography=biblatex_bib if method == "biblatex" else project.bibliography,
-                    csl=csl,
-                    figures=fig_files,
-                    pdf_engine=project.pdf_engine,
-                    fonts=project.fonts,
-                    env=env,
-                    digest=digest,
-                    make_pdf=len(outs) > 1,
-                    citations=method,
-                    crossref_prefixes=project.crossref_prefixes,
-                    latex_variables=latex_vars,
-                )
-            )
+Staged = dict[str, list[tuple[RenderJob, list[tuple[Path, Path]], float]]]
 
-    report.jobs = jobs
+
+def _run_jobs(
+    project: Project, jobs: list[RenderJob], workers: int, console: Console
+) -> tuple[list[BuildFailed], Staged, set[str]]:
+    """Render ``jobs`` in parallel into their work folders; nothing in build/ is replaced yet."""
     failures: list[BuildFailed] = []
-    staged: dict[str, list[tuple[RenderJob, list[tuple[Path, Path]], float]]] = {}
+    staged: Staged = {}
     failed_documents: set[str] = set()
-    if jobs:
-        with (
-            console.status(f"rendering {len(jobs)} output group(s) on {options.jobs} worker(s)…"),
-            ThreadPoolExecutor(max_workers=options.jobs) as pool,
-        ):
-            futures = {pool.submit(_timed, job): job for job in jobs}
-            try:
-                for future in as_completed(futures):
-                    job = futures[future]
-                    try:
-                        files, seconds = future.result()
-                    except BuildFailed as exc:
-                        failures.append(exc)
-                        failed_documents.add(_document_of(job))
-                        console.print(f"[red]✗[/red] {job.name}")
-                        continue
-                    except OSError as exc:  # the disk (full, read-only), not the input
-                        failures.append(BuildFailed(os_error_message(exc, project.root)))
-                        failed_documents.add(_document_of(job))
-                        console.print(f"[red]✗[/red] {job.name}")
-                        continue
-                    staged.setdefault(_document_of(job), []).append((job, files, seconds))
-            except BaseException:
-                limits.kill_all()  # the tools run in process groups of their own
-                raise
-    # A document's outputs are replaced together or not at all.
+    if not jobs:
+        return failures, staged, failed_documents
+    with (
+        console.status(f"rendering {len(jobs)} output group(s) on {workers} worker(s)…"),
+        ThreadPoolExecutor(max_workers=workers) as pool,
+    ):
+        futures = {pool.submit(_timed, job): job for job in jobs}
+        try:
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    files, seconds = future.result()
+                except (BuildFailed, OSError) as exc:  # OSError: the disk (full, read-only), not the input
+                    failed = exc if isinstance(exc, BuildFailed) else BuildFailed(os_error_message(exc, project.root))
+                    failures.append(failed)
+                    failed_documents.add(_document_of(job))
+                    console.print(f"[red]✗[/red] {job.name}")
+                    continue
+                staged.setdefault(_document_of(job), []).append((job, files, seconds))
+        except BaseException:
+            limits.kill_all()  # the tools run in process groups of their own
+            raise
+    return failures, staged, failed_documents
+
+
+def _install(
+    project: Project,
+    staged: Staged,
+    failed_documents: set[str],
+    declared: dict[str, graph.Output],
+    state: dict[str, str],
+    report: BuildReport,
+    failures: list[BuildFailed],
+    console: Console,
+) -> None:
+    """Install each document's outputs together (or none of them) and record the state."""
     for document, done in sorted(staged.items()):
         if document in failed_documents:
             for job, _files, _seconds in done:
@@ -289,23 +306,54 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
             for job, files, seconds in done:
                 for src, dest in files:
                     install_atomic(src, dest)
-                state[f"render:{job.name}"] = job.digest
-                for out in job.outputs:
-                    state[f"hash:{out.name}"] = sha256_file(out)
+                _record(state, job)
                 report.rendered.append(job.name)
                 console.print(f"[green]✓[/green] {job.name} ({seconds:.1f} s)")
-            write_atomic(state_path, json.dumps(state, indent=1, sort_keys=True))
+            write_atomic(project.build_dir / STATE_FILE, json.dumps(state, indent=1, sort_keys=True))
+            _save_record(project.build_dir / RECORD_FILE, [declared[job.name] for job, _f, _s in done])
         except OSError as exc:  # the disk (full, read-only), not the input
             failures.append(BuildFailed(os_error_message(exc, project.root)))
-    for name in report.skipped:
-        console.print(f"[dim]· {name} is up to date[/dim]")
-    out_of_date = sorted(out.name for job in jobs if _document_of(job) in failed_documents for out in job.outputs)
+
+
+def _record(state: dict[str, str], job: RenderJob) -> None:
+    """What the next build compares: the key the job was rendered from and its files' hashes."""
+    state[f"render:{job.name}"] = job.digest
+    for out in job.outputs:
+        state[f"hash:{out.name}"] = sha256_file(out)
+
+
+def _load_record(path: Path) -> dict[str, dict[str, str]]:
+    """Each output's input fingerprints at its last build (for --explain; missing is fine)."""
     try:
-        write_manifest(project, inputs_files(project), env, csl, out_of_date)
-    except OSError as exc:
-        # Reported after the render errors (which must not be lost behind it).
-        failures.append(BuildFailed(os_error_message(exc, project.root)))
-    report.seconds = time.monotonic() - start
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.items() if isinstance(v, dict)}
+
+
+def _save_record(path: Path, outputs: list[graph.Output]) -> None:
+    """Record the rendered outputs' input fingerprints; best effort, like the other caches in build/.cache."""
+    record = _load_record(path)
+    record.update({o.label: graph.fingerprints(o) for o in outputs})
+    try:
+        write_atomic(path, json.dumps(record, indent=1, sort_keys=True))
+    except OSError:
+        pass  # --explain then says less; the build itself does not depend on it
+
+
+def _previous_inputs(manifest: Path) -> dict[str, str]:
+    """The input hashes the last manifest recorded."""
+    try:
+        data = json.loads(manifest.read_text())
+        inputs = data.get("inputs", {}) if isinstance(data, dict) else {}
+        return {str(k): str(v) for k, v in inputs.items()} if isinstance(inputs, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _raise_failures(failures: list[BuildFailed], failed_documents: set[str]) -> None:
     if failures:
         raise BuildFailed(
             "\n".join(f.render() for f in failures)
@@ -315,9 +363,6 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
                 for doc in sorted(failed_documents)
             )
         )
-    if ("pdf" in options.formats) and not tex_ok:
-        raise BuildFailed(tools.missing_tex_message(project.pdf_engine))
-    return report
 
 
 def _check_fonts(project: Project) -> None:
