@@ -114,3 +114,36 @@ def test_figure_id_pattern_is_the_identifier_rule(value: str) -> None:
     """The schema's figure id pattern accepts exactly what core.safety.is_identifier does."""
     pattern = load_schema("settings")["properties"]["figures"]["items"]["properties"]["id"]["pattern"]
     assert (re.search(pattern, value) is not None) == is_identifier(value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ('  main: "Linux Libertine O"', '  serif: "Linux Libertine O"', "error settings: unknown font role 'serif'"),
+        ("annotation_min_words: 20", "fontsize: 14pt", "error settings: unknown fontsize '14pt'"),
+        ("annotation_min_words: 20", "annotation_min_words: -1", "`annotation_min_words` must be a whole number"),
+    ],
+)
+def test_settings_violations_keep_their_messages(project_copy: Path, old: str, new: str, expected: str) -> None:
+    """A schema violation in paper.yaml is worded as the loader always worded it, at its line."""
+    from scholarly_build.core.problems import BuildFailed
+    from scholarly_build.inputs.project import load_project
+
+    settings = project_copy / "manuscript" / "paper.yaml"
+    text = settings.read_text(encoding="utf-8")
+    assert old in text
+    settings.write_text(text.replace(old, new), encoding="utf-8")
+    line = text[: text.index(old)].count("\n") + 1
+    with pytest.raises(BuildFailed) as failed:
+        load_project(project_copy)
+    assert [(p.line, expected in p.format()) for p in failed.value.problems] == [(line, True)]
+
+
+def test_empty_lists_in_settings_mean_none(project_copy: Path) -> None:
+    """`check: 0` or `figures: ""` mean none, as `data.get(key) or {}` always read them."""
+    from scholarly_build.inputs.project import load_project
+
+    settings = project_copy / "manuscript" / "paper.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8") + "check: 0\n", encoding="utf-8")
+    project = load_project(project_copy)
+    assert (project.check_select, project.check_ignore) == ((), ())

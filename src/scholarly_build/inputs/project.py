@@ -111,10 +111,16 @@ class Project:
         return True
 
 
+# Settings for which any empty value (null, "", [], {}, 0, false) means "none": the loader reads them as
+# `data.get(key) or []`, so the schema sees them only when they hold something.
+EMPTY_MEANS_NONE = ("authors", "fonts", "works", "themes", "sections", "figures", "check", "sources")
+
+
 def _violations_by_setting(data: dict[str, Any]) -> dict[str, list[schema.Violation]]:
     """The schema's violations in ``paper.yaml``, grouped by the top-level key they concern."""
     grouped: dict[str, list[schema.Violation]] = {}
-    for v in schema.violations("settings", data):
+    checked = {k: v for k, v in data.items() if v or k not in EMPTY_MEANS_NONE}
+    for v in schema.violations("settings", checked):
         key = str(v.path[0]) if v.path else str(v.field)
         grouped.setdefault(key, []).append(v)
     return grouped
@@ -154,7 +160,7 @@ def _fonts(report: _Report, data: dict[str, Any], found: list[schema.Violation])
         return {}
     fonts: dict[str, str] = dict(data.get("fonts") or {})
     for v in found:
-        if v.keyword == "propertyNames":
+        if v.path == ("fonts",):  # from `propertyNames`: the role itself is the instance
             role = str(v.instance)
             report.error(("fonts", role), f"unknown font role {role!r}", hint=f"use {', '.join(v.schema['enum'])}")
         else:
