@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
-
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from scholarly_build.inputs import yamldoc
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 
 def _is_integer(_checker: object, instance: object) -> bool:
@@ -27,10 +27,14 @@ def _is_integer(_checker: object, instance: object) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-_Validator = validators.extend(
-    Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
-)
+@cache
+def _validator_class() -> Any:
+    """Draft 2020-12 with Python's idea of an integer. jsonschema is imported here, on first use:
+    it takes about a tenth of a second, which commands that validate nothing should not pay."""
+    from jsonschema import Draft202012Validator, validators
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+    return validators.extend(Draft202012Validator, type_checker=checker)
 
 
 @cache
@@ -38,13 +42,13 @@ def load_schema(name: str) -> dict[str, Any]:
     """The schema ``inputs/schemas/<name>.schema.json`` shipped with the package."""
     text = resources.files("scholarly_build.inputs").joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
-    _Validator.check_schema(schema)
     return schema
 
 
 @cache
 def _validator(name: str) -> Any:
-    return _Validator(load_schema(name))
+    """A validator for schema ``name`` (tests/test_schemas.py checks that the schema is valid)."""
+    return _validator_class()(load_schema(name))
 
 
 @dataclass(frozen=True)
