@@ -113,6 +113,8 @@ class Project:
 
 # Settings for which any empty value (null, "", [], {}, 0, false) means "none": the loader reads them as
 # `data.get(key) or []`, so the schema sees them only when they hold something.
+# Worded by sources.parse_settings (a `sources` entry's file is checked there: its suffix rule is not a pattern).
+SOURCE_SETTINGS = ("sources", "sources_dir", "overlap_words", "overlap_severity")
 EMPTY_MEANS_NONE = ("authors", "fonts", "works", "themes", "sections", "figures", "check", "sources")
 
 
@@ -382,7 +384,8 @@ def load_project(root: Path) -> Project:
     policy = _check_policy(report, data, at("check"))
     metadata = _metadata(report, data, at("authors"), title)
     # `sources`, `sources_dir`, `overlap_words` and `overlap_severity`: sources.py words their messages.
-    sources = parse_settings(data, doc.line, problems, path)
+    invalid = {key for key in SOURCE_SETTINGS if any(v.path == (key,) for v in at(key))}
+    sources = parse_settings(data, doc.line, problems, path, invalid)
 
     if problems.errors:
         raise BuildFailed(problems=problems)
