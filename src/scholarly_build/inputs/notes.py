@@ -1,6 +1,7 @@
 """Loading and validating notes: ``bib/notes/<key>.md`` = YAML front matter + body.
 
-The schema is documented in ``docs/note-schema.md``; keep the two in step.
+The schema is declared in ``inputs/schemas/note.schema.json`` and documented in
+``docs/note-schema.md`` (``tests/test_schemas.py`` keeps the two in step).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from scholarly_build.core.limits import MAX_NOTE_BYTES
 from scholarly_build.core.problems import Problems
 from scholarly_build.core.textfile import read_text
-from scholarly_build.inputs import yamldoc
+from scholarly_build.inputs import schema, yamldoc
 from scholarly_build.inputs.project import Project
 
 METADATA_STATUSES = ("complete", "reconstructed", "from-source-text")
@@ -25,22 +26,7 @@ LOCATOR_HINT = (
     "(without brackets, braces, `@`, `;`, `<`, `>`, backticks or backslashes)"
 )
 
-# field -> (required, python types, description for messages)
-FIELDS: dict[str, tuple[bool, tuple[type, ...], str]] = {
-    "key": (True, (str,), "a string"),
-    "metadata": (True, (str,), "one of " + ", ".join(METADATA_STATUSES)),
-    "author": (False, (str,), "a string"),
-    "year": (False, (int, str), "a year"),
-    "themes": (True, (list,), "a list of theme ids"),
-    "summary": (True, (str,), "a string"),
-    "uses": (True, (dict,), "a mapping of work key -> list of uses"),
-    "claims": (False, (list,), "a list of claims"),
-    "quotations": (False, (list,), "a list of quotations"),
-    "provenance": (False, (str,), "a string"),
-}
-USE_FIELDS = {"locator": True, "how": True}
-CLAIM_FIELDS = {"claim": True, "locator": True, "theme": False, "stance": False}
-QUOTE_FIELDS = {"text": True, "locator": False, "via": False, "via_locator": False}
+ITEM_KINDS = {"uses": "use", "claims": "claim", "quotations": "quotation"}
 
 
 @dataclass(frozen=True)
@@ -105,60 +91,226 @@ def split_front_matter(text: str) -> tuple[str, str, int] | None:
     return None
 
 
-def _check_fields(
-    item: Any,
-    spec: dict[str, bool],
-    doc: yamldoc.YamlDoc,
-    path_key: tuple[str | int, ...],
-    what: str,
-    problems: Problems,
-    path: Path,
-    offset: int,
-) -> bool:
-    line = doc.line(*path_key) + offset
-    if not isinstance(item, dict):
-        problems.error("note-schema", f"each {what} must be a mapping with {', '.join(spec)}", path=path, line=line)
-        return False
-    ok = True
-    for name in item:
-        if name not in spec:
-            problems.error(
-                "note-schema",
-                f"unknown field {name!r} in {what}",
-                path=path,
-                line=doc.line(*path_key, name) + offset,
-                hint=f"allowed: {', '.join(spec)}",
-            )
-            ok = False
-    for name, required in spec.items():
-        if required and item.get(name) is None:
-            message = f"{what} is missing {name!r}" if name not in item else f"{what} field {name!r} is empty"
-            problems.error(
-                "note-schema",
-                message,
-                path=path,
-                line=doc.line(*path_key, name) + offset if name in item else line,
-                hint=f"give `{name}:` a value",
-            )
-            ok = False
-        elif name in item and item[name] is not None and not isinstance(item[name], str):
-            problems.error(
-                "note-schema",
-                f"{what} field {name!r} must be a string",
-                path=path,
-                line=doc.line(*path_key, name) + offset,
-            )
-            ok = False
-    return ok
-
-
 def _check_locator(value: str | None, problems: Problems, path: Path, line: int, key: str) -> None:
+    """A locator must be a label and a place (``LOCATOR``): it is placed inside a generated citation."""
     if value is not None and not LOCATOR.match(value.strip()):
         problems.error("note-schema", f"bad locator {value!r}", path=path, line=line, key=key, hint=LOCATOR_HINT)
 
 
-def load_note(path: Path, project: Project, problems: Problems) -> Note | None:
-    """Parse and validate one note; return None if it cannot be used at all."""
+def _item_path(where: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """The path of the use, claim or quotation that ``where`` lies in (or at)."""
+    return where[:3] if where[0] == "uses" else where[:2]
+
+
+def _is_structural(v: schema.Violation) -> bool:
+    """A fault at the top of the front matter: an unknown, missing or mistyped field."""
+    return v.path == () or (len(v.path) == 1 and v.keyword == "type")
+
+
+def _report_field(v: schema.Violation, doc: yamldoc.YamlDoc, problems: Problems, path: Path, key: str) -> None:
+    """Word a top-level violation as the loader always has (`missing required field 'summary'` ...)."""
+    fields: dict[str, Any] = schema.load_schema("note")["properties"]
+    line = v.line(doc) + 1
+    if v.keyword == "additionalProperties":
+        problems.error(
+            "note-schema",
+            f"unknown field {v.field!r}",
+            path=path,
+            line=line,
+            key=key,
+            hint=f"allowed fields: {', '.join(fields)}",
+        )
+    elif v.keyword == "required" and v.field is not None:
+        problems.error(
+            "note-schema",
+            f"missing required field {v.field!r}",
+            path=path,
+            line=line,
+            key=key,
+            hint=f"add `{v.field}:` ({fields[v.field]['x-hint']}); see docs/note-schema.md",
+        )
+    else:
+        name = str(v.path[0])
+        problems.error(
+            "note-schema",
+            f"field {name!r} must be {fields[name]['x-hint']}, not {type(v.instance).__name__}",
+            path=path,
+            line=line,
+            key=key,
+        )
+
+
+def _report_item(v: schema.Violation, doc: yamldoc.YamlDoc, problems: Problems, path: Path, key: str) -> None:
+    """Word a violation inside ``themes``, ``uses``, ``claims`` or ``quotations``."""
+    line = v.line(doc) + 1
+    where = v.path
+    if where == ("metadata",):
+        message = f"metadata must be one of {', '.join(v.schema['enum'])}, not {v.instance!r}"
+        problems.error("note-schema", message, path=path, line=line, key=key)
+        return
+    if where == ("themes",):
+        problems.error("note-schema", "themes must list at least one theme", path=path, line=line, key=key)
+        return
+    if where[0] == "themes":
+        problems.error("note-schema", "each theme must be a string id", path=path, line=line, key=key)
+        return
+    if where[0] == "uses" and len(where) == 2:
+        problems.error(
+            "note-schema", f"`uses.{where[1]}` must be a list of {{locator, how}}", path=path, line=line, key=key
+        )
+        return
+    what = ITEM_KINDS[str(where[0])]
+    if v.keyword == "additionalProperties":
+        allowed = ", ".join(v.schema["properties"])
+        message = f"unknown field {v.field!r} in {what}"
+        problems.error("note-schema", message, path=path, line=line, key=key, hint=f"allowed: {allowed}")
+    elif v.keyword == "required":
+        hint = f"give `{v.field}:` a value"
+        problems.error("note-schema", f"{what} is missing {v.field!r}", path=path, line=line, key=key, hint=hint)
+    elif where == _item_path(where):
+        allowed = ", ".join(v.schema["properties"])
+        problems.error("note-schema", f"each {what} must be a mapping with {allowed}", path=path, line=line, key=key)
+    elif v.instance is None:
+        hint = f"give `{where[-1]}:` a value"
+        problems.error("note-schema", f"{what} field {where[-1]!r} is empty", path=path, line=line, key=key, hint=hint)
+    else:
+        problems.error("note-schema", f"{what} field {where[-1]!r} must be a string", path=path, line=line, key=key)
+
+
+def _check_year(data: dict[str, Any], doc: yamldoc.YamlDoc, problems: Problems, path: Path, key: str) -> None:
+    """`year` is four digits or ``n.d.`` (an integer year too, so not a schema pattern)."""
+    if "year" in data and not re.fullmatch(r"\d{4}|n\.d\.", str(data["year"]).strip()):
+        problems.error(
+            "note-schema",
+            f"year {data['year']!r} is not a four-digit year (or n.d.)",
+            path=path,
+            line=doc.line("year") + 1,
+            key=key,
+            hint="write the year only, e.g. year: 1999",
+        )
+
+
+def _check_key_is_file_name(key: str, doc: yamldoc.YamlDoc, problems: Problems, path: Path) -> None:
+    """The note's `key` is its file name without `.md`."""
+    if key != path.stem:
+        problems.error(
+            "note-schema",
+            f"key {key!r} does not match the file name {path.name!r}",
+            path=path,
+            line=doc.line("key") + 1,
+            key=key,
+            hint=f"rename the file to {key}.md or fix `key`",
+        )
+
+
+def _declared_themes(
+    data: dict[str, Any], doc: yamldoc.YamlDoc, project: Project, problems: Problems, path: Path, key: str
+) -> list[str]:
+    """The note's theme ids that ``paper.yaml`` declares; each other string id is `unknown-theme`."""
+    themes: list[str] = []
+    for i, theme in enumerate(data["themes"]):
+        if not isinstance(theme, str):
+            continue  # the schema reported it
+        if theme not in project.theme_ids:
+            problems.error(
+                "unknown-theme",
+                f"theme {theme!r} is not declared in manuscript/paper.yaml",
+                path=path,
+                line=doc.line("themes", i) + 1,
+                key=key,
+                hint=f"use one of: {', '.join(project.theme_ids)}",
+            )
+        else:
+            themes.append(theme)
+    return themes
+
+
+def _uses(
+    data: dict[str, Any], doc: yamldoc.YamlDoc, project: Project, bad: set[tuple[str | int, ...]],
+    problems: Problems, path: Path, key: str,
+) -> list[Use]:
+    """The uses by compared works; `uses` naming another work is a `note-schema` error."""
+    uses: list[Use] = []
+    for work, items in data["uses"].items():
+        if work not in project.work_keys:
+            problems.error(
+                "note-schema",
+                f"`uses` names {work!r}, which is not a compared work",
+                path=path,
+                line=doc.line("uses", work) + 1,
+                key=key,
+                hint=f"use one of: {', '.join(project.work_keys)}",
+            )
+            continue
+        if ("uses", work) in bad:
+            continue
+        for i, item in enumerate(items):
+            if ("uses", work, i) not in bad:
+                _check_locator(item["locator"], problems, path, doc.line("uses", work, i, "locator") + 1, key)
+                uses.append(Use(work, item["locator"].strip(), item["how"].strip(), doc.line("uses", work, i) + 1))
+    return uses
+
+
+def _claims(
+    data: dict[str, Any], doc: yamldoc.YamlDoc, project: Project, bad: set[tuple[str | int, ...]],
+    problems: Problems, path: Path, key: str,
+) -> list[Claim]:
+    """The claims; a claim's `theme` must be declared in ``paper.yaml``."""
+    claims: list[Claim] = []
+    for i, item in enumerate(data.get("claims") or []):
+        if ("claims", i) in bad:
+            continue
+        _check_locator(item["locator"], problems, path, doc.line("claims", i, "locator") + 1, key)
+        theme = item.get("theme")
+        if theme is not None and theme not in project.theme_ids:
+            problems.error(
+                "unknown-theme",
+                f"claim theme {theme!r} is not declared in manuscript/paper.yaml",
+                path=path,
+                line=doc.line("claims", i, "theme") + 1,
+                key=key,
+            )
+        line = doc.line("claims", i) + 1
+        claims.append(Claim(item["claim"].strip(), item["locator"].strip(), theme, item.get("stance"), line))
+    return claims
+
+
+def _quotations(
+    data: dict[str, Any], doc: yamldoc.YamlDoc, project: Project, bad: set[tuple[str | int, ...]],
+    problems: Problems, path: Path, key: str,
+) -> list[Quotation]:
+    """The quotations: each has a locator or a via_locator, and `via` names a compared work."""
+    quotations: list[Quotation] = []
+    for i, item in enumerate(data.get("quotations") or []):
+        if ("quotations", i) in bad:
+            continue
+        line = doc.line("quotations", i) + 1
+        loc, via, via_loc = item.get("locator"), item.get("via"), item.get("via_locator")
+        if not (loc or via_loc):
+            problems.error(
+                "quote-without-locator",
+                "quotation has neither `locator` nor `via_locator`",
+                path=path,
+                line=line,
+                key=key,
+                hint=LOCATOR_HINT,
+            )
+        _check_locator(loc, problems, path, doc.line("quotations", i, "locator") + 1, key)
+        _check_locator(via_loc, problems, path, doc.line("quotations", i, "via_locator") + 1, key)
+        if via is not None and via not in project.work_keys:
+            problems.error(
+                "note-schema",
+                f"`via` names {via!r}, which is not a compared work",
+                path=path,
+                line=doc.line("quotations", i, "via") + 1,
+                key=key,
+            )
+        quotations.append(Quotation(item["text"].strip(), loc, via, via_loc, line))
+    return quotations
+
+
+def _front_matter(path: Path, problems: Problems) -> tuple[yamldoc.YamlDoc, str, int] | None:
+    """The note's front matter (a mapping, with lines) and its body; None after reporting why not."""
     text = read_text(path, problems, limit=MAX_NOTE_BYTES, kind="a note")
     if text is None:
         return None
@@ -178,7 +330,6 @@ def load_note(path: Path, project: Project, problems: Problems) -> Note | None:
         )
         return None
     front, body, body_line = parts
-    offset = 1  # front matter starts on line 2 of the file
     try:
         doc = yamldoc.load(front)
     except yamldoc.YamlError as exc:
@@ -186,187 +337,63 @@ def load_note(path: Path, project: Project, problems: Problems) -> Note | None:
             "note-schema",
             f"malformed YAML front matter: {exc.message}",
             path=path,
-            line=exc.line + offset,
+            line=exc.line + 1,  # front matter starts on line 2 of the file
             hint="YAML uses spaces for indentation; quote values that contain `: `",
         )
         return None
-    data = doc.data
-    if not isinstance(data, dict):
+    if not isinstance(doc.data, dict):
         problems.error(
             "note-schema",
             "front matter must be a mapping of fields",
             path=path,
-            line=1 + offset,
+            line=2,
             hint="see docs/note-schema.md for the fields",
         )
         return None
-    key_for_msgs = str(data.get("key", path.stem))
-    bad = False
-    for name in data:
-        if name not in FIELDS:
-            problems.error(
-                "note-schema",
-                f"unknown field {name!r}",
-                path=path,
-                line=doc.line(name) + offset,
-                key=key_for_msgs,
-                hint=f"allowed fields: {', '.join(FIELDS)}",
-            )
-    for name, (required, types, desc) in FIELDS.items():
-        if name not in data:
-            if required:
-                problems.error(
-                    "note-schema",
-                    f"missing required field {name!r}",
-                    path=path,
-                    line=1 + offset,
-                    key=key_for_msgs,
-                    hint=f"add `{name}:` ({desc}); see docs/note-schema.md",
-                )
-                bad = True
-            continue
-        if not isinstance(data[name], types) or isinstance(data[name], bool):
-            problems.error(
-                "note-schema",
-                f"field {name!r} must be {desc}, not {type(data[name]).__name__}",
-                path=path,
-                line=doc.line(name) + offset,
-                key=key_for_msgs,
-            )
-            bad = True
-    if bad:
+    return doc, body, body_line
+
+
+def load_note(path: Path, project: Project, problems: Problems) -> Note | None:
+    """Parse one note and validate it against ``schemas/note.schema.json`` and the rules
+    a schema cannot express; return None if it cannot be used at all."""
+    loaded = _front_matter(path, problems)
+    if loaded is None:
+        return None
+    doc, body, body_line = loaded
+    data: dict[str, Any] = doc.data
+    found = schema.violations("note", data)
+    top = [v for v in found if _is_structural(v)]
+    for v in top:
+        _report_field(v, doc, problems, path, str(data.get("key", path.stem)))
+    if any(v.keyword != "additionalProperties" for v in top):
         return None
 
-    key = data["key"]
-    if "year" in data and not re.fullmatch(r"\d{4}|n\.d\.", str(data["year"]).strip()):
-        problems.error(
-            "note-schema",
-            f"year {data['year']!r} is not a four-digit year (or n.d.)",
-            path=path,
-            line=doc.line("year") + offset,
-            key=key,
-            hint="write the year only, e.g. year: 1999",
-        )
-    if key != path.stem:
-        problems.error(
-            "note-schema",
-            f"key {key!r} does not match the file name {path.name!r}",
-            path=path,
-            line=doc.line("key") + offset,
-            key=key,
-            hint=f"rename the file to {key}.md or fix `key`",
-        )
-    if data["metadata"] not in METADATA_STATUSES:
-        problems.error(
-            "note-schema",
-            f"metadata must be one of {', '.join(METADATA_STATUSES)}, not {data['metadata']!r}",
-            path=path,
-            line=doc.line("metadata") + offset,
-            key=key,
-        )
-    themes: list[str] = []
-    if not data["themes"]:
-        problems.error(
-            "note-schema", "themes must list at least one theme", path=path, line=doc.line("themes") + offset, key=key
-        )
-    for i, theme in enumerate(data["themes"]):
-        if not isinstance(theme, str):
-            problems.error(
-                "note-schema", "each theme must be a string id", path=path, line=doc.line("themes", i) + offset, key=key
-            )
-        elif theme not in project.theme_ids:
-            problems.error(
-                "unknown-theme",
-                f"theme {theme!r} is not declared in manuscript/paper.yaml",
-                path=path,
-                line=doc.line("themes", i) + offset,
-                key=key,
-                hint=f"use one of: {', '.join(project.theme_ids)}",
-            )
-        else:
-            themes.append(theme)
-
-    uses: list[Use] = []
-    for work, items in data["uses"].items():
-        wline = doc.line("uses", work) + offset
-        if work not in project.work_keys:
-            problems.error(
-                "note-schema",
-                f"`uses` names {work!r}, which is not a compared work",
-                path=path,
-                line=wline,
-                key=key,
-                hint=f"use one of: {', '.join(project.work_keys)}",
-            )
+    key: str = data["key"]
+    _check_year(data, doc, problems, path, key)
+    _check_key_is_file_name(key, doc, problems, path)
+    unknown_works = {("uses", w) for w in data["uses"] if w not in project.work_keys}
+    bad: set[tuple[str | int, ...]] = set()
+    for v in found:
+        if v in top or v.path[:2] in unknown_works:
             continue
-        if not isinstance(items, list):
-            problems.error(
-                "note-schema", f"`uses.{work}` must be a list of {{locator, how}}", path=path, line=wline, key=key
-            )
-            continue
-        for i, item in enumerate(items):
-            if _check_fields(item, USE_FIELDS, doc, ("uses", work, i), "use", problems, path, offset):
-                line = doc.line("uses", work, i) + offset
-                _check_locator(item["locator"], problems, path, doc.line("uses", work, i, "locator") + offset, key)
-                uses.append(Use(work, item["locator"].strip(), item["how"].strip(), line))
-
-    claims: list[Claim] = []
-    for i, item in enumerate(data.get("claims") or []):
-        if _check_fields(item, CLAIM_FIELDS, doc, ("claims", i), "claim", problems, path, offset):
-            line = doc.line("claims", i) + offset
-            _check_locator(item["locator"], problems, path, doc.line("claims", i, "locator") + offset, key)
-            theme = item.get("theme")
-            if theme is not None and theme not in project.theme_ids:
-                problems.error(
-                    "unknown-theme",
-                    f"claim theme {theme!r} is not declared in manuscript/paper.yaml",
-                    path=path,
-                    line=doc.line("claims", i, "theme") + offset,
-                    key=key,
-                )
-            claims.append(Claim(item["claim"].strip(), item["locator"].strip(), theme, item.get("stance"), line))
-
-    quotations: list[Quotation] = []
-    for i, item in enumerate(data.get("quotations") or []):
-        if _check_fields(item, QUOTE_FIELDS, doc, ("quotations", i), "quotation", problems, path, offset):
-            line = doc.line("quotations", i) + offset
-            loc, via, via_loc = item.get("locator"), item.get("via"), item.get("via_locator")
-            if not (loc or via_loc):
-                problems.error(
-                    "quote-without-locator",
-                    "quotation has neither `locator` nor `via_locator`",
-                    path=path,
-                    line=line,
-                    key=key,
-                    hint=LOCATOR_HINT,
-                )
-            _check_locator(loc, problems, path, doc.line("quotations", i, "locator") + offset, key)
-            _check_locator(via_loc, problems, path, doc.line("quotations", i, "via_locator") + offset, key)
-            if via is not None and via not in project.work_keys:
-                problems.error(
-                    "note-schema",
-                    f"`via` names {via!r}, which is not a compared work",
-                    path=path,
-                    line=doc.line("quotations", i, "via") + offset,
-                    key=key,
-                )
-            quotations.append(Quotation(item["text"].strip(), loc, via, via_loc, line))
-
+        _report_item(v, doc, problems, path, key)
+        if v.path[0] in ITEM_KINDS:
+            bad.add(_item_path(v.path))
     return Note(
         key=key,
         path=path,
         metadata=data["metadata"],
-        themes=themes,
+        themes=_declared_themes(data, doc, project, problems, path, key),
         summary=data["summary"].strip(),
-        uses=uses,
-        claims=claims,
-        quotations=quotations,
+        uses=_uses(data, doc, project, bad, problems, path, key),
+        claims=_claims(data, doc, project, bad, problems, path, key),
+        quotations=_quotations(data, doc, project, bad, problems, path, key),
         body=body.strip(),
         body_line=body_line,
         author=data.get("author"),
         year=str(data["year"]) if "year" in data else None,
         provenance=(data["provenance"].strip() or None) if "provenance" in data else None,
-        lines={str(k): doc.line(str(k)) + offset for k in data},
+        lines={str(k): doc.line(str(k)) + 1 for k in data},
     )
 
 

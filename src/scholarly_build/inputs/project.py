@@ -1,31 +1,23 @@
 """The project: every path and setting, resolved once into a frozen object.
 
-Settings live in ``manuscript/paper.yaml`` (documented in ``docs/settings.md``).
+Settings live in ``manuscript/paper.yaml``; their schema is ``inputs/schemas/settings.schema.json``,
+documented in ``docs/settings.md`` (``tests/test_schemas.py`` keeps the two in step).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scholarly_build.core.limits import MAX_OTHER_BYTES
 from scholarly_build.core.problems import BuildFailed, Problems
-from scholarly_build.core.safety import is_identifier
 from scholarly_build.core.textfile import read_text
-from scholarly_build.inputs import yamldoc
+from scholarly_build.inputs import schema, yamldoc
 from scholarly_build.inputs.sources import SourceSettings, parse_settings
 
 SETTINGS_FILE = Path("manuscript/paper.yaml")
 DEFAULT_CROSSREF_PREFIXES = ("fig:", "tbl:", "eq:", "sec:")
-FONT_SIZES = ("10pt", "11pt", "12pt")
-PDF_ENGINES = ("xelatex", "lualatex")
-CITATION_METHODS = ("citeproc", "biblatex")
-FONT_ROLES = ("main", "sans", "mono")
-FONT_NAME = re.compile(r"[^\W_][\w .+-]{0,99}")  # letters/digits, spaces, - _ . +: nothing TeX reads as code
-LANG_TAG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
-CROSSREF_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}:")
 
 
 @dataclass(frozen=True)
@@ -119,25 +111,224 @@ class Project:
         return True
 
 
-def _str(doc: yamldoc.YamlDoc, problems: Problems, path: Path, key: str, default: str | None = None) -> str:
-    value = doc.data.get(key, default)
-    if not isinstance(value, str) or not value.strip():
-        problems.error(
-            "settings",
-            f"`{key}` must be a non-empty string",
-            path=path,
-            line=doc.line(key),
-            hint=f"set `{key}:` in {SETTINGS_FILE}",
+# Settings for which any empty value (null, "", [], {}, 0, false) means "none": the loader reads them as
+# `data.get(key) or []`, so the schema sees them only when they hold something.
+# Worded by sources.parse_settings (a `sources` entry's file is checked there: its suffix rule is not a pattern).
+SOURCE_SETTINGS = ("sources", "sources_dir", "overlap_words", "overlap_severity")
+EMPTY_MEANS_NONE = ("authors", "fonts", "works", "themes", "sections", "figures", "check", "sources")
+
+
+def _violations_by_setting(data: dict[str, Any]) -> dict[str, list[schema.Violation]]:
+    """The schema's violations in ``paper.yaml``, grouped by the top-level key they concern."""
+    grouped: dict[str, list[schema.Violation]] = {}
+    checked = {k: v for k, v in data.items() if v or k not in EMPTY_MEANS_NONE}
+    for v in schema.violations("settings", checked):
+        key = str(v.path[0]) if v.path else str(v.field)
+        grouped.setdefault(key, []).append(v)
+    return grouped
+
+
+class _Report:
+    """Reports the settings' problems at the lines the YAML loader recorded."""
+
+    def __init__(self, doc: yamldoc.YamlDoc, problems: Problems, path: Path) -> None:
+        self.doc, self.problems, self.path = doc, problems, path
+
+    def error(
+        self, where: tuple[str | int, ...], message: str, code: str = "settings", hint: str | None = None
+    ) -> None:
+        """One problem at the line of ``where`` in the settings."""
+        self.problems.error(code, message, path=self.path, line=self.doc.line(*where), hint=hint)
+
+
+def _text(report: _Report, data: dict[str, Any], found: list[schema.Violation], key: str, default: str = "") -> str:
+    """A non-empty string setting such as `title` or `csl`."""
+    if found:
+        report.error((key,), f"`{key}` must be a non-empty string", hint=f"set `{key}:` in {SETTINGS_FILE}")
+        return default
+    return str(data.get(key, default))
+
+
+def _choice(report: _Report, found: list[schema.Violation], key: str, what: str, note: str = "") -> None:
+    """A setting with a fixed set of values (`pdf_engine`, `citations`, `fontsize`)."""
+    for v in found:
+        report.error((key,), f"unknown {what} {v.instance!r}", hint=f"use one of: {', '.join(v.schema['enum'])}{note}")
+
+
+def _fonts(report: _Report, data: dict[str, Any], found: list[schema.Violation]) -> dict[str, str]:
+    """The PDF's fonts by role; a name reaches the LaTeX preamble as it is, so only a font name's characters pass."""
+    if any(v.keyword == "type" for v in found):
+        report.error(("fonts",), "`fonts` must map main/sans/mono to font names")
+        return {}
+    fonts: dict[str, str] = dict(data.get("fonts") or {})
+    for v in found:
+        if v.path == ("fonts",):  # from `propertyNames`: the role itself is the instance
+            role = str(v.instance)
+            report.error(("fonts", role), f"unknown font role {role!r}", hint=f"use {', '.join(v.schema['enum'])}")
+        else:
+            role, font = str(v.path[1]), v.instance
+            report.error(
+                ("fonts", role),
+                f"font name {font!r} has characters a font name does not have",
+                code="unsafe-setting",
+                hint="letters, digits, spaces and - _ . + only; `fc-list : family` lists the installed fonts",
+            )
+        fonts.pop(role, None)
+    return fonts
+
+
+def _lang(report: _Report, data: dict[str, Any], found: list[schema.Violation]) -> None:
+    """`lang` is a BCP 47 language tag: it reaches HTML, LaTeX and the CSL locale."""
+    if found:
+        report.error(
+            ("lang",),
+            f"`lang` must be a language tag such as en-GB, not {data['lang']!r}",
+            code="unsafe-setting",
+            hint="a BCP 47 tag: letters and digits in parts joined by -",
         )
-        return default or ""
-    return value
 
 
-def load_project(root: Path) -> Project:
-    """Read and validate the settings; raise BuildFailed listing every problem."""
-    root = root.resolve()
-    path = root / SETTINGS_FILE
-    problems = Problems(root)
+def _works(report: _Report, data: dict[str, Any], found: list[schema.Violation]) -> list[Work]:
+    """The compared works; an entry without a string `key` is reported and left out."""
+    bad = {v.path[:2] for v in found}
+    for where in sorted(bad, key=str):
+        report.error(where, "each work needs `key` and `label`")
+    if ("works",) in bad:
+        return []
+    items = data.get("works") or []
+    return [Work(w["key"], str(w.get("label", w["key"]))) for i, w in enumerate(items) if ("works", i) not in bad]
+
+
+def _themes(report: _Report, data: dict[str, Any], found: list[schema.Violation]) -> list[Theme]:
+    """The comparison themes: at least one, each with a string `id`."""
+    bad = {v.path[:2] for v in found if v.path}
+    for where in sorted(bad, key=str):
+        report.error(where, "each theme needs `id` and `label`")
+    items = data.get("themes") or [] if ("themes",) not in bad else []
+    themes = [Theme(t["id"], str(t.get("label", t["id"]))) for i, t in enumerate(items) if ("themes", i) not in bad]
+    if not themes:
+        report.error(("themes",), "`themes` must list at least one theme")
+    return themes
+
+
+def _sections(report: _Report, data: dict[str, Any], found: list[schema.Violation]) -> list[SectionRef]:
+    """The paper's sections: a file name, or a block generated from the notes."""
+    bad = {v.path[:2] for v in found}
+    hint = f"give a file name or {{generated: {' | '.join(GENERATED_BLOCKS)}}}"
+    if ("sections",) in bad:
+        report.error(("sections",), f"bad section entry {data['sections']!r}", hint=hint)
+        return []
+    sections: list[SectionRef] = []
+    for i, item in enumerate(data.get("sections") or []):
+        line = report.doc.line("sections", i)
+        if ("sections", i) in bad:
+            report.error(("sections", i), f"bad section entry {item!r}", hint=hint)
+        elif isinstance(item, str):
+            sections.append(SectionRef(Path(item), None, line))
+        else:
+            sections.append(SectionRef(None, str(item["generated"]), line))
+    return sections
+
+
+def _figures(report: _Report, data: dict[str, Any], found: list[schema.Violation]) -> list[Figure]:
+    """The figure scripts; a figure's id names files under build/figures/, so it is never a path."""
+    if any(v.path == ("figures",) for v in found):
+        report.error(("figures",), "each figure needs `id`, `script` and `data`")
+        return []
+    figures: list[Figure] = []
+    for i, item in enumerate(data.get("figures") or []):
+        faults = [v for v in found if v.path[:2] == ("figures", i)]
+        if any(v.path != ("figures", i, "id") or v.keyword != "pattern" for v in faults):
+            report.error(("figures", i), "each figure needs `id`, `script` and `data`")
+        elif faults:
+            report.error(
+                ("figures", i),
+                f"figure id {item['id']!r} is not an identifier",
+                hint="start with a letter; letters, digits, - and _ only (at most 64)",
+            )
+        else:
+            data_path = None if item["data"] == "notes" else Path(item["data"])
+            figures.append(Figure(item["id"], Path(item["script"]), data_path, report.doc.line("figures", i)))
+    return figures
+
+
+def _bibliography(report: _Report, root: Path, data: dict[str, Any], found: list[schema.Violation]) -> list[str]:
+    """The .bib files, each of which must resolve inside the project."""
+    if found:
+        report.error(("bibliography",), "`bibliography` must be a path or a list of paths")
+        return []
+    bib = data.get("bibliography", ["bib/references.bib"])
+    bib = [bib] if isinstance(bib, str) else list(bib)
+    for b in bib:
+        if not (root / b).resolve().is_relative_to(root):
+            report.error(
+                ("bibliography",),
+                f"bibliography {b!r} resolves outside the project",
+                code="unsafe-path",
+                hint="keep .bib files inside the project",
+            )
+    return bib
+
+
+def _crossref_prefixes(report: _Report, data: dict[str, Any], found: list[schema.Violation]) -> tuple[str, ...]:
+    """Prefixes of cross-reference labels: each a word followed by a colon."""
+    if any(v.keyword == "type" for v in found):
+        report.error(("crossref_prefixes",), "`crossref_prefixes` must be a list of strings such as fig:")
+        return DEFAULT_CROSSREF_PREFIXES
+    if found:
+        first = min(found, key=lambda v: v.path)
+        report.error(
+            ("crossref_prefixes",),
+            f"cross-reference prefix {first.instance!r} is not a word followed by a colon",
+            code="unsafe-setting",
+            hint="for example fig: or tbl:",
+        )
+        return DEFAULT_CROSSREF_PREFIXES
+    return tuple(str(p) for p in data.get("crossref_prefixes", DEFAULT_CROSSREF_PREFIXES))
+
+
+def _word_bound(report: _Report, data: dict[str, Any], found: list[schema.Violation], key: str, default: int) -> int:
+    """`annotation_min_words` / `annotation_max_words`: a whole number."""
+    if found:
+        report.error((key,), f"`{key}` must be a whole number, not {data[key]!r}")
+        return default
+    return int(data.get(key, default))
+
+
+def _check_policy(report: _Report, data: dict[str, Any], found: list[schema.Violation]) -> dict[str, tuple[str, ...]]:
+    """`check: {select, ignore}`: which problem codes `check` reports."""
+    policy: dict[str, tuple[str, ...]] = {"select": (), "ignore": ()}
+    if any(v.path == ("check",) for v in found):
+        report.error(("check",), "`check` must be a mapping with `select` and/or `ignore`")
+        return policy
+    cfg = data.get("check") or {}
+    for key in policy:
+        if any(v.path[:2] == ("check", key) for v in found):
+            report.error(("check",), f"`check.{key}` must be a list of problem codes")
+            continue
+        value = cfg.get(key, [])
+        policy[key] = (value,) if isinstance(value, str) else tuple(value)
+    return policy
+
+
+def _metadata(report: _Report, data: dict[str, Any], found: list[schema.Violation], title: str) -> dict[str, Any]:
+    """The document metadata pandoc receives: title, authors, date, language and the rest."""
+    metadata: dict[str, Any] = {
+        k: data[k] for k in ("title", "subtitle", "date", "lang", "subject", "keywords", "abstract") if k in data
+    }
+    metadata["title"] = title
+    if "fontsize" in data:
+        metadata["fontsize"] = str(data["fontsize"])  # the LaTeX template's class option
+    authors = data.get("authors") or []
+    if found:
+        report.error(("authors",), "`authors` must be a list of {name, affiliation}")
+        authors = []
+    metadata["author"] = [str(a.get("name", "")) if isinstance(a, dict) else str(a) for a in authors]
+    return metadata
+
+
+def _read_settings(root: Path, path: Path, problems: Problems) -> yamldoc.YamlDoc:
+    """The settings file as a YAML mapping with lines; raise BuildFailed when it cannot be read as one."""
     if not path.is_file():
         raise BuildFailed(
             f"{SETTINGS_FILE}: error settings: the settings file is missing\n"
@@ -158,200 +349,43 @@ def load_project(root: Path) -> Project:
     if not isinstance(doc.data, dict):
         problems.error("settings", "the settings must be a YAML mapping", path=path, line=1)
         raise BuildFailed(problems=problems)
+    return doc
+
+
+def load_project(root: Path) -> Project:
+    """Read the settings, validate them against ``schemas/settings.schema.json`` and the rules a
+    schema cannot express; raise BuildFailed listing every problem."""
+    root = root.resolve()
+    path = root / SETTINGS_FILE
+    problems = Problems(root)
+    doc = _read_settings(root, path, problems)
     data: dict[str, Any] = doc.data
+    found = _violations_by_setting(data)
+    report = _Report(doc, problems, path)
 
-    title = _str(doc, problems, path, "title")
-    csl = _str(doc, problems, path, "csl", "chicago-author-date")
-    engine = data.get("pdf_engine", "xelatex")
-    if engine not in PDF_ENGINES:
-        problems.error(
-            "settings",
-            f"unknown pdf_engine {engine!r}",
-            path=path,
-            line=doc.line("pdf_engine"),
-            hint=f"use one of: {', '.join(PDF_ENGINES)}",
-        )
-    citations = data.get("citations", "citeproc")
-    if citations not in CITATION_METHODS:
-        problems.error(
-            "settings",
-            f"unknown citations method {citations!r}",
-            path=path,
-            line=doc.line("citations"),
-            hint=f"use one of: {', '.join(CITATION_METHODS)}",
-        )
-    fontsize = data.get("fontsize", "10pt")
-    if fontsize not in FONT_SIZES:
-        problems.error(
-            "settings",
-            f"unknown fontsize {fontsize!r}",
-            path=path,
-            line=doc.line("fontsize"),
-            hint=f"use one of: {', '.join(FONT_SIZES)} (the sizes the article class has)",
-        )
-        fontsize = "10pt"
-    fonts = data.get("fonts", {}) or {}
-    if not isinstance(fonts, dict) or not all(isinstance(v, str) for v in fonts.values()):
-        problems.error("settings", "`fonts` must map main/sans/mono to font names", path=path, line=doc.line("fonts"))
-        fonts = {}
-    for role, font in list(fonts.items()):
-        # Font names reach the LaTeX preamble as they are: only a font name's characters pass.
-        if role not in FONT_ROLES:
-            problems.error(
-                "settings",
-                f"unknown font role {role!r}",
-                path=path,
-                line=doc.line("fonts", role),
-                hint=f"use {', '.join(FONT_ROLES)}",
-            )
-            fonts.pop(role)
-        elif not FONT_NAME.fullmatch(font):
-            problems.error(
-                "unsafe-setting",
-                f"font name {font!r} has characters a font name does not have",
-                path=path,
-                line=doc.line("fonts", role),
-                hint="letters, digits, spaces and - _ . + only; `fc-list : family` lists the installed fonts",
-            )
-            fonts.pop(role)
-    for key in ("lang",):
-        value = data.get(key)
-        if value is not None and not (isinstance(value, str) and LANG_TAG.fullmatch(value)):
-            problems.error(
-                "unsafe-setting",
-                f"`{key}` must be a language tag such as en-GB, not {value!r}",
-                path=path,
-                line=doc.line(key),
-                hint="a BCP 47 tag: letters and digits in parts joined by -",
-            )
+    def at(key: str) -> list[schema.Violation]:
+        return found.get(key, [])
 
-    works: list[Work] = []
-    for i, item in enumerate(data.get("works") or []):
-        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
-            problems.error("settings", "each work needs `key` and `label`", path=path, line=doc.line("works", i))
-            continue
-        works.append(Work(item["key"], str(item.get("label", item["key"]))))
-    themes: list[Theme] = []
-    for i, item in enumerate(data.get("themes") or []):
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-            problems.error("settings", "each theme needs `id` and `label`", path=path, line=doc.line("themes", i))
-            continue
-        themes.append(Theme(item["id"], str(item.get("label", item["id"]))))
-    if not themes:
-        problems.error("settings", "`themes` must list at least one theme", path=path, line=doc.line("themes"))
-
-    sections: list[SectionRef] = []
-    for i, item in enumerate(data.get("sections") or []):
-        line = doc.line("sections", i)
-        if isinstance(item, str):
-            sections.append(SectionRef(Path(item), None, line))
-        elif isinstance(item, dict) and item.get("generated") in GENERATED_BLOCKS:
-            sections.append(SectionRef(None, str(item["generated"]), line))
-        else:
-            problems.error(
-                "settings",
-                f"bad section entry {item!r}",
-                path=path,
-                line=line,
-                hint=f"give a file name or {{generated: {' | '.join(GENERATED_BLOCKS)}}}",
-            )
-
-    figures: list[Figure] = []
-    for i, item in enumerate(data.get("figures") or []):
-        line = doc.line("figures", i)
-        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("id", "script", "data")):
-            problems.error("settings", "each figure needs `id`, `script` and `data`", path=path, line=line)
-            continue
-        if not is_identifier(item["id"]):
-            # The id names files under build/figures/: never a path.
-            problems.error(
-                "settings",
-                f"figure id {item['id']!r} is not an identifier",
-                path=path,
-                line=line,
-                hint="start with a letter; letters, digits, - and _ only (at most 64)",
-            )
-            continue
-        data_path = None if item["data"] == "notes" else Path(item["data"])
-        figures.append(Figure(item["id"], Path(item["script"]), data_path, line))
-
-    bib = data.get("bibliography", ["bib/references.bib"])
-    if isinstance(bib, str):
-        bib = [bib]
-    if not isinstance(bib, list) or not all(isinstance(b, str) for b in bib):
-        problems.error(
-            "settings", "`bibliography` must be a path or a list of paths", path=path, line=doc.line("bibliography")
-        )
-        bib = []
-    for b in bib:
-        if not (root / b).resolve().is_relative_to(root):
-            problems.error(
-                "unsafe-path",
-                f"bibliography {b!r} resolves outside the project",
-                path=path,
-                line=doc.line("bibliography"),
-                hint="keep .bib files inside the project",
-            )
-    prefixes = data.get("crossref_prefixes", list(DEFAULT_CROSSREF_PREFIXES))
-    if not isinstance(prefixes, list) or not all(isinstance(x, str) for x in prefixes):
-        problems.error(
-            "settings",
-            "`crossref_prefixes` must be a list of strings such as fig:",
-            path=path,
-            line=doc.line("crossref_prefixes"),
-        )
-        prefixes = list(DEFAULT_CROSSREF_PREFIXES)
-    bad_prefixes = [x for x in prefixes if not CROSSREF_PREFIX.fullmatch(x)]
-    if bad_prefixes:
-        problems.error(
-            "unsafe-setting",
-            f"cross-reference prefix {bad_prefixes[0]!r} is not a word followed by a colon",
-            path=path,
-            line=doc.line("crossref_prefixes"),
-            hint="for example fig: or tbl:",
-        )
-        prefixes = list(DEFAULT_CROSSREF_PREFIXES)
-    bounds = {}
-    for key, default in (("annotation_min_words", 80), ("annotation_max_words", 200)):
-        value = data.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            problems.error("settings", f"`{key}` must be a whole number, not {value!r}", path=path, line=doc.line(key))
-            value = default
-        bounds[key] = value
-
-    check_cfg = data.get("check") or {}
-    policy: dict[str, tuple[str, ...]] = {"select": (), "ignore": ()}
-    if not isinstance(check_cfg, dict):
-        problems.error(
-            "settings", "`check` must be a mapping with `select` and/or `ignore`", path=path, line=doc.line("check")
-        )
-    else:
-        for key in ("select", "ignore"):
-            value = check_cfg.get(key, [])
-            if isinstance(value, str):
-                value = [value]
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                problems.error(
-                    "settings", f"`check.{key}` must be a list of problem codes", path=path, line=doc.line("check")
-                )
-                continue
-            policy[key] = tuple(value)
-
-    metadata: dict[str, Any] = {
-        k: data[k] for k in ("title", "subtitle", "date", "lang", "subject", "keywords", "abstract") if k in data
-    }
-    metadata["title"] = title
-    if "fontsize" in data:
-        metadata["fontsize"] = str(fontsize)  # the LaTeX template's class option
-    authors = data.get("authors") or []
-    if not isinstance(authors, list):
-        problems.error(
-            "settings", "`authors` must be a list of {name, affiliation}", path=path, line=doc.line("authors")
-        )
-        authors = []
-    metadata["author"] = [str(a.get("name", "")) if isinstance(a, dict) else str(a) for a in authors]
-
-    sources = parse_settings(data, doc.line, problems, path)
+    title = _text(report, data, at("title"), "title")
+    csl = _text(report, data, at("csl"), "csl", "chicago-author-date")
+    _choice(report, at("pdf_engine"), "pdf_engine", "pdf_engine")
+    _choice(report, at("citations"), "citations", "citations method")
+    _choice(report, at("fontsize"), "fontsize", "fontsize", " (the sizes the article class has)")
+    fonts = _fonts(report, data, at("fonts"))
+    _lang(report, data, at("lang"))
+    works = _works(report, data, at("works"))
+    themes = _themes(report, data, at("themes"))
+    sections = _sections(report, data, at("sections"))
+    figures = _figures(report, data, at("figures"))
+    bib = _bibliography(report, root, data, at("bibliography"))
+    prefixes = _crossref_prefixes(report, data, at("crossref_prefixes"))
+    min_words = _word_bound(report, data, at("annotation_min_words"), "annotation_min_words", 80)
+    max_words = _word_bound(report, data, at("annotation_max_words"), "annotation_max_words", 200)
+    policy = _check_policy(report, data, at("check"))
+    metadata = _metadata(report, data, at("authors"), title)
+    # `sources`, `sources_dir`, `overlap_words` and `overlap_severity`: sources.py words their messages.
+    invalid = {key for key in SOURCE_SETTINGS if any(v.path == (key,) for v in at(key))}
+    sources = parse_settings(data, doc.line, problems, path, invalid)
 
     if problems.errors:
         raise BuildFailed(problems=problems)
@@ -360,17 +394,17 @@ def load_project(root: Path) -> Project:
         settings_path=path,
         metadata=metadata,
         csl=csl,
-        pdf_engine=str(engine),
-        citations=str(citations),
-        fonts={str(k): str(v) for k, v in fonts.items()},
+        pdf_engine=str(data.get("pdf_engine", "xelatex")),
+        citations=str(data.get("citations", "citeproc")),
+        fonts=fonts,
         works=tuple(works),
         themes=tuple(themes),
         sections=tuple(sections),
         figures=tuple(figures),
         bibliography=tuple(root / str(b) for b in bib),
-        crossref_prefixes=tuple(str(p) for p in prefixes),
-        annotation_min_words=bounds["annotation_min_words"],
-        annotation_max_words=bounds["annotation_max_words"],
+        crossref_prefixes=prefixes,
+        annotation_min_words=min_words,
+        annotation_max_words=max_words,
         settings_lines={str(k): doc.line(str(k)) for k in data},
         check_select=policy["select"],
         check_ignore=policy["ignore"],

@@ -26,6 +26,7 @@ import re
 import subprocess
 import unicodedata
 import zlib
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,11 +88,40 @@ class SourceSettings:
     line: int = 0  # line of `sources:`
 
 
-def parse_settings(data: dict[str, Any], line_of: Any, problems: Problems, path: Path) -> SourceSettings:
-    """Validate the `sources`, `sources_dir`, `overlap_words` and `overlap_severity` settings."""
+def _source_spec(key: str, value: Any, line: int, problems: Problems, path: Path) -> SourceSpec | None:
+    """One `sources` entry, `KEY: FILE` or `KEY: {file, page_offset}`: a .txt, .md or .pdf file
+    (the suffix rule, on the file as written, is not a schema pattern)."""
+    offset: Any = 0
+    if isinstance(value, dict):
+        file, offset = value.get("file"), value.get("page_offset", 0)
+    else:
+        file = value
+    if not isinstance(file, str) or not file.strip() or Path(file).suffix.lower() not in SOURCE_SUFFIXES:
+        problems.error(
+            "settings",
+            f"source of {key!r} must be a .txt, .md or .pdf file, not {file!r}",
+            path=path,
+            line=line,
+            hint="write `KEY: FILE` or `KEY: {file: FILE, page_offset: N}`",
+        )
+        return None
+    if not isinstance(offset, int) or isinstance(offset, bool):
+        problems.error("settings", f"`page_offset` of {key!r} must be a whole number", path=path, line=line)
+        offset = 0
+    return SourceSpec(str(key), file.strip(), offset, line)
+
+
+def parse_settings(
+    data: dict[str, Any], line_of: Any, problems: Problems, path: Path, invalid: Container[str] = ()
+) -> SourceSettings:
+    """The `sources`, `sources_dir`, `overlap_words` and `overlap_severity` settings.
+
+    ``invalid`` names the settings that break settings.schema.json (the caller validated them);
+    each is reported here in its own words and replaced by its default.
+    """
     specs: list[SourceSpec] = []
     raw = data.get("sources") or {}
-    if not isinstance(raw, dict):
+    if "sources" in invalid and not isinstance(raw, dict):
         problems.error(
             "settings",
             "`sources` must map entry keys to files (.txt, .md or .pdf)",
@@ -101,31 +131,15 @@ def parse_settings(data: dict[str, Any], line_of: Any, problems: Problems, path:
         )
         raw = {}
     for key, value in raw.items():
-        line = line_of("sources", key)
-        offset: Any = 0
-        if isinstance(value, dict):
-            file, offset = value.get("file"), value.get("page_offset", 0)
-        else:
-            file = value
-        if not isinstance(file, str) or not file.strip() or Path(file).suffix.lower() not in SOURCE_SUFFIXES:
-            problems.error(
-                "settings",
-                f"source of {key!r} must be a .txt, .md or .pdf file, not {file!r}",
-                path=path,
-                line=line,
-                hint="write `KEY: FILE` or `KEY: {file: FILE, page_offset: N}`",
-            )
-            continue
-        if not isinstance(offset, int) or isinstance(offset, bool):
-            problems.error("settings", f"`page_offset` of {key!r} must be a whole number", path=path, line=line)
-            offset = 0
-        specs.append(SourceSpec(str(key), file.strip(), offset, line))
+        spec = _source_spec(key, value, line_of("sources", key), problems, path)
+        if spec is not None:
+            specs.append(spec)
     sources_dir = data.get("sources_dir")
-    if sources_dir is not None and (not isinstance(sources_dir, str) or not sources_dir.strip()):
+    if "sources_dir" in invalid:
         problems.error("settings", "`sources_dir` must be a folder path", path=path, line=line_of("sources_dir"))
         sources_dir = None
     n = data.get("overlap_words", DEFAULT_OVERLAP_WORDS)
-    if not isinstance(n, int) or isinstance(n, bool) or n < 4:
+    if "overlap_words" in invalid:
         problems.error(
             "settings",
             f"`overlap_words` must be a whole number of at least 4, not {n!r}",
@@ -134,7 +148,7 @@ def parse_settings(data: dict[str, Any], line_of: Any, problems: Problems, path:
         )
         n = DEFAULT_OVERLAP_WORDS
     severity = data.get("overlap_severity", "warning")
-    if severity not in ("warning", "error"):
+    if "overlap_severity" in invalid:
         problems.error(
             "settings",
             f"`overlap_severity` must be warning or error, not {severity!r}",
