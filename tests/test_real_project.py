@@ -62,8 +62,9 @@ def test_repository_checks_clean() -> None:
     """
     project = load_project(ROOT)
     problems = Problems(ROOT)
-    check_project(project, problems)
-    seeds = Path(os.environ.get("SCHOLARLY_BUILD_SOURCES") or ROOT.parent / "shared" / "seeds").is_dir()
+    seeds_dir = Path(os.environ.get("SCHOLARLY_BUILD_SEEDS") or ROOT.parent / "shared" / "seeds")
+    seeds = seeds_dir.is_dir()
+    check_project(project, problems, str(seeds_dir) if seeds else None)
     assert [p.format() for p in problems if seeds or p.code != "missing-source"] == []
 
 

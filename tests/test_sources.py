@@ -25,8 +25,8 @@ from scholarly_build.inputs.sources import ENV_SOURCES, SourceSpec, load_source,
 from .conftest import write_tree
 
 REPO = Path(__file__).resolve().parents[1]
-# The seeds beside the checkout, or where SCHOLARLY_BUILD_SOURCES says (.ci/run sets it for a clone).
-SEEDS = Path(os.environ.get("SCHOLARLY_BUILD_SOURCES") or REPO.parent / "shared" / "seeds")
+# The seeds beside the checkout, or where SCHOLARLY_BUILD_SEEDS says (.ci/run sets it for a clone).
+SEEDS = Path(os.environ.get("SCHOLARLY_BUILD_SEEDS") or REPO.parent / "shared" / "seeds")
 CODES = {"quote-mismatch", "quote-locator-mismatch", "uncredited-overlap", "missing-source"}
 
 # The text of alpha2018: numbered sections, footnote markers and texts, a line-end
