@@ -235,7 +235,7 @@ def html_inventory(browser: Browser, path: Path) -> Inventory:
         data = page.evaluate(INVENTORY_JS.read_text(encoding="utf-8"))
     finally:
         page.close()
-    inv = Inventory(_display(path), headings=[norm(h) for h in data["headings"]], text=norm(data["text"]))
+    inv = Inventory(display_path(path), headings=[norm(h) for h in data["headings"]], text=norm(data["text"]))
     for fig in data["figures"]:
         number, caption = _numbered(fig["caption"], "Figure")
         inv.figures.append(FigureItem(number or len(inv.figures) + 1, caption, bool(fig["drawn"])))
@@ -270,7 +270,7 @@ def docx_inventory(path: Path) -> Inventory:
     headings: list[str] = []
     citations: Counter[str] = Counter()
     references: list[str] = []
-    inv = Inventory(_display(path), headings=headings, citations=citations, references=references)
+    inv = Inventory(display_path(path), headings=headings, citations=citations, references=references)
     with zipfile.ZipFile(path) as z:
         names = set(z.namelist())
         rels = {
@@ -414,7 +414,7 @@ def pdf_inventory(path: Path, expected: Inventory | None = None) -> Inventory:
     reader = PdfReader(path)
     pages = _pdf_pages_text(path)
     outline = _pdf_outline(reader.outline)
-    inv = Inventory(_display(path), headings=[t for t, dest in outline if not dest.startswith("entry-")])
+    inv = Inventory(display_path(path), headings=[t for t, dest in outline if not dest.startswith("entry-")])
     entries = [t for t, dest in outline if dest.startswith("entry-")]
     inv.entry_index = entries or None
     inv.text = norm("\n".join(pages))
@@ -551,7 +551,7 @@ def check_parity(
     for doc in documents:
         source = build_dir / "assembled" / f"{doc}.md"
         if not source.is_file():
-            report.skipped.append(f"{_display(source)}: missing (run the build first)")
+            report.skipped.append(f"{display_path(source)}: missing (run the build first)")
             continue
         expected = ast_inventory(source)
         outputs: list[Inventory] = []
@@ -561,7 +561,7 @@ def check_parity(
         if html.is_file() and browser is not None:
             outputs.append(html_inventory(browser, html))
         elif html.is_file():
-            report.skipped.append(f"{_display(html)}: not compared (no browser)")
+            report.skipped.append(f"{display_path(html)}: not compared (no browser)")
         if docx.is_file():
             outputs.append(docx_inventory(docx))
         if pdf.is_file():
@@ -573,7 +573,8 @@ def check_parity(
     return report
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
+    """``build/…`` when the path is inside a build directory, else the path as given."""
     parts = path.parts
     if "build" in parts:
         return "/".join(parts[len(parts) - 1 - parts[::-1].index("build") :])

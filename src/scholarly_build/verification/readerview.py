@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from scholarly_build.rendering.render import overfull_boxes
-from scholarly_build.verification.parity import ParityReport, check_parity
+from scholarly_build.verification.parity import ParityReport, check_parity, display_path
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -159,7 +159,7 @@ class HtmlReport:
 
     @property
     def findings(self) -> list[str]:
-        where = _display(self.path)
+        where = display_path(self.path)
         out: list[str] = []
         if not self.lang:
             out.append("<html> has no lang attribute")
@@ -472,9 +472,9 @@ class PdfReport:
             if live < refs:
                 out.append(f"{refs} reference(s) to {label!r} but {live} link(s) to its destination {dest!r}")
         if self.log is not None and not self.log.is_file():
-            out.append(f"no LaTeX log at {_display(self.log)}")
-        out += [f"{line} (see {_display(self.log) if self.log else 'the LaTeX log'})" for line in self.overfull]
-        return [f"{_display(self.path)}: {line}" for line in out]
+            out.append(f"no LaTeX log at {display_path(self.log)}")
+        out += [f"{line} (see {display_path(self.log) if self.log else 'the LaTeX log'})" for line in self.overfull]
+        return [f"{display_path(self.path)}: {line}" for line in out]
 
 
 def _plain(text: str) -> str:
@@ -716,7 +716,7 @@ def reader_check(
     if axe_js is None and (root / AXE_JS).is_file():
         axe_js = root / AXE_JS
     missing = [
-        f"{_display(build_dir / f'{d}.{ext}')}: missing (run the build first)"
+        f"{display_path(build_dir / f'{d}.{ext}')}: missing (run the build first)"
         for d in DOCUMENTS
         for ext, wanted in (("html", html), ("pdf", pdf))
         if wanted and not (build_dir / f"{d}.{ext}").is_file()
@@ -732,7 +732,7 @@ def reader_check(
                 for doc in DOCUMENTS:
                     path = build_dir / f"{doc}.html"
                     if path.is_file():
-                        progress(f"checking {_display(path)} in Chromium")
+                        progress(f"checking {display_path(path)} in Chromium")
                         report.html.append(check_html(browser, path, shots, axe_js=axe_js))
                 formats = ("html", "docx", "pdf") if pdf and not tools_missing() else ("html",)
                 progress(f"comparing {', '.join(formats)} with the assembled source (parity)")
@@ -745,7 +745,7 @@ def reader_check(
         for doc in DOCUMENTS:
             path = build_dir / f"{doc}.pdf"
             if path.is_file():
-                progress(f"checking {_display(path)}")
+                progress(f"checking {display_path(path)}")
                 report.pdf.append(
                     check_pdf(
                         path,
@@ -829,14 +829,6 @@ def make_server(directory: Path, port: int = 8000, host: str = "127.0.0.1") -> T
             return io.BytesIO(body)
 
     return ThreadingHTTPServer((host, port), Handler)
-
-
-def _display(path: Path) -> str:
-    """``build/…`` when the path is inside a build directory, else the path as given."""
-    parts = path.parts
-    if "build" in parts:
-        return "/".join(parts[len(parts) - 1 - parts[::-1].index("build") :])
-    return str(path)
 
 
 def tools_missing() -> list[str]:
