@@ -1,7 +1,10 @@
 """Citation-integrity checks over the bibliography, the notes and the manuscript.
 
-Each check appends problems with a stable code (see docs/check.md); none stops at
-the first finding.
+Each check appends problems with a stable code (see docs/check.md) to a
+:class:`Problems` collection; none stops at the first finding, so one run shows
+everything to fix. The checks work on data already loaded and parsed (entries,
+notes, the citations pandoc found): they must not read files, run tools or decide
+which findings a user sees (that is ``checks.policy``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from scholarly_build.inputs.notes import Note
 
 @dataclass
 class CheckInput:
+    """Everything the rules look at, loaded once by the check run and passed to :func:`run_all`."""
+
     bib: Bibliography
     citations: list[Citation]
     notes: dict[str, Note] | None  # None: no notes directory in this project
@@ -122,6 +127,7 @@ def check_reference_cycles(bib: Bibliography, problems: Problems) -> None:
 
 
 def isbn_valid(raw: str) -> bool:
+    """True for an ISBN-10 or ISBN-13 (hyphens and spaces allowed) whose check digit is right."""
     digits = re.sub(r"[\s-]", "", raw).upper()
     if len(digits) == 10 and re.fullmatch(r"\d{9}[\dX]", digits):
         total = sum((10 - i) * (10 if c == "X" else int(c)) for i, c in enumerate(digits))
@@ -140,119 +146,138 @@ def _normalise_title(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
+def _entry_warning(
+    problems: Problems, entry: BibEntry, code: str, message: str, line: int, hint: str | None = None
+) -> None:
+    """A warning about one .bib entry, at ``line`` of its file."""
+    problems.warning(code, message, path=entry.path, key=entry.key, line=line, hint=hint)
+
+
+def _check_type(entry: BibEntry, bib: Bibliography, problems: Problems) -> None:
+    """The entry type is known, and the entry has the fields its type requires."""
+    reqs = datamodel.requirements(entry.type)
+    if reqs is None:
+        # A style may extend the data model (biblatex-archaeologie's @review),
+        # and BibTeX formats an unknown type as @misc: a warning, not an error.
+        _entry_warning(
+            problems,
+            entry,
+            "unknown-type",
+            f"unknown entry type @{entry.type} for {entry.key!r}",
+            entry.line,
+            "use a biblatex type such as @article, @book, @online",
+        )
+        return
+    for group in reqs:
+        if not any(_has(entry, name, bib) for name in group):
+            want = " or ".join(f"`{n}`" for n in group)
+            # BibTeX and biber warn and still print the entry; so do we.
+            _entry_warning(
+                problems,
+                entry,
+                "missing-field",
+                f"@{entry.type} {entry.key!r} lacks {want}",
+                entry.line,
+                "add the field, or choose the entry type that fits",
+            )
+
+
+def _check_dates_and_pages(entry: BibEntry, problems: Problems) -> None:
+    """``year``, ``date`` and ``pages`` read the way biber and citeproc parse them."""
+    fields = entry.fields
+    if "year" in fields and not _YEAR.match(_plain_year(fields["year"])):
+        _entry_warning(
+            problems,
+            entry,
+            "bad-year",
+            f"year {fields['year']!r} is not a four-digit year (or n.d. when unknown)",
+            entry.line_of("year"),
+            "write year = {2010}",
+        )
+    if "date" in fields and not _DATE.match(fields["date"].strip()):
+        _entry_warning(
+            problems,
+            entry,
+            "bad-year",
+            f"date {fields['date']!r} is not an ISO date (YYYY, YYYY-MM or YYYY-MM-DD)",
+            entry.line_of("date"),
+        )
+    pages = fields.get("pages")
+    if pages is not None and not _PAGES_OK.match(pages.strip()):
+        _entry_warning(
+            problems,
+            entry,
+            "bad-pages",
+            f"pages {pages!r} should read like 12--34",
+            entry.line_of("pages"),
+            "use two hyphens for a range: pages = {12--34}",
+        )
+
+
+def _check_doi(entry: BibEntry, by_doi: dict[str, BibEntry], problems: Problems) -> None:
+    """A bare DOI (``10.…``, no resolver prefix), not shared with an earlier entry."""
+    doi = entry.fields.get("doi")
+    if doi is None or not doi.strip():  # an empty field says nothing (Google Scholar exports write DOI="")
+        return
+    line = entry.line_of("doi")
+    clean = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:)", "", doi.strip(), flags=re.I)
+    if not _DOI.match(clean):
+        message, hint = f"DOI {doi!r} does not start with `10.`", "write the bare DOI, e.g. 10.1017/CBO9780511781353"
+        _entry_warning(problems, entry, "bad-doi", message, line, hint)
+    elif clean != doi.strip():
+        message = f"DOI {doi!r} should be given without a resolver prefix"
+        _entry_warning(problems, entry, "bad-doi", message, line, f"write doi = {{{clean}}}")
+    dup = by_doi.setdefault(clean.lower(), entry)
+    if dup is not entry:
+        message = f"{entry.key!r} has the same DOI as {dup.key!r} (line {dup.line})"
+        _entry_warning(problems, entry, "duplicate-work", message, line, "merge the two entries")
+
+
+def _check_isbn_and_url(entry: BibEntry, problems: Problems) -> None:
+    """Every ISBN in ``isbn`` has a valid check digit; ``url`` is an absolute http(s) address."""
+    isbn = entry.fields.get("isbn")
+    if isbn is not None and not all(isbn_valid(x) for x in re.split(r"[;,]\s*|\s+and\s+", isbn) if x.strip()):
+        message = f"ISBN {isbn!r} has a wrong check digit or length"
+        hint = "copy the ISBN again from the book's record"
+        _entry_warning(problems, entry, "bad-isbn", message, entry.line_of("isbn"), hint)
+    url = entry.fields.get("url")
+    if url is not None:
+        parsed = urlparse(url.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in url.strip():
+            message = f"URL {url!r} is not an absolute http(s) address"
+            hint = "write the full address, starting with https://"
+            _entry_warning(problems, entry, "bad-url", message, entry.line_of("url"), hint)
+
+
+def _check_same_work(entry: BibEntry, by_work: dict[tuple[str, str, str], BibEntry], problems: Problems) -> None:
+    """Two keys for one work (same normalised title, year and first author's family name)."""
+    title = entry.fields.get("title")
+    if not (title and entry.year and entry.family_names):
+        return
+    sig = (_normalise_title(title), entry.year, entry.family_names[0].lower())
+    dup = by_work.setdefault(sig, entry)
+    if dup is not entry:
+        message = (
+            f"{entry.key!r} looks like the same work as {dup.key!r} (line {dup.line}): "
+            "same title, year and first author"
+        )
+        _entry_warning(problems, entry, "duplicate-work", message, entry.line, "keep one key and cite it everywhere")
+
+
 def check_entries(bib: Bibliography, problems: Problems) -> None:
+    """Each .bib entry on its own: type and required fields, field syntax, and duplicates.
+
+    Every finding here is a warning: BibTeX, biber and citeproc all still print
+    such an entry, so the build goes on; the author gets told where to look.
+    """
     by_doi: dict[str, BibEntry] = {}
     by_work: dict[tuple[str, str, str], BibEntry] = {}
     for entry in bib.entries.values():
-        kw = {"path": entry.path, "key": entry.key}
-        reqs = datamodel.requirements(entry.type)
-        if reqs is None:
-            # A style may extend the data model (biblatex-archaeologie's @review),
-            # and BibTeX formats an unknown type as @misc: a warning, not an error.
-            problems.warning(
-                "unknown-type",
-                f"unknown entry type @{entry.type} for {entry.key!r}",
-                line=entry.line,
-                hint="use a biblatex type such as @article, @book, @online",
-                **kw,
-            )
-        else:
-            for group in reqs:
-                if not any(_has(entry, name, bib) for name in group):
-                    want = " or ".join(f"`{n}`" for n in group)
-                    # BibTeX and biber warn and still print the entry; so do we.
-                    problems.warning(
-                        "missing-field",
-                        f"@{entry.type} {entry.key!r} lacks {want}",
-                        line=entry.line,
-                        hint="add the field, or choose the entry type that fits",
-                        **kw,
-                    )
-        if "year" in entry.fields and not _YEAR.match(_plain_year(entry.fields["year"])):
-            problems.warning(
-                "bad-year",
-                f"year {entry.fields['year']!r} is not a four-digit year (or n.d. when unknown)",
-                line=entry.line_of("year"),
-                hint="write year = {2010}",
-                **kw,
-            )
-        if "date" in entry.fields and not _DATE.match(entry.fields["date"].strip()):
-            problems.warning(
-                "bad-year",
-                f"date {entry.fields['date']!r} is not an ISO date (YYYY, YYYY-MM or YYYY-MM-DD)",
-                line=entry.line_of("date"),
-                **kw,
-            )
-        pages = entry.fields.get("pages")
-        if pages is not None and not _PAGES_OK.match(pages.strip()):
-            problems.warning(
-                "bad-pages",
-                f"pages {pages!r} should read like 12--34",
-                line=entry.line_of("pages"),
-                hint="use two hyphens for a range: pages = {12--34}",
-                **kw,
-            )
-        doi = entry.fields.get("doi")
-        if doi is not None and doi.strip():  # an empty field says nothing (Google Scholar exports write DOI="")
-            clean = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:)", "", doi.strip(), flags=re.I)
-            if not _DOI.match(clean):
-                problems.warning(
-                    "bad-doi",
-                    f"DOI {doi!r} does not start with `10.`",
-                    line=entry.line_of("doi"),
-                    hint="write the bare DOI, e.g. 10.1017/CBO9780511781353",
-                    **kw,
-                )
-            elif clean != doi.strip():
-                problems.warning(
-                    "bad-doi",
-                    f"DOI {doi!r} should be given without a resolver prefix",
-                    line=entry.line_of("doi"),
-                    hint=f"write doi = {{{clean}}}",
-                    **kw,
-                )
-            dup = by_doi.setdefault(clean.lower(), entry)
-            if dup is not entry:
-                problems.warning(
-                    "duplicate-work",
-                    f"{entry.key!r} has the same DOI as {dup.key!r} (line {dup.line})",
-                    line=entry.line_of("doi"),
-                    hint="merge the two entries",
-                    **kw,
-                )
-        isbn = entry.fields.get("isbn")
-        if isbn is not None and not all(isbn_valid(x) for x in re.split(r"[;,]\s*|\s+and\s+", isbn) if x.strip()):
-            problems.warning(
-                "bad-isbn",
-                f"ISBN {isbn!r} has a wrong check digit or length",
-                line=entry.line_of("isbn"),
-                hint="copy the ISBN again from the book's record",
-                **kw,
-            )
-        url = entry.fields.get("url")
-        if url is not None:
-            parsed = urlparse(url.strip())
-            if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in url.strip():
-                problems.warning(
-                    "bad-url",
-                    f"URL {url!r} is not an absolute http(s) address",
-                    line=entry.line_of("url"),
-                    hint="write the full address, starting with https://",
-                    **kw,
-                )
-        title = entry.fields.get("title")
-        if title and entry.year and entry.family_names:
-            sig = (_normalise_title(title), entry.year, entry.family_names[0].lower())
-            dup = by_work.setdefault(sig, entry)
-            if dup is not entry:
-                problems.warning(
-                    "duplicate-work",
-                    f"{entry.key!r} looks like the same work as {dup.key!r} (line {dup.line}): "
-                    "same title, year and first author",
-                    line=entry.line,
-                    hint="keep one key and cite it everywhere",
-                    **kw,
-                )
+        _check_type(entry, bib, problems)
+        _check_dates_and_pages(entry, problems)
+        _check_doi(entry, by_doi, problems)
+        _check_isbn_and_url(entry, problems)
+        _check_same_work(entry, by_work, problems)
 
 
 # --- citations and notes against the .bib ------------------------------------
@@ -289,10 +314,16 @@ def _check_range(entry: BibEntry, pages: tuple[int, int] | None, problems: Probl
             f"{entry.key!r}'s pages {span[0]}--{span[1]}",
             hint="check the locator against the entry's `pages` field",
             **kw,
-        )  # type: ignore[arg-type]
+        )
 
 
 def check_citations(data: CheckInput, problems: Problems) -> None:
+    """Every citation against the bibliography: the key exists, the locator fits, the form is sound.
+
+    An unknown key is an error (pandoc would print it as "???"), except in
+    ``nocite`` where it is a warning; a quotation cited without a locator and a
+    key swallowed by the previous citation's suffix are warnings.
+    """
     keys = data.bib.entries
     for cite in data.citations:
         if cite.crossref or (cite.nocite and cite.key == "*"):
@@ -334,10 +365,8 @@ def check_citations(data: CheckInput, problems: Problems) -> None:
             )
 
 
-def check_notes(data: CheckInput, problems: Problems) -> None:
-    if data.notes is None:
-        return
-    notes = data.notes
+def _check_every_entry_has_a_note(data: CheckInput, notes: dict[str, Note], problems: Problems) -> None:
+    """Each .bib entry has its note (the annotated bibliography lists every entry)."""
     for key, bib_entry in data.bib.entries.items():
         if key not in notes:
             problems.error(
@@ -353,6 +382,72 @@ def check_notes(data: CheckInput, problems: Problems) -> None:
                     "(letters, digits and _ : . + - only)"
                 ),
             )
+
+
+def _check_annotation_length(data: CheckInput, key: str, note: Note, problems: Problems) -> None:
+    """The annotation's word count lies within the project's bounds (too short is an error)."""
+    words = note.annotation_words
+    if words < data.annotation_min_words:
+        what = "empty" if words == 0 else f"too short ({words} words; at least {data.annotation_min_words})"
+        problems.error(
+            "empty-annotation",
+            f"the annotation of {key!r} is {what}",
+            path=note.path,
+            line=note.body_line,
+            key=key,
+            hint="write the annotation below the front matter",
+        )
+    elif words > data.annotation_max_words:
+        problems.warning(
+            "long-annotation",
+            f"the annotation of {key!r} has {words} words (at most {data.annotation_max_words})",
+            path=note.path,
+            line=note.body_line,
+            key=key,
+            hint="shorten it",
+        )
+
+
+def _check_note_against_entry(key: str, note: Note, entry: BibEntry, problems: Problems) -> None:
+    """The note's locators fall inside the entry's pages; its year and authors agree with the entry."""
+    for claim in note.claims:
+        _check_range(entry, _locator_pages(claim.locator), problems, path=note.path, line=claim.line, key=key)
+    for quote in note.quotations:
+        if quote.locator:
+            _check_range(entry, _locator_pages(quote.locator), problems, path=note.path, line=quote.line, key=key)
+    if note.year is not None and entry.year is not None and note.year.strip() != entry.year:
+        problems.warning(
+            "note-entry-mismatch",
+            f"note says year {note.year}, the .bib entry says {entry.year}",
+            path=note.path,
+            line=note.lines.get("year", 1),
+            key=key,
+            hint="correct one of the two",
+        )
+    if note.author:
+        stated = [a.split(",")[0].strip().strip("{}").lower() for a in note.author.split(";") if a.strip()]
+        actual = [n.strip("{}").lower() for n in entry.family_names]
+        if stated and actual and stated != actual:
+            problems.warning(
+                "note-entry-mismatch",
+                f"note names author(s) {note.author!r}, the .bib entry has {'; '.join(entry.family_names)!r}",
+                path=note.path,
+                line=note.lines.get("author", 1),
+                key=key,
+                hint="make the spellings agree",
+            )
+
+
+def check_notes(data: CheckInput, problems: Problems) -> None:
+    """Notes against the bibliography: one note per entry, one entry per note, and agreement.
+
+    Does nothing when the project has no notes directory (``data.notes`` is None):
+    then there is no annotated bibliography to keep in step.
+    """
+    if data.notes is None:
+        return
+    notes = data.notes
+    _check_every_entry_has_a_note(data, notes, problems)
     for key, note in notes.items():
         entry = data.bib.get(key)
         if entry is None:
@@ -365,55 +460,12 @@ def check_notes(data: CheckInput, problems: Problems) -> None:
                 hint=_suggest(key, data.bib.entries) or "add the entry, or delete the note",
             )
             continue
-        words = note.annotation_words
-        if words < data.annotation_min_words:
-            what = "empty" if words == 0 else f"too short ({words} words; at least {data.annotation_min_words})"
-            problems.error(
-                "empty-annotation",
-                f"the annotation of {key!r} is {what}",
-                path=note.path,
-                line=note.body_line,
-                key=key,
-                hint="write the annotation below the front matter",
-            )
-        elif words > data.annotation_max_words:
-            problems.warning(
-                "long-annotation",
-                f"the annotation of {key!r} has {words} words (at most {data.annotation_max_words})",
-                path=note.path,
-                line=note.body_line,
-                key=key,
-                hint="shorten it",
-            )
-        for claim in note.claims:
-            _check_range(entry, _locator_pages(claim.locator), problems, path=note.path, line=claim.line, key=key)
-        for quote in note.quotations:
-            if quote.locator:
-                _check_range(entry, _locator_pages(quote.locator), problems, path=note.path, line=quote.line, key=key)
-        if note.year is not None and entry.year is not None and note.year.strip() != entry.year:
-            problems.warning(
-                "note-entry-mismatch",
-                f"note says year {note.year}, the .bib entry says {entry.year}",
-                path=note.path,
-                line=note.lines.get("year", 1),
-                key=key,
-                hint="correct one of the two",
-            )
-        if note.author:
-            stated = [a.split(",")[0].strip().strip("{}").lower() for a in note.author.split(";") if a.strip()]
-            actual = [n.strip("{}").lower() for n in entry.family_names]
-            if stated and actual and stated != actual:
-                problems.warning(
-                    "note-entry-mismatch",
-                    f"note names author(s) {note.author!r}, the .bib entry has {'; '.join(entry.family_names)!r}",
-                    path=note.path,
-                    line=note.lines.get("author", 1),
-                    key=key,
-                    hint="make the spellings agree",
-                )
+        _check_annotation_length(data, key, note, problems)
+        _check_note_against_entry(key, note, entry, problems)
 
 
 def check_unused(data: CheckInput, problems: Problems) -> None:
+    """Entries that nothing uses: neither cited in the manuscript nor listed in the annotated bibliography."""
     cited = {c.key for c in data.citations}
     if any(c.nocite and c.key == "*" for c in data.citations):
         return  # `nocite: "@*"` puts every entry in the bibliography
@@ -430,6 +482,7 @@ def check_unused(data: CheckInput, problems: Problems) -> None:
 
 
 def run_all(data: CheckInput, problems: Problems) -> None:
+    """All the rules of this module, in a fixed order (the report sorts the findings anyway)."""
     check_entries(data.bib, problems)
     check_reference_cycles(data.bib, problems)
     check_citations(data, problems)
