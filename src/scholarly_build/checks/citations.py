@@ -2,6 +2,9 @@
 
 The AST says *what* is cited (code spans, code blocks and e-mail addresses never
 produce ``Cite`` nodes); the source text is then searched only to say *where*.
+This module turns Markdown into located citations and reserved identifiers; it
+judges nothing (the rules in ``checks.rules`` do) and must not guess citations
+with a regular expression where pandoc's parse can answer.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ _PAGES = re.compile(r"^\s*(\d+)(?:\s*[-–—]+\s*(\d+))?")
 
 @dataclass(frozen=True)
 class Citation:
+    """One cited key, where it is written (1-based line and column), and what the rules need to know of it."""
+
     key: str
     path: Path
     line: int
@@ -37,6 +42,7 @@ class Citation:
     nocite: bool = False  # listed in the `nocite` metadata field: in the bibliography, not in the text
 
     def page_range(self) -> tuple[int, int] | None:
+        """(first, last) page of a ``p.``/``pp.`` locator, or None when the locator names no page."""
         if self.label is None or self.label.lower() not in ("p", "pp", "page", "pages") or self.locator is None:
             return None
         m = _PAGES.match(self.locator)
@@ -136,6 +142,7 @@ class _QuoteScan:
         self.attached: set[int] = set()
 
     def blocks(self, node: Any) -> None:
+        """Walk block-level AST, marking the last citation group of a long block quote."""
         if isinstance(node, list):
             for item in node:
                 self.blocks(item)
@@ -155,6 +162,7 @@ class _QuoteScan:
                 self.blocks(value)
 
     def inlines(self, inlines: list[Any]) -> None:
+        """Walk a paragraph's inlines, marking a group that follows a quotation in the same sentence."""
         pending = False  # a quotation ended in this sentence and no group followed yet
         open_words: int | None = None  # words since an unmatched “ in plain text
         for node in _flatten(inlines):
@@ -200,12 +208,13 @@ def _flatten(inlines: list[Any]) -> Iterator[dict[str, Any]]:
                     yield from _flatten(part)
 
 
-def _mask_code(text: str) -> str:
+def blank(m: re.Match[str]) -> str:
+    """The match as spaces, line breaks kept: masked text keeps every offset and line number."""
+    return re.sub(r"[^\n]", " ", m.group(0))
+
+
+def mask_code(text: str) -> str:
     """Blank out code blocks and code spans, keeping offsets and line breaks."""
-
-    def blank(m: re.Match[str]) -> str:
-        return re.sub(r"[^\n]", " ", m.group(0))
-
     text = re.sub(r"(?ms)^(```|~~~).*?^\1[^\n]*$", blank, text)
     return re.sub(r"(`+)(?!`).+?(?<!`)\1(?!`)", blank, text, flags=re.S)
 
@@ -218,6 +227,8 @@ _ATTR_AT = {"Header": 1, "Div": 0, "Span": 0, "CodeBlock": 0, "Code": 0, "Link":
 
 @dataclass(frozen=True)
 class ReservedId:
+    """An element identifier that the build reserves for itself (it would collide), and where it stands."""
+
     ident: str
     line: int
     column: int
@@ -261,6 +272,7 @@ def reserved_ids(ast: dict[str, Any], text: str) -> list[ReservedId]:
 
 
 def find_citations(path: Path, text: str, crossref_prefixes: tuple[str, ...] = ()) -> list[Citation]:
+    """The citations of a Markdown text (see :func:`scan_markdown`), for callers that need only those."""
     return scan_markdown(path, text, crossref_prefixes)[0]
 
 
@@ -271,7 +283,7 @@ def scan_markdown(
     ast = parse_markdown(text)
     found: list[Citation] = []
     cursor: dict[str, int] = {}
-    searchable = _mask_code(text)
+    searchable = mask_code(text)
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
     def locate(key: str) -> tuple[int, int]:

@@ -14,6 +14,11 @@ Locators are only judged where the source's text shows them: pages where the
 text has page breaks (PDFs), numbered or named section headings that are found
 exactly once, footnote markers and footnote texts whose numbering rises. Anything
 else is left unjudged; a false finding is worse than a missed one.
+
+This module only compares: the sources' text comes from ``inputs.sources`` (read
+and indexed once), and the only file it writes is its own cache of overlap
+findings under ``build/.cache``. It must never fetch a text, nor change a note
+or a section.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scholarly_build.checks.citations import _mask_code
+from scholarly_build.checks.citations import blank, mask_code
 from scholarly_build.core.fsutil import sha256_bytes, write_atomic
 from scholarly_build.core.problems import Problems, Severity
 from scholarly_build.inputs.notes import Note
@@ -118,6 +123,8 @@ def occurrences(source: Source, pattern: re.Pattern[str]) -> list[tuple[int, int
 
 @dataclass
 class Closest:
+    """The passage most like a quotation that was not found: token span, similarity, and word differences."""
+
     first: int
     last: int
     ratio: float
@@ -164,6 +171,7 @@ def closest(source: Source, own: list[str]) -> Closest | None:
 
 
 def excerpt(source: Source, first: int, last: int, limit: int = 160) -> str:
+    """The source's own words from token ``first`` to ``last``, on one line, cut to ``limit`` characters."""
     start = source.starts[first]
     m = WORD.match(source.text, source.starts[last])
     end = m.end() if m else source.starts[last]
@@ -265,6 +273,11 @@ def _part_verdict(
 def locator_verdict(
     source: Source, locator: str | None, spans: list[tuple[int, int]], named: dict[str, int]
 ) -> bool | None:
+    """Does the locator agree with where the quotation stands (``spans``)?
+
+    True when any of its parts (page, section, note) agrees with some occurrence,
+    False when the text shows that none does, None when the text cannot tell.
+    """
     verdicts = [_part_verdict(source, kind, value, spans, named) for kind, value in locator_parts(locator)]
     if any(v is True for v in verdicts):
         return True
@@ -278,6 +291,8 @@ def locator_verdict(
 
 @dataclass
 class QuoteTask:
+    """One quotation to look for: its words, where it was written, and the works it is attributed to."""
+
     text: str
     path: Path
     line: int
@@ -286,8 +301,13 @@ class QuoteTask:
     unknown: list[str] = field(default_factory=list)  # also cited, text not known
     key: str | None = None
 
+    def at(self, key: str) -> dict[str, object]:
+        """Where a finding about this quotation is reported; ``key`` names the work when the task has none."""
+        return {"path": self.path, "line": self.line, "column": self.column, "key": self.key or key}
+
 
 def note_tasks(notes: dict[str, Note], loaded: LoadedSources) -> list[QuoteTask]:
+    """The notes' ``quotations:`` whose work's text is known (the note's own work, else its ``via`` work)."""
     tasks = []
     for note in notes.values():
         for q in note.quotations:
@@ -310,11 +330,7 @@ _CITE_ITEM = re.compile(r"-?@\{?([\w][\w:.#$%&\-+?<>~/]*?)\}?(?=[^\w:.#$%&\-+?<>
 
 def _mask(text: str) -> str:
     """Code and comments blanked, offsets and line breaks kept."""
-
-    def blank(m: re.Match[str]) -> str:
-        return re.sub(r"[^\n]", " ", m.group(0))
-
-    return re.sub(r"(?s)<!--.*?-->", blank, _mask_code(text))
+    return re.sub(r"(?s)<!--.*?-->", blank, mask_code(text))
 
 
 def _group_items(m: re.Match[str]) -> list[tuple[str, str | None]]:
@@ -392,6 +408,7 @@ class SourceReport:
     prose_files: int = 0
 
     def line(self) -> str:
+        """The summary line the check prints after its counts (what was verified, what could not be)."""
         if not self.files and not self.missing:
             return "no source texts declared; quotations were not compared with their sources"
         if not self.files:
@@ -444,11 +461,8 @@ def check_quotations(
                     "quote-locator-mismatch",
                     f"the quotation is in the text of {key}, but not at {loc}: it stands at "
                     + "; ".join(where(source, first, named[key]) for first, _ in spans[:3]),
-                    path=task.path,
-                    line=task.line,
-                    column=task.column,
-                    key=task.key or key,
                     hint=f"correct the locator; “{excerpt(source, spans[0][0], spans[0][1])}”",
+                    **task.at(key),
                 )
             break
         if found:
@@ -465,24 +479,17 @@ def _mismatch(
     named: dict[str, dict[str, int]],
     problems: Problems,
 ) -> None:
+    """Report a quotation found in none of its candidate sources, with the most useful hint.
+
+    In order: the words stand in another known source (an error naming it); the
+    quotation may come from a cited work whose text is unknown and nothing close is
+    in the known ones (only a warning); else an error with the closest passage.
+    """
     keys = [k for k, _ in task.candidates]
     names = " or ".join(keys)
     short = task.text if len(task.text) <= 80 else task.text[:79] + "…"
-    for other, source in loaded.by_key.items():
-        if other in keys:
-            continue
-        spans = occurrences(source, pattern)
-        if spans:
-            problems.error(
-                "quote-mismatch",
-                f"“{short}” is not in the text of {names}; it is in the text of {other}",
-                path=task.path,
-                line=task.line,
-                column=task.column,
-                key=task.key or keys[0],
-                hint=f"attribute it to {other} ({where(source, spans[0][0], named.get(other, {}))})",
-            )
-            return
+    if _found_elsewhere(task, pattern, keys, short, loaded, named, problems):
+        return
     best: tuple[Closest, str] | None = None
     for key in keys:
         c = closest(loaded.by_key[key], own)
@@ -494,11 +501,8 @@ def _mismatch(
             "quote-mismatch",
             f"“{short}” is not in the text of {names}; it may come from {', '.join(task.unknown)}, "
             "whose text is not known",
-            path=task.path,
-            line=task.line,
-            column=task.column,
-            key=task.key or keys[0],
             hint="check the quotation against that work",
+            **task.at(keys[0]),
         )
         return
     if best is not None and close:
@@ -509,15 +513,32 @@ def _mismatch(
         )
     else:
         hint = f"no passage of {names} is close to it; check the wording and the work it comes from"
-    problems.error(
-        "quote-mismatch",
-        f"“{short}” is not in the text of {names}",
-        path=task.path,
-        line=task.line,
-        column=task.column,
-        key=task.key or keys[0],
-        hint=hint,
-    )
+    problems.error("quote-mismatch", f"“{short}” is not in the text of {names}", hint=hint, **task.at(keys[0]))
+
+
+def _found_elsewhere(
+    task: QuoteTask,
+    pattern: re.Pattern[str],
+    keys: list[str],
+    short: str,
+    loaded: LoadedSources,
+    named: dict[str, dict[str, int]],
+    problems: Problems,
+) -> bool:
+    """The quotation stands in the text of a source it is not attributed to: report that one, True."""
+    for other, source in loaded.by_key.items():
+        if other in keys:
+            continue
+        spans = occurrences(source, pattern)
+        if spans:
+            problems.error(
+                "quote-mismatch",
+                f"“{short}” is not in the text of {' or '.join(keys)}; it is in the text of {other}",
+                hint=f"attribute it to {other} ({where(source, spans[0][0], named.get(other, {}))})",
+                **task.at(keys[0]),
+            )
+            return True
+    return False
 
 
 # --- copied prose ----------------------------------------------------------------------
@@ -531,10 +552,6 @@ _NOT_PROSE = re.compile(r"\[[^\[\]]*@[^\[\]]*\]|\]\([^)]*\)|<[^>\n]*>|https?://\
 
 def mask_quoted(text: str) -> str:
     """Quotations, block quotes, citations, link targets and URLs blanked, offsets kept."""
-
-    def blank(m: re.Match[str]) -> str:
-        return re.sub(r"[^\n]", " ", m.group(0))
-
     return _QUOTE_SPANS.sub(blank, _NOT_PROSE.sub(blank, _mask(text)))
 
 
@@ -611,6 +628,7 @@ class _RunCache:
         self.loaded, self.n, self.named = loaded, n, named
 
     def runs(self, text: str) -> list[tuple[int, int, str]]:
+        """(line, column, message) of each overlap in ``text``, from the cache when the text is unchanged."""
         h = sha256_bytes(text.encode())
         rows = self.new.get(h)
         if rows is None:
@@ -621,6 +639,7 @@ class _RunCache:
         return [(int(a), int(b), str(c)) for a, b, c in rows]
 
     def save(self) -> None:
+        """Write the findings of this run (only those still used) when they differ from the cache's."""
         if self.path is not None and self.new != self.old:
             try:
                 write_atomic(self.path, json.dumps(self.new, ensure_ascii=False))
