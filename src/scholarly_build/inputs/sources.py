@@ -5,7 +5,9 @@ Its words are normalised the way extraction and typography differ (case,
 whitespace, line-end hyphenation, curly and straight quotes, ligatures, dashes),
 footnote markers and lone page numbers are set aside, and every run of N words is
 hashed. The index is cached as JSON under ``build/.cache`` by the file's content
-hash, so an unchanged source is never read twice.
+hash, so an unchanged source is never read twice. This module reads and indexes;
+it does not judge quotations (``checks.quotecheck`` does), never writes outside
+the cache, and never fetches a text from anywhere but the declared file.
 
 Settings (``manuscript/paper.yaml``, see docs/settings.md)::
 
@@ -66,6 +68,7 @@ def words(text: str) -> list[tuple[str, int, int]]:
 
 
 def gram_hash(gram: list[str] | tuple[str, ...]) -> int:
+    """A stable 32-bit hash of N normalised words (CRC-32: the same in every run, unlike ``hash``)."""
     return zlib.crc32("\x1f".join(gram).encode())
 
 
@@ -81,6 +84,8 @@ class SourceSpec:
 
 @dataclass(frozen=True)
 class SourceSettings:
+    """The settings about sources: which entry's text is which file, where they are, how overlap is judged."""
+
     specs: tuple[SourceSpec, ...] = ()
     sources_dir: str | None = None
     overlap_words: int = DEFAULT_OVERLAP_WORDS
@@ -200,11 +205,13 @@ class Source:
 
     @property
     def name(self) -> str:
+        """The file's name, as the report shows it."""
         return self.path.name
 
     # Matching works on the words joined by single spaces, with a space either side.
     @property
     def joined(self) -> str:
+        """The normalised tokens joined by single spaces, framed by spaces: the text a quotation is matched in."""
         if self._joined is None:
             self._joined = " " + " ".join(self.tokens) + " "
             pos, starts = 1, []
@@ -220,6 +227,7 @@ class Source:
         return max(0, bisect.bisect_right(self._char_to_token or [], joined_pos) - 1)
 
     def line_of(self, offset: int) -> int:
+        """1-based line of the file's text at character ``offset``."""
         if self._line_starts is None:
             self._line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
         return bisect.bisect_right(self._line_starts, offset)
@@ -231,6 +239,7 @@ class Source:
         return bisect.bisect_right(self.pages, offset) - self.page_offset
 
     def footnote_at(self, offset: int) -> int | None:
+        """Number of the footnote whose text holds ``offset``, None in the main text."""
         for n, (start, end) in self.footnotes.items():
             if start <= offset < end:
                 return n
@@ -271,7 +280,7 @@ class Source:
 
 
 class SourceError(Exception):
-    pass
+    """A declared source file that exists but cannot be read as text (not UTF-8, pdftotext failed)."""
 
 
 def extract_text(path: Path) -> str:
@@ -317,10 +326,14 @@ def _running_lines(text: str) -> list[tuple[int, int]]:
     return sorted({(s, e) for key, s, e in edges if counts[key] >= threshold})
 
 
-def _index(text: str) -> dict[str, Any]:
-    """Tokens (footnote markers and lone page numbers set aside), pages, markers and footnotes."""
-    all_words = words(text)
-    # Footnote texts: a line "N Text" that continues the numbering.
+def _within(spans: list[tuple[int, int]], pos: int, limit: int) -> bool:
+    """True when ``pos`` lies in one of the sorted, disjoint (start, end) ``spans``; ``limit`` exceeds every end."""
+    i = bisect.bisect_right(spans, (pos, limit)) - 1
+    return i >= 0 and spans[i][0] <= pos < spans[i][1]
+
+
+def _footnote_texts(text: str) -> dict[int, tuple[int, int]]:
+    """Footnote number -> (start, end) of its text: a line "N Text" that continues the numbering."""
     footnotes: dict[int, tuple[int, int]] = {}
     expected = 1
     found: list[tuple[int, int]] = []
@@ -334,15 +347,19 @@ def _index(text: str) -> dict[str, Any]:
         # a footnote ends at the next one, at a blank line or where the main text resumes
         brk = re.search(r"\n(?:[ \t]*\n| \S|\f)", text[start:nxt])
         footnotes[n] = (start, start + brk.start() if brk else nxt)
+    return footnotes
+
+
+def _footnote_markers(
+    text: str, all_words: list[tuple[str, int, int]], footnotes: dict[int, tuple[int, int]]
+) -> tuple[dict[int, int], set[int]]:
+    """Footnote number -> offset of its marker in the main text, and the offsets of the marker words.
+
+    A marker is a number glued to a word or to punctuation ("policy.12"), or standing
+    after a sentence's end (". 13 Next"), rising through the main text, each before
+    its footnote's text.
+    """
     in_footnote = sorted(footnotes.values())
-
-    def inside_footnote(pos: int) -> bool:
-        i = bisect.bisect_right(in_footnote, (pos, len(text) + 1)) - 1
-        return i >= 0 and in_footnote[i][0] <= pos < in_footnote[i][1]
-
-    # Footnote markers: numbers glued to a word or to punctuation ("policy.12"), or
-    # standing after a sentence's end (". 13 Next"), rising through the main text,
-    # each before its footnote's text.
     markers: dict[int, int] = {}
     skip: set[int] = set()
     expected, last = 1, -1
@@ -368,19 +385,23 @@ def _index(text: str) -> dict[str, Any]:
         weak = (before in _MARKER_BEFORE and before2.isdigit()) or (before == " " and before2 in _MARKER_BEFORE)
         if not (strong and expected <= n <= expected + 5) and not (weak and expected <= n <= expected + 1):
             continue
-        if inside_footnote(start) or (n in footnotes and footnotes[n][0] < start):
+        if _within(in_footnote, start, len(text) + 1) or (n in footnotes and footnotes[n][0] < start):
             continue
         markers[n] = start
         skip.add(start)
         expected, last = n + 1, start
+    return markers, skip
+
+
+def _kept_words(text: str, all_words: list[tuple[str, int, int]], skip: set[int]) -> tuple[list[str], list[int]]:
+    """Tokens and their offsets, without the words in ``skip``, running headers and footers, and lone page numbers."""
     running = _running_lines(text)
     tokens: list[str] = []
     starts: list[int] = []
     for word, start, end in all_words:
         if start in skip:
             continue
-        i = bisect.bisect_right(running, (start, len(text) + 1)) - 1
-        if i >= 0 and running[i][0] <= start < running[i][1]:
+        if _within(running, start, len(text) + 1):
             continue  # a running header or footer
         if word.isdigit():
             line_start = text.rfind("\n", 0, start) + 1
@@ -389,9 +410,19 @@ def _index(text: str) -> dict[str, Any]:
                 continue  # a page number on its own line
         tokens.append(word)
         starts.append(start)
+    return tokens, starts
+
+
+def _index(text: str) -> dict[str, Any]:
+    """Tokens (footnote markers and lone page numbers set aside), pages, markers and footnotes."""
+    all_words = words(text)
+    footnotes = _footnote_texts(text)
+    markers, skip = _footnote_markers(text, all_words, footnotes)
+    tokens, starts = _kept_words(text, all_words, skip)
     # Footnote texts interrupt the main text at page ends: the main text's words come
     # first, uninterrupted, then the footnotes' (each word keeps its offset).
-    notes = [inside_footnote(st) for st in starts]
+    in_footnote = sorted(footnotes.values())
+    notes = [_within(in_footnote, st, len(text) + 1) for st in starts]
     order = [i for i, note in enumerate(notes) if not note] + [i for i, note in enumerate(notes) if note]
     tokens, starts = [tokens[i] for i in order], [starts[i] for i in order]
     pages = [0] + [m.end() for m in re.finditer("\f", text)] if "\f" in text else []
@@ -445,6 +476,8 @@ def load_source(spec: SourceSpec, path: Path, cache_dir: Path | None, n: int) ->
 
 @dataclass
 class LoadedSources:
+    """The sources that could be read (by entry key), those that could not, and the folder they came from."""
+
     by_key: dict[str, Source]
     missing: list[SourceSpec]
     folder: Path | None
@@ -470,32 +503,34 @@ def load_sources(
     cache_dir: Path | None,
     override: str | None = None,
 ) -> LoadedSources:
+    """Read (or take from the cache) every declared source; one ``missing-source`` warning for each that fails.
+
+    A missing or unreadable text never stops the check: the checks against that
+    work are skipped and the summary says so.
+    """
     folder = sources_folder(root, settings, override)
     by_key: dict[str, Source] = {}
     missing: list[SourceSpec] = []
     for spec in settings.specs:
         path = Path(spec.file).expanduser()
         path = path if path.is_absolute() else folder / path
+        hint: str | None = None
         if not path.is_file():
-            missing.append(spec)
-            problems.warning(
-                "missing-source",
-                f"the text of {spec.key!r} ({path}) is not there; its quotations and prose were not checked against it",
-                path=settings_path,
-                line=spec.line,
-                key=spec.key,
-                hint=f"put the file there, or point --sources / ${ENV_SOURCES} / `sources_dir` at its folder",
-            )
-            continue
-        try:
-            by_key[spec.key] = load_source(spec, path, cache_dir, settings.overlap_words)
-        except (SourceError, OSError) as exc:
-            missing.append(spec)
-            problems.warning(
-                "missing-source",
-                f"the text of {spec.key!r} ({path}) could not be read: {exc}; checks against it were skipped",
-                path=settings_path,
-                line=spec.line,
-                key=spec.key,
-            )
+            reason = "is not there; its quotations and prose were not checked against it"
+            hint = f"put the file there, or point --sources / ${ENV_SOURCES} / `sources_dir` at its folder"
+        else:
+            try:
+                by_key[spec.key] = load_source(spec, path, cache_dir, settings.overlap_words)
+                continue
+            except (SourceError, OSError) as exc:
+                reason = f"could not be read: {exc}; checks against it were skipped"
+        missing.append(spec)
+        problems.warning(
+            "missing-source",
+            f"the text of {spec.key!r} ({path}) {reason}",
+            path=settings_path,
+            line=spec.line,
+            key=spec.key,
+            hint=hint,
+        )
     return LoadedSources(by_key, missing, folder)
