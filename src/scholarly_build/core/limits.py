@@ -6,6 +6,8 @@ Every external tool (pandoc, latexmk with TeX and biber, figure scripts) runs th
 whole group is killed, not just the process we started. The limits are documented in
 docs/settings.md; ``SCHOLARLY_BUILD_TIME_LIMIT_S`` and ``SCHOLARLY_BUILD_MEMORY_LIMIT_MB``
 override them for every tool (for a huge but legitimate project, or to test the limits).
+This module only bounds and runs what its callers ask for: it must not build a
+command line from user data, use a shell, or decide how a tool's failure is reported.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 MIB = 1024 * 1024
 
@@ -49,6 +52,7 @@ class ToolLimitExceeded(Exception):
 
     @property
     def hint(self) -> str:
+        """What to look for in the inputs, and the variable that raises the limit for a legitimate one."""
         variable = "SCHOLARLY_BUILD_TIME_LIMIT_S" if self.what == "time" else "SCHOLARLY_BUILD_MEMORY_LIMIT_MB"
         return (
             "look for a runaway input (a crossref/xdata cycle, a huge or generated file, a script that hangs); "
@@ -66,15 +70,18 @@ def _env_number(name: str) -> float | None:
 
 
 def time_limit(tool: str) -> float:
+    """Seconds ``tool`` may run: ``SCHOLARLY_BUILD_TIME_LIMIT_S`` when set to a positive number, else its default."""
     return _env_number("SCHOLARLY_BUILD_TIME_LIMIT_S") or TIME_LIMIT_S[tool]
 
 
 def memory_limit(tool: str) -> int:
+    """Bytes of address space for ``tool``: ``SCHOLARLY_BUILD_MEMORY_LIMIT_MB`` when set, else its default."""
     mb = _env_number("SCHOLARLY_BUILD_MEMORY_LIMIT_MB")
     return int(mb * MIB) if mb else MEMORY_LIMIT_BYTES[tool]
 
 
 def describe_bytes(n: int) -> str:
+    """A size for a message, rounded down to whole MiB (or KiB below one MiB)."""
     return f"{n // MIB} MiB" if n >= MIB else f"{n // 1024} KiB"
 
 
@@ -140,50 +147,73 @@ def run_limited(
         if stdin is not None:
             fin.write(stdin.encode())
             fin.seek(0)
-        # prlimit (util-linux) sets the limit without running Python between fork and exec,
-        # which is not safe while other threads run; without it, setrlimit in the child.
-        prlimit = _prlimit()
-        if prlimit and shutil.which(cmd[0]) is None:
-            # As Popen would without prlimit in front: the caller reports a missing tool.
-            raise FileNotFoundError(2, "No such file or directory", cmd[0])
-        argv = [prlimit, f"--as={memory}", "--", *cmd] if prlimit else list(cmd)
-        proc = subprocess.Popen(  # fixed argument list, no shell
-            argv,
-            cwd=cwd,
-            env=env,
-            stdin=fin if stdin is not None else subprocess.DEVNULL,
-            stdout=fout,
-            stderr=ferr,
-            # A process group of its own, still in the build's session; at a limit the group is
-            # killed whole, and on Ctrl-C the build kills every group it started (kill_all).
-            process_group=0,
-            preexec_fn=None if prlimit else _Limits(memory),  # only setrlimit: see _Limits
-        )
-        with _live_lock:
-            _live.add(proc.pid)
-        try:
-            try:
-                proc.wait(timeout=seconds)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc.pid)
-                proc.wait()
-                raise ToolLimitExceeded(tool, "time", f"{seconds:g} s") from None
-            except BaseException:
-                _kill_group(proc.pid)
-                proc.wait()
-                raise
-            _kill_group(proc.pid)  # a tool that exited leaves no stray children behind either
-        finally:
-            with _live_lock:
-                _live.discard(proc.pid)
+        proc = _start(cmd, memory, cwd, env, fin if stdin is not None else None, fout, ferr)
+        _wait(proc, tool, seconds)
         fout.seek(0)
         ferr.seek(0)
         out = fout.read().decode("utf-8", "replace")
         err = ferr.read().decode("utf-8", "replace")
-    if proc.returncode != 0 and any(m in (err + out).lower() for m in _MEMORY_MARKERS):
-        raise ToolLimitExceeded(tool, "memory", describe_bytes(memory))
-    if proc.returncode in _CRASH_SIGNALS:
-        # Failed allocations at the address-space limit often end in SIGSEGV/SIGABRT (pandoc's runtime does).
-        name = signal.Signals(-proc.returncode).name
-        raise ToolLimitExceeded(tool, "memory", describe_bytes(memory), f" (it was killed by {name})")
+    _raise_if_out_of_memory(proc.returncode, out, err, tool, memory)
     return subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)
+
+
+def _start(
+    cmd: Sequence[str],
+    memory: int,
+    cwd: Path | None,
+    env: dict[str, str] | None,
+    fin: IO[bytes] | None,
+    fout: IO[bytes],
+    ferr: IO[bytes],
+) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` in a process group of its own with an address-space limit of ``memory`` bytes."""
+    # prlimit (util-linux) sets the limit without running Python between fork and exec,
+    # which is not safe while other threads run; without it, setrlimit in the child.
+    prlimit = _prlimit()
+    if prlimit and shutil.which(cmd[0]) is None:
+        # As Popen would without prlimit in front: the caller reports a missing tool.
+        raise FileNotFoundError(2, "No such file or directory", cmd[0])
+    argv = [prlimit, f"--as={memory}", "--", *cmd] if prlimit else list(cmd)
+    return subprocess.Popen(  # fixed argument list, no shell
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=fin if fin is not None else subprocess.DEVNULL,
+        stdout=fout,
+        stderr=ferr,
+        # A process group of its own, still in the build's session; at a limit the group is
+        # killed whole, and on Ctrl-C the build kills every group it started (kill_all).
+        process_group=0,
+        preexec_fn=None if prlimit else _Limits(memory),  # only setrlimit: see _Limits
+    )
+
+
+def _wait(proc: subprocess.Popen[bytes], tool: str, seconds: float) -> None:
+    """Wait for the tool, at most ``seconds``; then (and on any interruption) kill its whole group."""
+    with _live_lock:
+        _live.add(proc.pid)
+    try:
+        try:
+            proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            proc.wait()
+            raise ToolLimitExceeded(tool, "time", f"{seconds:g} s") from None
+        except BaseException:
+            _kill_group(proc.pid)
+            proc.wait()
+            raise
+        _kill_group(proc.pid)  # a tool that exited leaves no stray children behind either
+    finally:
+        with _live_lock:
+            _live.discard(proc.pid)
+
+
+def _raise_if_out_of_memory(returncode: int, out: str, err: str, tool: str, memory: int) -> None:
+    """A failure that looks like the address-space limit was hit becomes :class:`ToolLimitExceeded`."""
+    if returncode != 0 and any(m in (err + out).lower() for m in _MEMORY_MARKERS):
+        raise ToolLimitExceeded(tool, "memory", describe_bytes(memory))
+    if returncode in _CRASH_SIGNALS:
+        # Failed allocations at the address-space limit often end in SIGSEGV/SIGABRT (pandoc's runtime does).
+        name = signal.Signals(-returncode).name
+        raise ToolLimitExceeded(tool, "memory", describe_bytes(memory), f" (it was killed by {name})")

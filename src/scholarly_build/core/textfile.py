@@ -1,4 +1,11 @@
-"""Reading user files as text, with problems instead of exceptions."""
+"""Reading user files as text, with problems instead of exceptions.
+
+Every user input (notes, .bib files, sections, settings) is read through
+:func:`read_text`, so a wrong encoding, a byte-order mark, a UTF-16 file, a
+folder in a file's place or an oversized file becomes one located problem
+instead of a traceback, and every reader sees the same LF line ends. It only
+reads: it must not write, follow up on what the text says, or raise for a bad file.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +24,19 @@ def read_text(
     """Read UTF-8 text; report a non-UTF-8 file, a BOM, a UTF-16 file or an oversized file.
 
     Line ends are normalised: CRLF and a lone CR (classic Mac) both become LF, so every
-    reader (the BibTeX scanner, pandoc, line numbers) sees the same lines.
+    reader (the BibTeX scanner, pandoc, line numbers) sees the same lines. None means
+    the file could not be used; the reason is then in ``problems`` (``code`` for
+    encoding findings, ``kind`` names the input in the size message).
     """
+    raw = _read_bytes(path, problems, limit, kind)
+    if raw is None:
+        return None
+    text = _decode(raw, path, problems, code)
+    return None if text is None else normalise_newlines(text)
+
+
+def _read_bytes(path: Path, problems: Problems, limit: int, kind: str) -> bytes | None:
+    """The bytes of a regular file of at most ``limit`` bytes (checked before reading), or None and a problem."""
     try:
         info = path.stat()
     except OSError as exc:
@@ -39,10 +57,14 @@ def read_text(
         )
         return None
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         problems.error("missing-file", f"cannot read file: {exc.strerror}", path=path)
         return None
+
+
+def _decode(raw: bytes, path: Path, problems: Problems, code: str) -> str | None:
+    """UTF-8 text without a BOM (a BOM is dropped with a warning), or None when it is not UTF-8 text."""
     if raw.startswith(b"\xef\xbb\xbf"):
         problems.warning(
             code,
@@ -64,12 +86,11 @@ def read_text(
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
         problems.error(
             code,
             f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
             path=path,
-            line=line,
+            line=raw[: exc.start].count(b"\n") + 1,
             hint="re-save the file as UTF-8 (for example: iconv -f latin1 -t utf-8)",
         )
         return None
@@ -82,7 +103,7 @@ def read_text(
             hint="re-save the file as UTF-8 text",
         )
         return None
-    return normalise_newlines(text)
+    return text
 
 
 def normalise_newlines(text: str) -> str:
