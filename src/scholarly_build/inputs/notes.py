@@ -2,6 +2,11 @@
 
 The schema is declared in ``inputs/schemas/note.schema.json`` and documented in
 ``docs/note-schema.md`` (``tests/test_schemas.py`` keeps the two in step).
+Notes are untrusted data (they may come from a pull request): this module reads
+them as data only, through the safe YAML loader, and reports every fault as a
+located problem. It must not render note text as a template, run anything, or
+read outside the project; checks across notes and the bibliography live in
+``checks.rules``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ ITEM_KINDS = {"uses": "use", "claims": "claim", "quotations": "quotation"}
 
 @dataclass(frozen=True)
 class Use:
+    """How one of the compared works uses this source: at ``locator`` of that work, for ``how``."""
+
     work: str
     locator: str
     how: str
@@ -39,6 +46,8 @@ class Use:
 
 @dataclass(frozen=True)
 class Claim:
+    """A claim the source makes, with where it makes it and (optionally) the theme and stance it bears on."""
+
     claim: str
     locator: str
     theme: str | None
@@ -48,6 +57,8 @@ class Claim:
 
 @dataclass(frozen=True)
 class Quotation:
+    """Words quoted from the source, located in it, or (``via``) in the compared work that quotes them."""
+
     text: str
     locator: str | None
     via: str | None
@@ -57,6 +68,8 @@ class Quotation:
 
 @dataclass
 class Note:
+    """One validated note: its fields, its annotation (the body) and the line of each top-level field."""
+
     key: str
     path: Path
     metadata: str
@@ -74,9 +87,11 @@ class Note:
 
     @property
     def annotation_words(self) -> int:
+        """Words in the annotation, counted as the length rules count them."""
         return len(re.findall(r"\w+", self.body))
 
     def uses_by(self, work: str) -> list[Use]:
+        """The uses of this source by the compared work ``work``, in the note's order."""
         return [u for u in self.uses if u.work == work]
 
 
@@ -91,10 +106,23 @@ def split_front_matter(text: str) -> tuple[str, str, int] | None:
     return None
 
 
-def _check_locator(value: str | None, problems: Problems, path: Path, line: int, key: str) -> None:
+@dataclass(frozen=True)
+class _NoteProblems:
+    """Problems in one note: every finding names the note's file and key, only line and wording differ."""
+
+    problems: Problems
+    path: Path
+    key: str | None = None
+
+    def error(self, message: str, line: int, hint: str | None = None, code: str = "note-schema") -> None:
+        """Report an error (``note-schema`` unless told) at ``line`` of the note."""
+        self.problems.error(code, message, path=self.path, line=line, key=self.key, hint=hint)
+
+
+def _check_locator(value: str | None, at: _NoteProblems, line: int) -> None:
     """A locator must be a label and a place (``LOCATOR``): it is placed inside a generated citation."""
     if value is not None and not LOCATOR.match(value.strip()):
-        problems.error("note-schema", f"bad locator {value!r}", path=path, line=line, key=key, hint=LOCATOR_HINT)
+        at.error(f"bad locator {value!r}", line, LOCATOR_HINT)
 
 
 def _item_path(where: tuple[str | int, ...]) -> tuple[str | int, ...]:
@@ -107,204 +135,137 @@ def _is_structural(v: schema.Violation) -> bool:
     return v.path == () or (len(v.path) == 1 and v.keyword == "type")
 
 
-def _report_field(v: schema.Violation, doc: yamldoc.YamlDoc, problems: Problems, path: Path, key: str) -> None:
+def _report_field(v: schema.Violation, doc: yamldoc.YamlDoc, at: _NoteProblems) -> None:
     """Word a top-level violation as the loader always has (`missing required field 'summary'` ...)."""
     fields: dict[str, Any] = schema.load_schema("note")["properties"]
     line = v.line(doc) + 1
     if v.keyword == "additionalProperties":
-        problems.error(
-            "note-schema",
-            f"unknown field {v.field!r}",
-            path=path,
-            line=line,
-            key=key,
-            hint=f"allowed fields: {', '.join(fields)}",
-        )
+        at.error(f"unknown field {v.field!r}", line, f"allowed fields: {', '.join(fields)}")
     elif v.keyword == "required" and v.field is not None:
-        problems.error(
-            "note-schema",
-            f"missing required field {v.field!r}",
-            path=path,
-            line=line,
-            key=key,
-            hint=f"add `{v.field}:` ({fields[v.field]['x-hint']}); see docs/note-schema.md",
-        )
+        hint = f"add `{v.field}:` ({fields[v.field]['x-hint']}); see docs/note-schema.md"
+        at.error(f"missing required field {v.field!r}", line, hint)
     else:
         name = str(v.path[0])
-        problems.error(
-            "note-schema",
-            f"field {name!r} must be {fields[name]['x-hint']}, not {type(v.instance).__name__}",
-            path=path,
-            line=line,
-            key=key,
-        )
+        at.error(f"field {name!r} must be {fields[name]['x-hint']}, not {type(v.instance).__name__}", line)
 
 
-def _report_item(v: schema.Violation, doc: yamldoc.YamlDoc, problems: Problems, path: Path, key: str) -> None:
+def _report_item(v: schema.Violation, doc: yamldoc.YamlDoc, at: _NoteProblems) -> None:
     """Word a violation inside ``themes``, ``uses``, ``claims`` or ``quotations``."""
     line = v.line(doc) + 1
     where = v.path
     if where == ("metadata",):
-        message = f"metadata must be one of {', '.join(v.schema['enum'])}, not {v.instance!r}"
-        problems.error("note-schema", message, path=path, line=line, key=key)
+        at.error(f"metadata must be one of {', '.join(v.schema['enum'])}, not {v.instance!r}", line)
         return
     if where == ("themes",):
-        problems.error("note-schema", "themes must list at least one theme", path=path, line=line, key=key)
+        at.error("themes must list at least one theme", line)
         return
     if where[0] == "themes":
-        problems.error("note-schema", "each theme must be a string id", path=path, line=line, key=key)
+        at.error("each theme must be a string id", line)
         return
     if where[0] == "uses" and len(where) == 2:
-        problems.error(
-            "note-schema", f"`uses.{where[1]}` must be a list of {{locator, how}}", path=path, line=line, key=key
-        )
+        at.error(f"`uses.{where[1]}` must be a list of {{locator, how}}", line)
         return
     what = ITEM_KINDS[str(where[0])]
     if v.keyword == "additionalProperties":
-        allowed = ", ".join(v.schema["properties"])
-        message = f"unknown field {v.field!r} in {what}"
-        problems.error("note-schema", message, path=path, line=line, key=key, hint=f"allowed: {allowed}")
+        at.error(f"unknown field {v.field!r} in {what}", line, f"allowed: {', '.join(v.schema['properties'])}")
     elif v.keyword == "required":
-        hint = f"give `{v.field}:` a value"
-        problems.error("note-schema", f"{what} is missing {v.field!r}", path=path, line=line, key=key, hint=hint)
+        at.error(f"{what} is missing {v.field!r}", line, f"give `{v.field}:` a value")
     elif where == _item_path(where):
-        allowed = ", ".join(v.schema["properties"])
-        problems.error("note-schema", f"each {what} must be a mapping with {allowed}", path=path, line=line, key=key)
+        at.error(f"each {what} must be a mapping with {', '.join(v.schema['properties'])}", line)
     elif v.instance is None:
-        hint = f"give `{where[-1]}:` a value"
-        problems.error("note-schema", f"{what} field {where[-1]!r} is empty", path=path, line=line, key=key, hint=hint)
+        at.error(f"{what} field {where[-1]!r} is empty", line, f"give `{where[-1]}:` a value")
     else:
-        problems.error("note-schema", f"{what} field {where[-1]!r} must be a string", path=path, line=line, key=key)
+        at.error(f"{what} field {where[-1]!r} must be a string", line)
 
 
-def _check_year(data: dict[str, Any], doc: yamldoc.YamlDoc, problems: Problems, path: Path, key: str) -> None:
+def _check_year(data: dict[str, Any], doc: yamldoc.YamlDoc, at: _NoteProblems) -> None:
     """`year` is four digits or ``n.d.`` (an integer year too, so not a schema pattern)."""
     if "year" in data and not re.fullmatch(r"\d{4}|n\.d\.", str(data["year"]).strip()):
-        problems.error(
-            "note-schema",
-            f"year {data['year']!r} is not a four-digit year (or n.d.)",
-            path=path,
-            line=doc.line("year") + 1,
-            key=key,
-            hint="write the year only, e.g. year: 1999",
-        )
+        message = f"year {data['year']!r} is not a four-digit year (or n.d.)"
+        at.error(message, doc.line("year") + 1, "write the year only, e.g. year: 1999")
 
 
-def _check_key_is_file_name(key: str, doc: yamldoc.YamlDoc, problems: Problems, path: Path) -> None:
+def _check_key_is_file_name(key: str, doc: yamldoc.YamlDoc, at: _NoteProblems) -> None:
     """The note's `key` is its file name without `.md`."""
-    if key != path.stem:
-        problems.error(
-            "note-schema",
-            f"key {key!r} does not match the file name {path.name!r}",
-            path=path,
-            line=doc.line("key") + 1,
-            key=key,
-            hint=f"rename the file to {key}.md or fix `key`",
-        )
+    if key != at.path.stem:
+        message = f"key {key!r} does not match the file name {at.path.name!r}"
+        at.error(message, doc.line("key") + 1, f"rename the file to {key}.md or fix `key`")
 
 
-def _declared_themes(
-    data: dict[str, Any], doc: yamldoc.YamlDoc, project: Project, problems: Problems, path: Path, key: str
-) -> list[str]:
+def _declared_themes(data: dict[str, Any], doc: yamldoc.YamlDoc, project: Project, at: _NoteProblems) -> list[str]:
     """The note's theme ids that ``paper.yaml`` declares; each other string id is `unknown-theme`."""
     themes: list[str] = []
     for i, theme in enumerate(data["themes"]):
         if not isinstance(theme, str):
             continue  # the schema reported it
         if theme not in project.theme_ids:
-            problems.error(
-                "unknown-theme",
-                f"theme {theme!r} is not declared in manuscript/paper.yaml",
-                path=path,
-                line=doc.line("themes", i) + 1,
-                key=key,
-                hint=f"use one of: {', '.join(project.theme_ids)}",
-            )
+            message = f"theme {theme!r} is not declared in manuscript/paper.yaml"
+            hint = f"use one of: {', '.join(project.theme_ids)}"
+            at.error(message, doc.line("themes", i) + 1, hint, code="unknown-theme")
         else:
             themes.append(theme)
     return themes
 
 
-def _uses(
-    data: dict[str, Any], doc: yamldoc.YamlDoc, project: Project, bad: set[tuple[str | int, ...]],
-    problems: Problems, path: Path, key: str,
-) -> list[Use]:
+@dataclass(frozen=True)
+class _Items:
+    """What reading a note's items needs: its data and lines, the project, the items the schema rejected."""
+
+    data: dict[str, Any]
+    doc: yamldoc.YamlDoc
+    project: Project
+    bad: set[tuple[str | int, ...]]
+    at: _NoteProblems
+
+
+def _uses(it: _Items) -> list[Use]:
     """The uses by compared works; `uses` naming another work is a `note-schema` error."""
     uses: list[Use] = []
-    for work, items in data["uses"].items():
-        if work not in project.work_keys:
-            problems.error(
-                "note-schema",
-                f"`uses` names {work!r}, which is not a compared work",
-                path=path,
-                line=doc.line("uses", work) + 1,
-                key=key,
-                hint=f"use one of: {', '.join(project.work_keys)}",
-            )
+    for work, items in it.data["uses"].items():
+        if work not in it.project.work_keys:
+            message = f"`uses` names {work!r}, which is not a compared work"
+            it.at.error(message, it.doc.line("uses", work) + 1, f"use one of: {', '.join(it.project.work_keys)}")
             continue
-        if ("uses", work) in bad:
+        if ("uses", work) in it.bad:
             continue
         for i, item in enumerate(items):
-            if ("uses", work, i) not in bad:
-                _check_locator(item["locator"], problems, path, doc.line("uses", work, i, "locator") + 1, key)
-                uses.append(Use(work, item["locator"].strip(), item["how"].strip(), doc.line("uses", work, i) + 1))
+            if ("uses", work, i) not in it.bad:
+                _check_locator(item["locator"], it.at, it.doc.line("uses", work, i, "locator") + 1)
+                uses.append(Use(work, item["locator"].strip(), item["how"].strip(), it.doc.line("uses", work, i) + 1))
     return uses
 
 
-def _claims(
-    data: dict[str, Any], doc: yamldoc.YamlDoc, project: Project, bad: set[tuple[str | int, ...]],
-    problems: Problems, path: Path, key: str,
-) -> list[Claim]:
+def _claims(it: _Items) -> list[Claim]:
     """The claims; a claim's `theme` must be declared in ``paper.yaml``."""
     claims: list[Claim] = []
-    for i, item in enumerate(data.get("claims") or []):
-        if ("claims", i) in bad:
+    for i, item in enumerate(it.data.get("claims") or []):
+        if ("claims", i) in it.bad:
             continue
-        _check_locator(item["locator"], problems, path, doc.line("claims", i, "locator") + 1, key)
+        _check_locator(item["locator"], it.at, it.doc.line("claims", i, "locator") + 1)
         theme = item.get("theme")
-        if theme is not None and theme not in project.theme_ids:
-            problems.error(
-                "unknown-theme",
-                f"claim theme {theme!r} is not declared in manuscript/paper.yaml",
-                path=path,
-                line=doc.line("claims", i, "theme") + 1,
-                key=key,
-            )
-        line = doc.line("claims", i) + 1
+        if theme is not None and theme not in it.project.theme_ids:
+            message = f"claim theme {theme!r} is not declared in manuscript/paper.yaml"
+            it.at.error(message, it.doc.line("claims", i, "theme") + 1, code="unknown-theme")
+        line = it.doc.line("claims", i) + 1
         claims.append(Claim(item["claim"].strip(), item["locator"].strip(), theme, item.get("stance"), line))
     return claims
 
 
-def _quotations(
-    data: dict[str, Any], doc: yamldoc.YamlDoc, project: Project, bad: set[tuple[str | int, ...]],
-    problems: Problems, path: Path, key: str,
-) -> list[Quotation]:
+def _quotations(it: _Items) -> list[Quotation]:
     """The quotations: each has a locator or a via_locator, and `via` names a compared work."""
     quotations: list[Quotation] = []
-    for i, item in enumerate(data.get("quotations") or []):
-        if ("quotations", i) in bad:
+    for i, item in enumerate(it.data.get("quotations") or []):
+        if ("quotations", i) in it.bad:
             continue
-        line = doc.line("quotations", i) + 1
+        line = it.doc.line("quotations", i) + 1
         loc, via, via_loc = item.get("locator"), item.get("via"), item.get("via_locator")
         if not (loc or via_loc):
-            problems.error(
-                "quote-without-locator",
-                "quotation has neither `locator` nor `via_locator`",
-                path=path,
-                line=line,
-                key=key,
-                hint=LOCATOR_HINT,
-            )
-        _check_locator(loc, problems, path, doc.line("quotations", i, "locator") + 1, key)
-        _check_locator(via_loc, problems, path, doc.line("quotations", i, "via_locator") + 1, key)
-        if via is not None and via not in project.work_keys:
-            problems.error(
-                "note-schema",
-                f"`via` names {via!r}, which is not a compared work",
-                path=path,
-                line=doc.line("quotations", i, "via") + 1,
-                key=key,
-            )
+            message = "quotation has neither `locator` nor `via_locator`"
+            it.at.error(message, line, LOCATOR_HINT, code="quote-without-locator")
+        _check_locator(loc, it.at, it.doc.line("quotations", i, "locator") + 1)
+        _check_locator(via_loc, it.at, it.doc.line("quotations", i, "via_locator") + 1)
+        if via is not None and via not in it.project.work_keys:
+            it.at.error(f"`via` names {via!r}, which is not a compared work", it.doc.line("quotations", i, "via") + 1)
         quotations.append(Quotation(item["text"].strip(), loc, via, via_loc, line))
     return quotations
 
@@ -314,48 +275,38 @@ def _front_matter(path: Path, problems: Problems) -> tuple[yamldoc.YamlDoc, str,
     text = read_text(path, problems, limit=MAX_NOTE_BYTES, kind="a note")
     if text is None:
         return None
+    at = _NoteProblems(problems, path)
     if not text.strip():
-        problems.error(
-            "note-schema", "note is empty", path=path, line=1, hint=f"run `invoke new-note {path.stem}` to scaffold it"
-        )
+        at.error("note is empty", 1, f"run `invoke new-note {path.stem}` to scaffold it")
         return None
     parts = split_front_matter(text)
     if parts is None:
-        problems.error(
-            "note-schema",
-            "note has no YAML front matter between two `---` lines",
-            path=path,
-            line=1,
-            hint="start the file with `---`, the fields, then `---` and the annotation",
-        )
+        hint = "start the file with `---`, the fields, then `---` and the annotation"
+        at.error("note has no YAML front matter between two `---` lines", 1, hint)
         return None
     front, body, body_line = parts
     try:
         doc = yamldoc.load(front)
     except yamldoc.YamlError as exc:
-        problems.error(
-            "note-schema",
-            f"malformed YAML front matter: {exc.message}",
-            path=path,
-            line=exc.line + 1,  # front matter starts on line 2 of the file
-            hint="YAML uses spaces for indentation; quote values that contain `: `",
-        )
+        hint = "YAML uses spaces for indentation; quote values that contain `: `"
+        # front matter starts on line 2 of the file
+        at.error(f"malformed YAML front matter: {exc.message}", exc.line + 1, hint)
         return None
     if not isinstance(doc.data, dict):
-        problems.error(
-            "note-schema",
-            "front matter must be a mapping of fields",
-            path=path,
-            line=2,
-            hint="see docs/note-schema.md for the fields",
-        )
+        at.error("front matter must be a mapping of fields", 2, "see docs/note-schema.md for the fields")
         return None
     return doc, body, body_line
 
 
 def load_note(path: Path, project: Project, problems: Problems) -> Note | None:
     """Parse one note and validate it against ``schemas/note.schema.json`` and the rules
-    a schema cannot express; return None if it cannot be used at all."""
+    a schema cannot express; return None if it cannot be used at all.
+
+    Every fault is reported (with its line) before anything is given up: a note
+    with a faulty item is still returned without that item, so the other checks
+    can run on the rest; only a note whose top-level fields are missing or of the
+    wrong type is dropped.
+    """
     loaded = _front_matter(path, problems)
     if loaded is None:
         return None
@@ -364,30 +315,32 @@ def load_note(path: Path, project: Project, problems: Problems) -> Note | None:
     found = schema.violations("note", data)
     top = [v for v in found if _is_structural(v)]
     for v in top:
-        _report_field(v, doc, problems, path, str(data.get("key", path.stem)))
+        _report_field(v, doc, _NoteProblems(problems, path, str(data.get("key", path.stem))))
     if any(v.keyword != "additionalProperties" for v in top):
         return None
 
     key: str = data["key"]
-    _check_year(data, doc, problems, path, key)
-    _check_key_is_file_name(key, doc, problems, path)
+    at = _NoteProblems(problems, path, key)
+    _check_year(data, doc, at)
+    _check_key_is_file_name(key, doc, at)
     unknown_works = {("uses", w) for w in data["uses"] if w not in project.work_keys}
     bad: set[tuple[str | int, ...]] = set()
     for v in found:
         if v in top or v.path[:2] in unknown_works:
             continue
-        _report_item(v, doc, problems, path, key)
+        _report_item(v, doc, at)
         if v.path[0] in ITEM_KINDS:
             bad.add(_item_path(v.path))
+    items = _Items(data, doc, project, bad, at)
     return Note(
         key=key,
         path=path,
         metadata=data["metadata"],
-        themes=_declared_themes(data, doc, project, problems, path, key),
+        themes=_declared_themes(data, doc, project, at),
         summary=data["summary"].strip(),
-        uses=_uses(data, doc, project, bad, problems, path, key),
-        claims=_claims(data, doc, project, bad, problems, path, key),
-        quotations=_quotations(data, doc, project, bad, problems, path, key),
+        uses=_uses(items),
+        claims=_claims(items),
+        quotations=_quotations(items),
         body=body.strip(),
         body_line=body_line,
         author=data.get("author"),
