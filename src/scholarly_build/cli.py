@@ -1,7 +1,11 @@
 """Command line: ``python -m scholarly_build {build,check,doctor,new-note,reader-check,serve,clean}``.
 
-Each command returns an exit code; user mistakes print ``path:line: …`` and
-exit 1 without a traceback.
+Each command is a function ``cmd_*`` taking a frozen options dataclass and
+returning an exit code; :func:`main` parses argv into those options and
+``tasks.py`` builds them directly, both through :func:`run`, which turns a user's
+mistake into ``path:line: …`` and exit 1 without a traceback. Commands only
+parse options, call the stages and print: checking, building and rendering
+logic belongs in the stages, never here.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ class Options:
 
 @dataclass(frozen=True)
 class CheckOptions(Options):
+    """``check``: which inputs (default: the project's settings), report format and policy, sources folder."""
+
     manuscript: Sequence[str] = ()
     bib: Sequence[str] = ()
     notes: str | None = None
@@ -47,6 +53,8 @@ class CheckOptions(Options):
 
 @dataclass(frozen=True)
 class BuildCommandOptions(Options):
+    """``build``: which formats and documents (comma lists), whether to force, provision TeX, explain."""
+
     formats: str | None = None
     documents: str | None = None
     force: bool = False
@@ -57,23 +65,30 @@ class BuildCommandOptions(Options):
 
 @dataclass(frozen=True)
 class NewNoteOptions(Options):
+    """``new-note``: the entry key, and whether an existing note may be overwritten."""
+
     key: str = ""
     force: bool = False
 
 
 @dataclass(frozen=True)
 class ReaderCheckOptions(Options):
+    """``reader-check``: only HTML or only PDF, and the overfull-box width that counts as a finding."""
+
     only: str | None = None
     overfull_pt: float = 10.0
 
 
 @dataclass(frozen=True)
 class ServeOptions(Options):
+    """``serve``: the local port (0: any free one)."""
+
     port: int = 8000
 
 
 
 def cmd_check(args: CheckOptions) -> int:
+    """Check the project (or the files named) and print the report; 1 on errors (or warnings with --strict)."""
     from scholarly_build.building.pipeline import check_project, load_and_check
     from scholarly_build.checks import report
     from scholarly_build.core.safety import check_build_dir
@@ -135,6 +150,7 @@ def cmd_check(args: CheckOptions) -> int:
 
 
 def cmd_build(args: BuildCommandOptions) -> int:
+    """Build the outputs (the check runs first and stops it on errors); provision TeX when PDFs need it."""
     from scholarly_build.building.build import BuildOptions, build
     from scholarly_build.core import tools
 
@@ -159,6 +175,7 @@ def cmd_build(args: BuildCommandOptions) -> int:
 
 
 def cmd_doctor(args: Options) -> int:
+    """List every tool and font the build uses with its version; 1 when any is missing."""
     from scholarly_build.core import tools
     from scholarly_build.inputs.project import load_project
 
@@ -183,6 +200,7 @@ def cmd_doctor(args: Options) -> int:
 
 
 def cmd_new_note(args: NewNoteOptions) -> int:
+    """Write ``bib/notes/KEY.md`` from the entry; refuses an unsafe key, an unknown one, or an existing note."""
     from scholarly_build.core.fsutil import write_atomic
     from scholarly_build.core.safety import is_inside, is_safe_key
     from scholarly_build.inputs.bibliography import load_bibliography
@@ -217,6 +235,7 @@ def cmd_new_note(args: NewNoteOptions) -> int:
 
 
 def cmd_verify_reproducible(args: Options) -> int:
+    """Build twice in fresh copies and compare every output's hash; 1 on any difference."""
     from scholarly_build.building.reproducible import verify
 
     hashes, diffs = verify(Path(args.root))
@@ -232,6 +251,7 @@ def cmd_verify_reproducible(args: Options) -> int:
 
 
 def cmd_reader_check(args: ReaderCheckOptions) -> int:
+    """Check the built HTML (Chromium) and PDFs (poppler) as a reader meets them; 1 on findings or skips."""
     from scholarly_build.verification.readerview import reader_check
 
     root = Path(args.root).resolve()
@@ -263,6 +283,7 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def cmd_serve(args: ServeOptions) -> int:
+    """Serve ``build/`` on 127.0.0.1 until Ctrl-C (only built files, never the project's sources)."""
     from scholarly_build.verification.readerview import make_server
 
     build_dir = Path(args.root).resolve() / "build"
@@ -288,6 +309,7 @@ def cmd_serve(args: ServeOptions) -> int:
 
 
 def cmd_clean(args: Options) -> int:
+    """Remove ``build/`` under the build lock; never follows a ``build`` that is a symbolic link."""
     build_dir = Path(args.root).resolve() / "build"
     if build_dir.is_symlink():
         # Never follow it: the target may be anywhere (a committed link is an attack).
@@ -315,49 +337,13 @@ def cmd_clean(args: Options) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per command, each bound to its function and its options class."""
     p = argparse.ArgumentParser(prog="scholarly_build", description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--root", default=".", help="project root (default: current directory)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    c = sub.add_parser("check", help="check citations, bibliography and notes")
-    c.add_argument("--manuscript", action="append", default=[], metavar="PATH", help="a Markdown file (repeatable)")
-    c.add_argument("--bib", action="append", default=[], metavar="PATH", help="a .bib file (repeatable)")
-    c.add_argument("--notes", metavar="DIR", help="a notes directory")
-    c.add_argument("--crossref-prefix", action="append", metavar="PREFIX", help="cross-reference prefix, e.g. fig:")
-    c.add_argument("--format", choices=("human", "json", "sarif"), default="human")
-    c.add_argument(
-        "--select",
-        action="append",
-        metavar="CODES",
-        help="report only these codes (comma list; a prefix ending in '-' or ALL matches several)",
-    )
-    c.add_argument("--ignore", action="append", metavar="CODES", help="never report these codes (comma list)")
-    c.add_argument("--strict", action="store_true", help="warnings fail too")
-    c.add_argument(
-        "--sources",
-        metavar="DIR",
-        help="folder of the cited works' texts named in `sources:` "
-        "(default: $SCHOLARLY_BUILD_SOURCES, else the `sources_dir` setting)",
-    )
-    c.set_defaults(func=cmd_check, options=CheckOptions)
-
-    b = sub.add_parser("build", help="build the paper and the annotated bibliography")
-    b.add_argument("--formats", help="comma list of html,latex,pdf,docx (default: all)")
-    b.add_argument("--documents", help="comma list of paper,bibliography (default: both)")
-    b.add_argument("--force", action="store_true", help="re-render everything")
-    b.add_argument("--no-provision", action="store_true", help="never run apt-get")
-    b.add_argument(
-        "--explain",
-        action="store_true",
-        help="print why each output is rebuilt (the declared input that changed: a file or a setting, "
-        "'no previous build' or '--force') and what it reads, then build as usual",
-    )
-    b.add_argument(
-        "--citations",
-        choices=("citeproc", "biblatex"),
-        help="LaTeX citations: citeproc (CSL, default) or biblatex + biber",
-    )
-    b.set_defaults(func=cmd_build, options=BuildCommandOptions)
+    _add_check(sub)
+    _add_build(sub)
 
     d = sub.add_parser("doctor", help="list tools and versions, and what is missing")
     d.set_defaults(func=cmd_doctor, options=Options)
@@ -370,19 +356,7 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("verify-reproducible", help="build twice in fresh copies and compare output hashes")
     r.set_defaults(func=cmd_verify_reproducible, options=Options)
 
-    rc = sub.add_parser(
-        "reader-check",
-        help="check the built HTML in Chromium and the PDFs with poppler as a reader would; screenshots in build/",
-    )
-    rc.add_argument("--only", choices=("html", "pdf"), help="check only the HTML or only the PDF files")
-    rc.add_argument(
-        "--overfull-pt",
-        type=float,
-        default=10.0,
-        metavar="PT",
-        help="Overfull \\hbox wider than this many points is a finding (default: 10)",
-    )
-    rc.set_defaults(func=cmd_reader_check, options=ReaderCheckOptions)
+    _add_reader_check(sub)
 
     sv = sub.add_parser("serve", help="serve build/ on http://127.0.0.1:PORT/ to read it in a browser")
     sv.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: any free port)")
@@ -422,3 +396,69 @@ def run(command: Callable[[Opts], int], options: Opts) -> int:
             file=sys.stderr,
         )
         return 130
+
+
+# --- the commands' arguments (kept out of parser() so that it reads as the list of commands) ---
+
+
+def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``check``: its options mirror :class:`CheckOptions`."""
+    c = sub.add_parser("check", help="check citations, bibliography and notes")
+    c.add_argument("--manuscript", action="append", default=[], metavar="PATH", help="a Markdown file (repeatable)")
+    c.add_argument("--bib", action="append", default=[], metavar="PATH", help="a .bib file (repeatable)")
+    c.add_argument("--notes", metavar="DIR", help="a notes directory")
+    c.add_argument("--crossref-prefix", action="append", metavar="PREFIX", help="cross-reference prefix, e.g. fig:")
+    c.add_argument("--format", choices=("human", "json", "sarif"), default="human")
+    c.add_argument(
+        "--select",
+        action="append",
+        metavar="CODES",
+        help="report only these codes (comma list; a prefix ending in '-' or ALL matches several)",
+    )
+    c.add_argument("--ignore", action="append", metavar="CODES", help="never report these codes (comma list)")
+    c.add_argument("--strict", action="store_true", help="warnings fail too")
+    c.add_argument(
+        "--sources",
+        metavar="DIR",
+        help="folder of the cited works' texts named in `sources:` "
+        "(default: $SCHOLARLY_BUILD_SOURCES, else the `sources_dir` setting)",
+    )
+    c.set_defaults(func=cmd_check, options=CheckOptions)
+
+
+def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``build``: its options mirror :class:`BuildCommandOptions`."""
+    b = sub.add_parser("build", help="build the paper and the annotated bibliography")
+    b.add_argument("--formats", help="comma list of html,latex,pdf,docx (default: all)")
+    b.add_argument("--documents", help="comma list of paper,bibliography (default: both)")
+    b.add_argument("--force", action="store_true", help="re-render everything")
+    b.add_argument("--no-provision", action="store_true", help="never run apt-get")
+    b.add_argument(
+        "--explain",
+        action="store_true",
+        help="print why each output is rebuilt (the declared input that changed: a file or a setting, "
+        "'no previous build' or '--force') and what it reads, then build as usual",
+    )
+    b.add_argument(
+        "--citations",
+        choices=("citeproc", "biblatex"),
+        help="LaTeX citations: citeproc (CSL, default) or biblatex + biber",
+    )
+    b.set_defaults(func=cmd_build, options=BuildCommandOptions)
+
+
+def _add_reader_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``reader-check``: its options mirror :class:`ReaderCheckOptions`."""
+    rc = sub.add_parser(
+        "reader-check",
+        help="check the built HTML in Chromium and the PDFs with poppler as a reader would; screenshots in build/",
+    )
+    rc.add_argument("--only", choices=("html", "pdf"), help="check only the HTML or only the PDF files")
+    rc.add_argument(
+        "--overfull-pt",
+        type=float,
+        default=10.0,
+        metavar="PT",
+        help="Overfull \\hbox wider than this many points is a finding (default: 10)",
+    )
+    rc.set_defaults(func=cmd_reader_check, options=ReaderCheckOptions)
