@@ -16,6 +16,9 @@ just below it:
 
 Without a code list (`check: ignore`, `check-ignore=""`) every code is silenced
 there.
+
+This module only filters findings that the checks made; it must not add, change
+or reword a finding, and it reads files only to look for markers.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ _MARKER = re.compile(r"""check(?::\s*ignore(?:\[([^\]]*)\])?|-ignore=(?:"([^"]*)
 
 
 def matches(code: str, selectors: Iterable[str]) -> bool:
+    """True when any selector names ``code``: the whole code, a prefix ending in ``-``, or ``ALL``."""
     for sel in selectors:
         sel = sel.strip()
         if sel == "ALL" or sel == code or (sel.endswith("-") and code.startswith(sel)):
@@ -63,6 +67,7 @@ def marker_codes(line: str) -> set[str] | None:
 
 
 def silenced(problem: Problem, root: Path | None) -> bool:
+    """True when an inline marker on the problem's line, or on the line above, silences its code."""
     if not problem.file or not problem.line:
         return False
     path = Path(problem.file)

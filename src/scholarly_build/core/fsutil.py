@@ -1,4 +1,10 @@
-"""Atomic file output, hashing and the build lock."""
+"""Atomic file output, hashing and the build lock.
+
+Every output and cache file is written through :func:`write_atomic` or
+:func:`install_atomic` (a temporary file beside it, then a rename), so a reader or
+a crashed build never sees a half-written file, and one build at a time holds
+:func:`build_lock`. It knows nothing of what it writes and must not delete outputs.
+"""
 
 from __future__ import annotations
 
@@ -21,10 +27,12 @@ def _umask_mode() -> int:
 
 
 def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``: the content hashes that decide staleness and key the caches."""
     return hashlib.sha256(data).hexdigest()
 
 
 def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's content, read in 1 MiB chunks (outputs may be large)."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

@@ -1,4 +1,10 @@
-"""The one place that talks to pandoc (the pinned binary shipped by pypandoc)."""
+"""The one place that talks to pandoc (the pinned binary shipped by pypandoc).
+
+Every call goes through :func:`run`, within the limits of ``core.limits``, and
+every Markdown input is read with :data:`READER` (raw TeX and HTML off), so
+untrusted text reaches any output escaped. Callers must not start pandoc any
+other way, nor turn those extensions back on.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,8 @@ READER = "markdown-raw_html-raw_tex-raw_attribute"
 
 
 class PandocError(Exception):
+    """pandoc failed or hit a limit: the message, pandoc's stderr, and a hint when a limit stopped it."""
+
     def __init__(self, message: str, stderr: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.stderr = stderr
@@ -35,6 +43,7 @@ MISSING = (
 
 @functools.lru_cache(maxsize=1)
 def pandoc_path() -> str:
+    """Path of the pinned pandoc binary; :class:`BuildFailed` with install advice when it is absent."""
     try:
         return str(pypandoc.get_pandoc_path())
     except OSError:
@@ -42,6 +51,7 @@ def pandoc_path() -> str:
 
 
 def pandoc_version() -> str:
+    """Version of the pinned pandoc (for the manifest and ``doctor``); BuildFailed when it is absent."""
     try:
         return str(pypandoc.get_pandoc_version())
     except OSError:

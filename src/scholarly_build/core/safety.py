@@ -2,7 +2,9 @@
 
 Data files (notes, .bib, sections, paper.yaml, figure data) and everything under
 ``build/`` may come from a pull request. These checks run before anything is read
-from or written to those places; each failure is a ``path:line`` problem.
+from or written to those places; each failure is a ``path:line`` problem. This
+module only decides and reports: it must not repair, move or delete anything it
+distrusts (a link or a committed ``build/`` is left for the user to remove).
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ SAFE_KEY = re.compile(r"\w[\w:.+-]{0,127}")  # \w: letters of any script, digits
 
 
 def is_identifier(value: str) -> bool:
+    """True for a plain identifier (a letter, then letters, digits, ``_`` or ``-``): safe as a file name."""
     return IDENTIFIER.fullmatch(value) is not None
 
 
 def is_safe_key(value: str) -> bool:
+    """True for a BibTeX key that can name a note file: word characters and ``: . + -``, no ``..``."""
     return SAFE_KEY.fullmatch(value) is not None and ".." not in value
 
 
@@ -67,6 +71,7 @@ def outside_links(root: Path, dirs: tuple[str, ...] = READ_DIRS) -> list[tuple[P
 
 
 def check_links(root: Path, problems: Problems) -> None:
+    """An ``unsafe-path`` error for each symbolic link in the read folders that leaves the project."""
     for link, target in outside_links(root):
         problems.error(
             "unsafe-path",

@@ -1,4 +1,9 @@
-"""External tools: versions for the manifest and `doctor`, and provisioning TeX."""
+"""External tools: versions for the manifest and `doctor`, and provisioning TeX.
+
+Versions are read by running each tool with ``--version`` (never through a shell);
+provisioning runs apt-get only when asked and only as root or with passwordless
+sudo. It must not install anything without being asked, nor run a tool on user data.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import os
 import platform
 import shutil
 import subprocess
+from collections.abc import Callable
 from importlib import metadata
 
 from scholarly_build.core import pandoc
@@ -51,6 +57,7 @@ def _first_line(cmd: list[str]) -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def pandoc_version() -> str:
+    """The pinned pandoc's version, asked once per process."""
     return pandoc.pandoc_version()
 
 
@@ -62,10 +69,12 @@ def _pandoc_version_or_none() -> str | None:
 
 
 def latex_available(engine: str) -> bool:
+    """True when the PDF engine and latexmk are both on PATH."""
     return shutil.which(engine) is not None and shutil.which("latexmk") is not None
 
 
 def missing_tex_message(engine: str) -> str:
+    """The error a build prints when PDFs were asked for without TeX: which Debian packages to install."""
     return (
         "error tools: the PDF outputs need TeX Live, which is not installed; the HTML, DOCX and "
         f".tex outputs were built.\n    hint: sudo apt-get install {' '.join(TEX_PACKAGES)}\n"
@@ -74,6 +83,7 @@ def missing_tex_message(engine: str) -> str:
 
 
 def can_provision() -> bool:
+    """True when apt-get can run here without a password (as root, or with ``sudo -n``)."""
     if shutil.which("apt-get") is None:
         return False
     if os.geteuid() == 0:
@@ -88,12 +98,12 @@ def can_provision() -> bool:
 BROWSER_PACKAGES = ("chromium",)
 
 
-def provision_tex(print_fn: object = print) -> bool:
+def provision_tex(print_fn: Callable[[str], object] = print) -> bool:
     """Install TeX with apt-get when we are root or have passwordless sudo."""
     return provision(TEX_PACKAGES, print_fn)
 
 
-def provision(packages: tuple[str, ...], print_fn: object = print) -> bool:
+def provision(packages: tuple[str, ...], print_fn: Callable[[str], object] = print) -> bool:
     """Install the missing Debian packages with apt-get (as root or with passwordless sudo)."""
     missing = [p for p in packages if not _dpkg_installed(p)]
     if not missing:
@@ -106,7 +116,7 @@ def provision(packages: tuple[str, ...], print_fn: object = print) -> bool:
         [*prefix, "apt-get", "update", "-q"],
         [*prefix, "apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
     ):
-        print_fn("$ " + " ".join(cmd))  # type: ignore[operator]
+        print_fn("$ " + " ".join(cmd))
         if subprocess.run(cmd, env=env, check=False).returncode != 0:
             return False
     return True
@@ -120,6 +130,7 @@ def _dpkg_installed(package: str) -> bool:
 
 
 def texlive_release() -> str | None:
+    """``TeX Live 2023``-style release from ``tex --version``, its first line otherwise, None without TeX."""
     line = _first_line(["tex", "--version"])
     if line and "TeX Live" in line:
         return line[line.index("TeX Live") :].rstrip(")")
@@ -127,6 +138,7 @@ def texlive_release() -> str | None:
 
 
 def versions(engine: str) -> dict[str, str | None]:
+    """Name -> version (None: missing) of every tool and Python package the build uses."""
     found: dict[str, str | None] = {
         "python": platform.python_version(),
         "pandoc": _pandoc_version_or_none(),
@@ -144,5 +156,6 @@ def versions(engine: str) -> dict[str, str | None]:
 
 
 def font_available(name: str) -> bool:
+    """True when fontconfig knows a font of that name (what XeLaTeX will look for)."""
     out = _first_line(["fc-list", name])
     return bool(out)

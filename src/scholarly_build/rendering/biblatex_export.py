@@ -1,7 +1,9 @@
 """The biblatex path: a .bib whose `annotation` fields carry the notes' annotations.
 
 Annotations are Markdown; they are converted to LaTeX by pandoc with raw TeX and
-HTML disabled (so note text reaches LaTeX escaped), in one batched call.
+HTML disabled (so note text reaches LaTeX escaped), in one batched call. Keys,
+types and field names are written only when plain; fields keep only text
+macros. It must never pass a note's or an entry's text to LaTeX unescaped.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ def _annotation(note: Note) -> str:
 
 
 def annotations_as_latex(notes: list[Note]) -> dict[str, str]:
+    """Key -> the note's annotation (and provenance) as LaTeX, from one pandoc call for all notes."""
     if not notes:
         return {}
     markdown = "\n\n".join(f"{_SEPARATOR}{i}\n\n{_annotation(note)}" for i, note in enumerate(notes))
@@ -120,6 +123,7 @@ _VERBATIM_ESCAPES = {"\\": "%5C", "{": "%7B", "}": "%7D"}
 
 
 def safe_verbatim(value: str) -> str:
+    """A verbatim field's value on one line with backslashes and braces percent-encoded (they would end it)."""
     folded = " ".join(value.split())
     return "".join(_VERBATIM_ESCAPES.get(ch, ch) for ch in folded)
 

@@ -1,0 +1,5 @@
+"""Stage 6, verification: the finished outputs as a reader meets them.
+
+The reader view (Chromium for HTML, poppler for PDF) and the parity of the
+formats. It reads ``build/`` only and never changes an output.
+"""
