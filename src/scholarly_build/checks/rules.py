@@ -384,58 +384,42 @@ def _check_every_entry_has_a_note(data: CheckInput, notes: dict[str, Note], prob
             )
 
 
+def _in_note(note: Note, key: str, line: int) -> dict[str, object]:
+    """Where a finding about a note is reported: its file, ``line``, and the entry key."""
+    return {"path": note.path, "line": line, "key": key}
+
+
 def _check_annotation_length(data: CheckInput, key: str, note: Note, problems: Problems) -> None:
     """The annotation's word count lies within the project's bounds (too short is an error)."""
     words = note.annotation_words
+    at = _in_note(note, key, note.body_line)
     if words < data.annotation_min_words:
         what = "empty" if words == 0 else f"too short ({words} words; at least {data.annotation_min_words})"
-        problems.error(
-            "empty-annotation",
-            f"the annotation of {key!r} is {what}",
-            path=note.path,
-            line=note.body_line,
-            key=key,
-            hint="write the annotation below the front matter",
-        )
+        message = f"the annotation of {key!r} is {what}"
+        problems.error("empty-annotation", message, hint="write the annotation below the front matter", **at)
     elif words > data.annotation_max_words:
-        problems.warning(
-            "long-annotation",
-            f"the annotation of {key!r} has {words} words (at most {data.annotation_max_words})",
-            path=note.path,
-            line=note.body_line,
-            key=key,
-            hint="shorten it",
-        )
+        message = f"the annotation of {key!r} has {words} words (at most {data.annotation_max_words})"
+        problems.warning("long-annotation", message, hint="shorten it", **at)
 
 
 def _check_note_against_entry(key: str, note: Note, entry: BibEntry, problems: Problems) -> None:
     """The note's locators fall inside the entry's pages; its year and authors agree with the entry."""
     for claim in note.claims:
-        _check_range(entry, _locator_pages(claim.locator), problems, path=note.path, line=claim.line, key=key)
+        _check_range(entry, _locator_pages(claim.locator), problems, **_in_note(note, key, claim.line))
     for quote in note.quotations:
         if quote.locator:
-            _check_range(entry, _locator_pages(quote.locator), problems, path=note.path, line=quote.line, key=key)
+            _check_range(entry, _locator_pages(quote.locator), problems, **_in_note(note, key, quote.line))
     if note.year is not None and entry.year is not None and note.year.strip() != entry.year:
-        problems.warning(
-            "note-entry-mismatch",
-            f"note says year {note.year}, the .bib entry says {entry.year}",
-            path=note.path,
-            line=note.lines.get("year", 1),
-            key=key,
-            hint="correct one of the two",
-        )
+        message = f"note says year {note.year}, the .bib entry says {entry.year}"
+        at = _in_note(note, key, note.lines.get("year", 1))
+        problems.warning("note-entry-mismatch", message, hint="correct one of the two", **at)
     if note.author:
         stated = [a.split(",")[0].strip().strip("{}").lower() for a in note.author.split(";") if a.strip()]
         actual = [n.strip("{}").lower() for n in entry.family_names]
         if stated and actual and stated != actual:
-            problems.warning(
-                "note-entry-mismatch",
-                f"note names author(s) {note.author!r}, the .bib entry has {'; '.join(entry.family_names)!r}",
-                path=note.path,
-                line=note.lines.get("author", 1),
-                key=key,
-                hint="make the spellings agree",
-            )
+            message = f"note names author(s) {note.author!r}, the .bib entry has {'; '.join(entry.family_names)!r}"
+            at = _in_note(note, key, note.lines.get("author", 1))
+            problems.warning("note-entry-mismatch", message, hint="make the spellings agree", **at)
 
 
 def check_notes(data: CheckInput, problems: Problems) -> None:
@@ -451,14 +435,9 @@ def check_notes(data: CheckInput, problems: Problems) -> None:
     for key, note in notes.items():
         entry = data.bib.get(key)
         if entry is None:
-            problems.error(
-                "orphan-note",
-                f"note {key!r} has no entry in the bibliography",
-                path=note.path,
-                line=1,
-                key=key,
-                hint=_suggest(key, data.bib.entries) or "add the entry, or delete the note",
-            )
+            hint = _suggest(key, data.bib.entries) or "add the entry, or delete the note"
+            message = f"note {key!r} has no entry in the bibliography"
+            problems.error("orphan-note", message, hint=hint, **_in_note(note, key, 1))
             continue
         _check_annotation_length(data, key, note, problems)
         _check_note_against_entry(key, note, entry, problems)

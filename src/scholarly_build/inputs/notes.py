@@ -12,6 +12,7 @@ read outside the project; checks across notes and the bibliography live in
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,6 +218,16 @@ class _Items:
     bad: set[tuple[str | int, ...]]
     at: _NoteProblems
 
+    def line(self, *where: str | int) -> int:
+        """1-based line in the note's file of the value at ``where`` (the front matter starts on line 2)."""
+        return self.doc.line(*where) + 1
+
+    def valid(self, kind: str) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(index, item) of each ``claims`` or ``quotations`` item that the schema accepted."""
+        for i, item in enumerate(self.data.get(kind) or []):
+            if (kind, i) not in self.bad:
+                yield i, item
+
 
 def _uses(it: _Items) -> list[Use]:
     """The uses by compared works; `uses` naming another work is a `note-schema` error."""
@@ -224,29 +235,27 @@ def _uses(it: _Items) -> list[Use]:
     for work, items in it.data["uses"].items():
         if work not in it.project.work_keys:
             message = f"`uses` names {work!r}, which is not a compared work"
-            it.at.error(message, it.doc.line("uses", work) + 1, f"use one of: {', '.join(it.project.work_keys)}")
+            it.at.error(message, it.line("uses", work), f"use one of: {', '.join(it.project.work_keys)}")
             continue
         if ("uses", work) in it.bad:
             continue
         for i, item in enumerate(items):
             if ("uses", work, i) not in it.bad:
-                _check_locator(item["locator"], it.at, it.doc.line("uses", work, i, "locator") + 1)
-                uses.append(Use(work, item["locator"].strip(), item["how"].strip(), it.doc.line("uses", work, i) + 1))
+                _check_locator(item["locator"], it.at, it.line("uses", work, i, "locator"))
+                uses.append(Use(work, item["locator"].strip(), item["how"].strip(), it.line("uses", work, i)))
     return uses
 
 
 def _claims(it: _Items) -> list[Claim]:
     """The claims; a claim's `theme` must be declared in ``paper.yaml``."""
     claims: list[Claim] = []
-    for i, item in enumerate(it.data.get("claims") or []):
-        if ("claims", i) in it.bad:
-            continue
-        _check_locator(item["locator"], it.at, it.doc.line("claims", i, "locator") + 1)
+    for i, item in it.valid("claims"):
+        _check_locator(item["locator"], it.at, it.line("claims", i, "locator"))
         theme = item.get("theme")
         if theme is not None and theme not in it.project.theme_ids:
             message = f"claim theme {theme!r} is not declared in manuscript/paper.yaml"
-            it.at.error(message, it.doc.line("claims", i, "theme") + 1, code="unknown-theme")
-        line = it.doc.line("claims", i) + 1
+            it.at.error(message, it.line("claims", i, "theme"), code="unknown-theme")
+        line = it.line("claims", i)
         claims.append(Claim(item["claim"].strip(), item["locator"].strip(), theme, item.get("stance"), line))
     return claims
 
@@ -254,18 +263,16 @@ def _claims(it: _Items) -> list[Claim]:
 def _quotations(it: _Items) -> list[Quotation]:
     """The quotations: each has a locator or a via_locator, and `via` names a compared work."""
     quotations: list[Quotation] = []
-    for i, item in enumerate(it.data.get("quotations") or []):
-        if ("quotations", i) in it.bad:
-            continue
-        line = it.doc.line("quotations", i) + 1
+    for i, item in it.valid("quotations"):
+        line = it.line("quotations", i)
         loc, via, via_loc = item.get("locator"), item.get("via"), item.get("via_locator")
         if not (loc or via_loc):
             message = "quotation has neither `locator` nor `via_locator`"
             it.at.error(message, line, LOCATOR_HINT, code="quote-without-locator")
-        _check_locator(loc, it.at, it.doc.line("quotations", i, "locator") + 1)
-        _check_locator(via_loc, it.at, it.doc.line("quotations", i, "via_locator") + 1)
+        _check_locator(loc, it.at, it.line("quotations", i, "locator"))
+        _check_locator(via_loc, it.at, it.line("quotations", i, "via_locator"))
         if via is not None and via not in it.project.work_keys:
-            it.at.error(f"`via` names {via!r}, which is not a compared work", it.doc.line("quotations", i, "via") + 1)
+            it.at.error(f"`via` names {via!r}, which is not a compared work", it.line("quotations", i, "via"))
         quotations.append(Quotation(item["text"].strip(), loc, via, via_loc, line))
     return quotations
 

@@ -124,42 +124,32 @@ def parse_settings(
     ``invalid`` names the settings that break settings.schema.json (the caller validated them);
     each is reported here in its own words and replaced by its default.
     """
+
+    def invalid_setting(name: str, message: str, hint: str | None = None) -> None:
+        problems.error("settings", message, path=path, line=line_of(name), hint=hint)
+
     specs: list[SourceSpec] = []
     raw = data.get("sources") or {}
     if "sources" in invalid and not isinstance(raw, dict):
-        problems.error(
-            "settings",
-            "`sources` must map entry keys to files (.txt, .md or .pdf)",
-            path=path,
-            line=line_of("sources"),
-            hint="e.g. `sources: {smith2001: smith2001.pdf}`",
-        )
+        message = "`sources` must map entry keys to files (.txt, .md or .pdf)"
+        invalid_setting("sources", message, "e.g. `sources: {smith2001: smith2001.pdf}`")
         raw = {}
     for key, value in raw.items():
         spec = _source_spec(key, value, line_of("sources", key), problems, path)
         if spec is not None:
             specs.append(spec)
+
     sources_dir = data.get("sources_dir")
     if "sources_dir" in invalid:
-        problems.error("settings", "`sources_dir` must be a folder path", path=path, line=line_of("sources_dir"))
+        invalid_setting("sources_dir", "`sources_dir` must be a folder path")
         sources_dir = None
     n = data.get("overlap_words", DEFAULT_OVERLAP_WORDS)
     if "overlap_words" in invalid:
-        problems.error(
-            "settings",
-            f"`overlap_words` must be a whole number of at least 4, not {n!r}",
-            path=path,
-            line=line_of("overlap_words"),
-        )
+        invalid_setting("overlap_words", f"`overlap_words` must be a whole number of at least 4, not {n!r}")
         n = DEFAULT_OVERLAP_WORDS
     severity = data.get("overlap_severity", "warning")
     if "overlap_severity" in invalid:
-        problems.error(
-            "settings",
-            f"`overlap_severity` must be warning or error, not {severity!r}",
-            path=path,
-            line=line_of("overlap_severity"),
-        )
+        invalid_setting("overlap_severity", f"`overlap_severity` must be warning or error, not {severity!r}")
         severity = "warning"
     return SourceSettings(tuple(specs), sources_dir, n, str(severity), line_of("sources") if "sources" in data else 0)
 
