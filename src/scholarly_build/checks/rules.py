@@ -146,11 +146,16 @@ def _normalise_title(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
+def _at_entry(entry: BibEntry, line: int) -> dict[str, object]:
+    """Where a finding about a .bib entry is reported: its file, ``line``, and its key."""
+    return {"path": entry.path, "line": line, "key": entry.key}
+
+
 def _entry_warning(
     problems: Problems, entry: BibEntry, code: str, message: str, line: int, hint: str | None = None
 ) -> None:
     """A warning about one .bib entry, at ``line`` of its file."""
-    problems.warning(code, message, path=entry.path, key=entry.key, line=line, hint=hint)
+    problems.warning(code, message, hint=hint, **_at_entry(entry, line))
 
 
 def _check_type(entry: BibEntry, bib: Bibliography, problems: Problems) -> None:
@@ -369,19 +374,14 @@ def _check_every_entry_has_a_note(data: CheckInput, notes: dict[str, Note], prob
     """Each .bib entry has its note (the annotated bibliography lists every entry)."""
     for key, bib_entry in data.bib.entries.items():
         if key not in notes:
-            problems.error(
-                "missing-note",
-                f"entry {key!r} has no note",
-                path=bib_entry.path,
-                line=bib_entry.line,
-                key=key,
-                hint=(
-                    f"run `invoke new-note {key}` to scaffold bib/notes/{key}.md"
-                    if is_safe_key(key)
-                    else "this key is not a safe file name, so it cannot have a note: rename it "
-                    "(letters, digits and _ : . + - only)"
-                ),
+            hint = (
+                f"run `invoke new-note {key}` to scaffold bib/notes/{key}.md"
+                if is_safe_key(key)
+                else "this key is not a safe file name, so it cannot have a note: rename it "
+                "(letters, digits and _ : . + - only)"
             )
+            at = _at_entry(bib_entry, bib_entry.line)
+            problems.error("missing-note", f"entry {key!r} has no note", hint=hint, **at)
 
 
 def _in_note(note: Note, key: str, line: int) -> dict[str, object]:
@@ -450,14 +450,9 @@ def check_unused(data: CheckInput, problems: Problems) -> None:
         return  # `nocite: "@*"` puts every entry in the bibliography
     for key, entry in data.bib.entries.items():
         if key not in cited and key not in data.listed:
-            problems.warning(
-                "unused-entry",
-                f"entry {key!r} is never cited nor listed in the annotated bibliography",
-                path=entry.path,
-                line=entry.line,
-                key=key,
-                hint="cite it, write its note, or remove it",
-            )
+            message = f"entry {key!r} is never cited nor listed in the annotated bibliography"
+            hint = "cite it, write its note, or remove it"
+            problems.warning("unused-entry", message, hint=hint, **_at_entry(entry, entry.line))
 
 
 def run_all(data: CheckInput, problems: Problems) -> None:
