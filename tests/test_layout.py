@@ -244,3 +244,11 @@ def test_the_standard_checks_see_what_they_should() -> None:
     assert public_undocumented(tree) == {"Public.method"}
     assert too_long(tree) == {"outer": 63, "outer.inner": 61}
     assert public_undocumented(ast.parse('def f():\n    "Doc."\n')) == set()
+
+
+def test_the_readme_lists_the_stages_in_order() -> None:
+    """README's "How the code is organised" has one row per stage, in the order of ``STAGES``."""
+    readme = (PACKAGE.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## How the code is organised", 1)[1].split("\n## ", 1)[0]
+    folders = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
+    assert [f.removesuffix("/") for f in folders if f.endswith("/")] == STAGES
