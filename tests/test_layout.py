@@ -12,7 +12,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "scholarly_build"
 STAGES = ["core", "inputs", "checks", "assembly", "rendering", "building", "verification"]
-TOP = len(STAGES)  # cli.py, watch.py, __main__.py
+TOP = len(STAGES)  # cli.py, watch.py, __main__.py, newproject/
+ON_TOP = ["newproject"]  # subpackages beside cli.py: they may import every stage
+DATA_DIRS = ["templates"]  # package data, no Python: the default templates
 
 
 def stage_of(module: str) -> int:
@@ -54,7 +56,9 @@ def test_every_module_is_in_a_stage() -> None:
     """Only the command line lives at the top; everything else is in a stage's folder."""
     top = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert top == ["__init__.py", "__main__.py", "cli.py", "watch.py"]
-    assert sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__") == sorted(STAGES)
+    dirs = sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__")
+    assert dirs == sorted(STAGES + ON_TOP + DATA_DIRS)
+    assert not list((PACKAGE / "templates").rglob("*.py"))
 
 
 def test_no_import_runs_from_an_earlier_stage_to_a_later_one() -> None:
