@@ -75,7 +75,6 @@ class InitOptions(Options):
     csl: str = "chicago-author-date"
     work: Sequence[str] | None = None  # the compared works' keys; None: the examples
     force: bool = False
-    force: bool = False
 
 
 @dataclass(frozen=True)
