@@ -136,7 +136,7 @@ def _render(env: SandboxedEnvironment, name: str, context: dict[str, Any], proje
                 project.templates_dir / str(exc.name),
                 0,
                 f"template {exc.name!r} not found",
-                "restore it from git",
+                "neither templates/ nor the engine's defaults have it: fix the name, or add the file to templates/",
             )
         ) from None
     except (jinja2.UndefinedError, jinja2.exceptions.SecurityError, TypeError, ValueError) as exc:
