@@ -22,7 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from scholarly_build import __version__
 from scholarly_build.core.problems import BuildFailed, Problems
-from scholarly_build.core.safety import is_safe_key
+from scholarly_build.core.safety import is_inside, is_safe_key
 from scholarly_build.inputs.bibliography import load_bibliography
 from scholarly_build.inputs.project import load_project
 from scholarly_build.inputs.scaffold import write_note
@@ -130,6 +130,8 @@ def _write(root: Path, files: dict[Path, bytes], report: InitReport) -> None:
     for rel, data in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not is_inside(path.parent, root):  # a link in an existing folder (--force) that leaves it
+            raise BuildFailed(f"{rel.parent}: error unsafe-path: a link out of {root}; nothing more was written")
         try:
             with path.open("xb") as fh:  # "x": fails rather than overwrite
                 fh.write(data)
