@@ -89,10 +89,12 @@ class Project:
 
     @property
     def notes_dir(self) -> Path:
+        """One note per entry: ``bib/notes/<key>.md``."""
         return self.root / "bib" / "notes"
 
     @property
     def sections_dir(self) -> Path:
+        """The section files: ``manuscript/sections/``."""
         return self.root / "manuscript" / "sections"
 
     @property
@@ -115,18 +117,22 @@ class Project:
 
     @property
     def figures_dir(self) -> Path:
+        """Figure scripts and their data: ``figures/``."""
         return self.root / "figures"
 
     @property
     def build_dir(self) -> Path:
+        """Every output and cache: ``build/`` (never trusted as input)."""
         return self.root / "build"
 
     @property
     def theme_ids(self) -> tuple[str, ...]:
+        """The ids of the comparison themes, in order."""
         return tuple(t.id for t in self.themes)
 
     @property
     def work_keys(self) -> tuple[str, ...]:
+        """The BibTeX keys of the compared works, in order."""
         return tuple(w.key for w in self.works)
 
     def inside(self, path: Path) -> bool:
