@@ -20,6 +20,8 @@ from scholarly_build import cli
 from scholarly_build.cli import (
     BuildCommandOptions,
     CheckOptions,
+    ImportNotesOptions,
+    InitOptions,
     NewNoteOptions,
     Options,
     ReaderCheckOptions,
@@ -171,10 +173,42 @@ def clean(c: Context) -> None:
     _run(cli.cmd_clean, Options())
 
 
-@task(help={"key": "the BibTeX key of the entry", "force": "overwrite an existing note"})
-def new_note(c: Context, key: str, force: bool = False) -> None:
-    """Scaffold bib/notes/KEY.md from the bibliography entry."""
-    _run(cli.cmd_new_note, NewNoteOptions(key=key, force=force))
+@task(help={"key": "the BibTeX key of the entry"})
+def new_note(c: Context, key: str) -> None:
+    """Scaffold bib/notes/KEY.md from the bibliography entry: author, year, and its annotation, annote or
+    abstract field as a starting point to rewrite. Never overwrites a note."""
+    _run(cli.cmd_new_note, NewNoteOptions(key=key))
+
+
+@task(help={"bib": "a .bib export of Zotero (Better BibTeX) or JabRef"})
+def import_notes(c: Context, bib: str) -> None:
+    """Write the missing notes for every entry of a .bib export; report what was created and skipped."""
+    _run(cli.cmd_import_notes, ImportNotesOptions(bib=bib))
+
+
+@task(
+    help={
+        "dir": "the new project's folder (new or empty)",
+        "title": "the paper's title",
+        "author": "the author's name",
+        "csl": "a CSL style name (default chicago-author-date)",
+        "work": "a compared work's BibTeX key (repeat: two or more; default the two examples)",
+        "force": "write into a non-empty folder (existing files are kept, never overwritten)",
+    },
+    iterable=["work"],
+)
+def init(
+    c: Context,
+    dir: str,
+    title: str = InitOptions.title,
+    author: str = InitOptions.author,
+    csl: str = InitOptions.csl,
+    work: list[str] | None = None,
+    force: bool = False,
+) -> None:
+    """Start a new paper in DIR: manuscript, bib and notes, figures, templates/, tasks, tests, CI."""
+    options = InitOptions(dir=dir, title=title, author=author, csl=csl, work=work or None, force=force)
+    _run(cli.cmd_init, options)
 
 
 @task(help={"interval": "seconds between checks for changes"})

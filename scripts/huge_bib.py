@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="huge-bib-") as tmp:
         root = Path(tmp) / "mini"
         shutil.copytree(REPO / "tests/fixtures/mini", root)
-        shutil.copytree(REPO / "templates", root / "templates")
+        shutil.copytree(REPO / "src/scholarly_build/templates", root / "templates")
         entries = write_bib(root / "bib/huge.bib", args.mb)
         settings = root / "manuscript/paper.yaml"
         settings.write_text(settings.read_text() + "bibliography: [bib/references.bib, bib/huge.bib]\n")

@@ -20,14 +20,16 @@ from scholarly_build.building.build import BuildOptions, BuildReport, build
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 MINI = FIXTURES / "mini"
-TEMPLATES = REPO / "templates"
+# The engine's default templates: copied into the mini fixture's templates/ as project files (overrides
+# identical to the defaults), so that a test can edit one in its copy.
+TEMPLATES = REPO / "src" / "scholarly_build" / "templates"
 GOLDEN = REPO / "tests" / "golden"
 
 CliResult = tuple[int, str, str]
 
 
 def copy_mini(dest: Path) -> Path:
-    """Copy the mini fixture plus the repository's templates/ to ``dest``."""
+    """Copy the mini fixture plus the engine's default templates (as its templates/) to ``dest``."""
     shutil.copytree(MINI, dest)
     shutil.copytree(TEMPLATES, dest / "templates")
     return dest

@@ -121,13 +121,22 @@ def test_template_syntax_error_names_file_and_line(project_copy: Path) -> None:
                                    "Expected an expression, got 'end of statement block'")
 
 
-def test_missing_template_is_reported(project_copy: Path) -> None:
-    """A deleted template is a BuildFailed naming it."""
+def test_deleted_override_falls_back_to_the_default(project_copy: Path) -> None:
+    """templates/ overrides the engine's defaults file by file: without the project's copy, the default serves."""
+    before = assembled(project_copy)
     (project_copy / "templates/paper.md.j2").unlink()
+    (project_copy / "templates/partials/comparison-table.md.j2").unlink()
+    assert assembled(project_copy) == before
+
+
+def test_missing_template_is_reported(project_copy: Path) -> None:
+    """A template in neither templates/ nor the engine's defaults is a BuildFailed naming it."""
+    (project_copy / "templates/paper.md.j2").write_text('{% include "partials/nosuch.md.j2" %}\n')
     with pytest.raises(BuildFailed) as info:
         assembled(project_copy)
-    assert info.value.render() == ("templates/paper.md.j2: error template: template 'paper.md.j2' not found\n"
-                                   "    hint: restore it from git")
+    assert info.value.render() == (
+        "templates/partials/nosuch.md.j2: error template: template 'partials/nosuch.md.j2' not found\n"
+        "    hint: neither templates/ nor the engine's defaults have it: fix the name, or add the file to templates/")
 
 
 def annotation_divs(markdown: str) -> list[tuple[str, str]]:

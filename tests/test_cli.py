@@ -198,7 +198,9 @@ def test_new_note_refuses_to_overwrite(project_copy: Path, run_cli: Run) -> None
     """`new-note` on an existing note exits 1 and leaves it alone."""
     before = (project_copy / "bib/notes/gamma1999.md").read_text()
     code, _, err = run_cli("--root", str(project_copy), "new-note", "gamma1999")
-    assert (code, err) == (1, "bib/notes/gamma1999.md: error new-note: the note exists (use --force to overwrite)\n")
+    assert (code, err) == (1, "bib/notes/gamma1999.md: error new-note: the note exists; "
+                              "new-note never overwrites a note\n"
+                              "    hint: edit it, or delete it first to start again from the entry\n")
     assert (project_copy / "bib/notes/gamma1999.md").read_text() == before
 
 

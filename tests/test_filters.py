@@ -6,7 +6,7 @@ from pathlib import Path
 
 from scholarly_build.core.pandoc import run
 
-FILTERS = Path(__file__).resolve().parents[1] / "templates" / "pandoc" / "filters"
+FILTERS = Path(__file__).resolve().parents[1] / "src" / "scholarly_build" / "templates" / "pandoc" / "filters"
 
 
 def test_safety_filter_keeps_attribute_order() -> None:

@@ -366,9 +366,11 @@ CASES = [
     Case("settings-wrong-type", replace(SETTINGS, "annotation_min_words: 20", "annotation_min_words: many"),
          (L(f"{SETTINGS}:33: error settings: "),)),
     # Templates.
-    Case("template-missing", delete("templates/paper.md.j2"),
-         (L("templates/paper.md.j2: error template: template 'paper.md.j2' not found"),
-          L("    hint: restore it from git"))),
+    # A deleted override falls back to the engine's default; a name in neither place is an error.
+    Case("template-missing", write("templates/paper.md.j2", '{% include "partials/nosuch.md.j2" %}\n'),
+         (L("templates/partials/nosuch.md.j2: error template: template 'partials/nosuch.md.j2' not found"),
+          L("    hint: neither templates/ nor the engine's defaults have it: fix the name, or add the file to "
+            "templates/"))),
     Case("template-undefined-variable", insert_line("templates/paper.md.j2", 6, "{{ nosuch }}"),
          (L("templates/paper.md.j2:6: error template: template error: 'nosuch' is undefined"),
           L("    hint: check the variable names the template uses"))),

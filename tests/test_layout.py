@@ -16,7 +16,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "scholarly_build"
 STAGES = ["core", "inputs", "checks", "assembly", "rendering", "building", "verification"]
-TOP = len(STAGES)  # cli.py, watch.py, __main__.py
+TOP = len(STAGES)  # cli.py, watch.py, __main__.py, newproject/
+ON_TOP = ["newproject"]  # subpackages beside cli.py: they may import every stage
+DATA_DIRS = ["templates"]  # package data, no Python: the default templates
 
 
 def stage_of(module: str) -> int:
@@ -59,7 +61,9 @@ def test_every_module_is_in_a_stage() -> None:
     """Only the command line lives at the top; everything else is in a stage's folder."""
     top = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert top == ["__init__.py", "__main__.py", "cli.py", "watch.py"]
-    assert sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__") == sorted(STAGES)
+    dirs = sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__")
+    assert dirs == sorted(STAGES + ON_TOP + DATA_DIRS)
+    assert not list((PACKAGE / "templates").rglob("*.py"))
 
 
 def test_no_import_runs_from_an_earlier_stage_to_a_later_one() -> None:
@@ -251,4 +255,4 @@ def test_the_readme_lists_the_stages_in_order() -> None:
     readme = (PACKAGE.parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## How the code is organised", 1)[1].split("\n## ", 1)[0]
     folders = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
-    assert [f.removesuffix("/") for f in folders if f.endswith("/")] == STAGES
+    assert [f.removesuffix("/") for f in folders if f.endswith("/")] == STAGES + ON_TOP

@@ -1,4 +1,4 @@
-"""Command line: ``python -m scholarly_build {build,check,doctor,new-note,reader-check,serve,clean}``.
+"""Command line: ``python -m scholarly_build {init,build,check,doctor,new-note,import-notes,reader-check,serve,clean}``.
 
 Each command is a function ``cmd_*`` taking a frozen options dataclass and
 returning an exit code; :func:`main` parses argv into those options and
@@ -65,9 +65,27 @@ class BuildCommandOptions(Options):
 
 @dataclass(frozen=True)
 class NewNoteOptions(Options):
-    """``new-note``: the entry key, and whether an existing note may be overwritten."""
+    """``new-note``: the key of the entry whose note is written (never over an existing one)."""
 
     key: str = ""
+
+
+@dataclass(frozen=True)
+class ImportNotesOptions(Options):
+    """``import-notes``: the Zotero or JabRef ``.bib`` export to read."""
+
+    bib: str = ""
+
+
+@dataclass(frozen=True)
+class InitOptions(Options):
+    """``init``: where, and what the new project is about."""
+
+    dir: str = ""
+    title: str = "A Comparative Reading"
+    author: str = "Your Name"
+    csl: str = "chicago-author-date"
+    work: Sequence[str] | None = None  # the compared works' keys; None: the examples
     force: bool = False
 
 
@@ -200,19 +218,13 @@ def cmd_doctor(args: Options) -> int:
 
 
 def cmd_new_note(args: NewNoteOptions) -> int:
-    """Write ``bib/notes/KEY.md`` from the entry; refuses an unsafe key, an unknown one, or an existing note."""
-    from scholarly_build.core.fsutil import write_atomic
-    from scholarly_build.core.safety import is_inside, is_safe_key
+    """``new-note KEY``: write bib/notes/KEY.md prefilled from the entry; never overwrite one."""
     from scholarly_build.inputs.bibliography import load_bibliography
     from scholarly_build.inputs.project import load_project
-    from scholarly_build.inputs.scaffold import note_template
+    from scholarly_build.inputs.scaffold import note_path, write_note
 
     project = load_project(Path(args.root))
-    if not is_safe_key(args.key):
-        raise BuildFailed(
-            f"error new-note: the key {args.key!r} is not a safe file name; no note was written\n"
-            "    hint: rename the entry in the .bib (letters, digits and _ : . + - only, no `..`)"
-        )
+    path = note_path(project, args.key)
     problems = Problems(project.root)
     bib = load_bibliography(list(project.bibliography), problems)
     entry = bib.get(args.key)
@@ -222,15 +234,49 @@ def cmd_new_note(args: NewNoteOptions) -> int:
             f"{', '.join(str(p.relative_to(project.root)) for p in project.bibliography)}\n"
             "    hint: add the entry first"
         )
-    path = project.notes_dir / f"{args.key}.md"
-    if not (is_inside(path, project.notes_dir) and is_inside(path, project.root)) or path.parent != project.notes_dir:
-        raise BuildFailed(f"error new-note: {args.key!r} would be written outside bib/notes/; nothing was written")
-    if path.exists() and not args.force:
+    if write_note(project, entry) is None:
         raise BuildFailed(
-            f"{path.relative_to(project.root)}: error new-note: the note exists (use --force to overwrite)"
+            f"{path.relative_to(project.root)}: error new-note: the note exists; new-note never overwrites a note\n"
+            "    hint: edit it, or delete it first to start again from the entry"
         )
-    write_atomic(path, note_template(entry, project))
     print(f"wrote {path.relative_to(project.root)}")
+    return 0
+
+
+def cmd_import_notes(args: ImportNotesOptions) -> int:
+    """``import-notes FILE.bib``: a note for every entry of a Zotero or JabRef export that has none."""
+    from scholarly_build.inputs.project import load_project
+    from scholarly_build.inputs.scaffold import import_notes
+
+    project = load_project(Path(args.root))
+    bib = Path(args.bib)
+    if not bib.is_file():
+        raise BuildFailed(f"{args.bib}: error import-notes: no such file\n    hint: name a .bib export")
+    problems = Problems(project.root)
+    report = import_notes(project, bib, problems)
+    for problem in problems:
+        print(problem.format(), file=sys.stderr)
+    for path in report.created:
+        print(f"created {path.relative_to(project.root)}")
+    for key, why in report.skipped:
+        print(f"skipped {key}: {why}")
+    print(f"{len(report.created)} note(s) created, {len(report.skipped)} skipped")
+    return 1 if problems.errors else 0
+
+
+def cmd_init(args: InitOptions) -> int:
+    """``init DIR``: write a new project; refuse a non-empty folder without --force; never overwrite."""
+    from scholarly_build.newproject.create import create_project
+
+    report = create_project(Path(args.dir), args)
+    for path in report.created:
+        print(f"created {path}")
+    for path in report.skipped:
+        print(f"kept    {path} (exists; init never overwrites)")
+    print(
+        f"\nnew project in {args.dir}: {len(report.created)} file(s) written, {len(report.skipped)} kept\n"
+        f"next: cd {args.dir} && python3 -m pip install -e '.[dev]' && invoke build"
+    )
     return 0
 
 
@@ -348,10 +394,15 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("doctor", help="list tools and versions, and what is missing")
     d.set_defaults(func=cmd_doctor, options=Options)
 
-    n = sub.add_parser("new-note", help="scaffold bib/notes/KEY.md from the bib entry")
+    n = sub.add_parser("new-note", help="scaffold bib/notes/KEY.md from the bib entry (never overwrites)")
     n.add_argument("key")
-    n.add_argument("--force", action="store_true")
     n.set_defaults(func=cmd_new_note, options=NewNoteOptions)
+
+    m = sub.add_parser("import-notes", help="a note for every entry of a Zotero or JabRef .bib export that has none")
+    m.add_argument("bib", metavar="FILE.bib")
+    m.set_defaults(func=cmd_import_notes, options=ImportNotesOptions)
+
+    _add_init(sub)
 
     r = sub.add_parser("verify-reproducible", help="build twice in fresh copies and compare output hashes")
     r.set_defaults(func=cmd_verify_reproducible, options=Options)
@@ -462,3 +513,21 @@ def _add_reader_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="Overfull \\hbox wider than this many points is a finding (default: 10)",
     )
     rc.set_defaults(func=cmd_reader_check, options=ReaderCheckOptions)
+
+
+def _add_init(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``init DIR`` and its options (title, author, CSL style, compared works, --force)."""
+    i = sub.add_parser("init", help="write a new project (manuscript, bib, notes, figures, tasks, tests, CI) in DIR")
+    i.add_argument("dir", metavar="DIR")
+    i.add_argument("--title", default=InitOptions.title, help="the paper's title")
+    i.add_argument("--author", default=InitOptions.author, help="the author's name")
+    i.add_argument("--csl", default=InitOptions.csl, help="a CSL style name (default: chicago-author-date)")
+    i.add_argument(
+        "--work",
+        action="append",
+        metavar="KEY",
+        help="a compared work's BibTeX key (give two or more; default: the two examples); "
+        "a key that is not an example gets a placeholder entry and note",
+    )
+    i.add_argument("--force", action="store_true", help="write into a non-empty folder (existing files are kept)")
+    i.set_defaults(func=cmd_init, options=InitOptions)

@@ -21,7 +21,7 @@ from scholarly_build.core.limits import MAX_SECTION_BYTES
 from scholarly_build.core.problems import BuildFailed, Problem, Problems
 from scholarly_build.core.textfile import read_text
 from scholarly_build.inputs.notes import Claim, Note
-from scholarly_build.inputs.project import Project, Theme, Work
+from scholarly_build.inputs.project import PACKAGE_TEMPLATES, Project, Theme, Work
 
 PAPER_TEMPLATE = "paper.md.j2"
 BIBLIOGRAPHY_TEMPLATE = "annotated-bibliography.md.j2"
@@ -77,7 +77,10 @@ def join_locators(locators: list[str]) -> str:
 
 def environment(project: Project) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(project.templates_dir)),
+        # The project's templates/ first, then the engine's defaults (inputs/project.py resolve_templates).
+        loader=jinja2.ChoiceLoader(
+            [jinja2.FileSystemLoader(str(project.templates_dir)), jinja2.FileSystemLoader(str(PACKAGE_TEMPLATES))]
+        ),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -133,7 +136,7 @@ def _render(env: SandboxedEnvironment, name: str, context: dict[str, Any], proje
                 project.templates_dir / str(exc.name),
                 0,
                 f"template {exc.name!r} not found",
-                "restore it from git",
+                "neither templates/ nor the engine's defaults have it: fix the name, or add the file to templates/",
             )
         ) from None
     except (jinja2.UndefinedError, jinja2.exceptions.SecurityError, TypeError, ValueError) as exc:

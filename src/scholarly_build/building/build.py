@@ -79,10 +79,23 @@ def _load_state(path: Path) -> dict[str, str]:
 def _resource_digest(project: Project) -> str:
     """Templates, filters and CSS that every render reads."""
     parts: list[bytes] = []
-    for path in sorted((project.templates_dir).rglob("*")):
-        if path.is_file() and path.suffix != ".j2":
-            parts += [str(path.relative_to(project.root)).encode(), path.read_bytes()]
+    for path in project.template_files().values():
+        if path.suffix != ".j2":
+            parts += [project.input_name(path).encode(), path.read_bytes()]
     return digest_of(*parts)
+
+
+def _stage_templates(project: Project) -> None:
+    """Copy the resolved pandoc resources (defaults, filters, HTML/LaTeX templates, CSS: the engine's,
+    overridden file by file by the project's) into one fresh folder, so that ``${.}`` in a defaults
+    file finds its neighbours whichever of the two folders each came from."""
+    staged = project.build_dir / ".work" / "templates"
+    if staged.exists():
+        shutil.rmtree(staged)
+    for rel, path in project.template_files().items():
+        if path.suffix != ".j2":
+            (staged / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, staged / rel)
 
 
 def build(root: Path, options: BuildOptions, console: Console | None = None) -> BuildReport:
@@ -138,6 +151,8 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     report.skipped = [o.label for o, ok in zip(outputs, fresh, strict=True) if ok]
     if options.explain:
         _explain(project, stale, state, options.force, console)
+    if stale:
+        _stage_templates(project)
     jobs = [_render_job(o, ctx, env) for o in stale]
     report.jobs = jobs
     failures, staged, failed_documents = _run_jobs(project, jobs, options.jobs, console)
@@ -235,7 +250,7 @@ def _render_job(output: graph.Output, ctx: graph.BuildContext, env: dict[str, st
         work_dir=project.build_dir
         / ".work"
         / (f"{name}-{output.fmt}" if method == "citeproc" else f"{name}-{output.fmt}-{method}"),
-        defaults_dir=project.templates_dir / "pandoc",
+        defaults_dir=project.build_dir / ".work" / "templates" / "pandoc",  # staged by _stage_templates
         bibliography=(ctx.biblatex_bib,) if method == "biblatex" and ctx.biblatex_bib else project.bibliography,
         csl=ctx.csl,
         figures=output.figures,
@@ -397,7 +412,7 @@ def inputs_files(project: Project) -> list[Path]:
     files = [project.settings_path, *project.bibliography]
     files += sorted(project.notes_dir.glob("*.md"))
     files += [project.sections_dir / s.path for s in project.sections if s.path is not None]
-    files += sorted(p for p in project.templates_dir.rglob("*") if p.is_file())
+    files += list(project.template_files().values())
     for f in project.figures:
         files.append(project.root / f.script)
         if f.data is not None:
@@ -414,7 +429,7 @@ def write_manifest(
     if existing.is_file():
         try:
             old = json.loads(existing.read_text())
-            same_inputs = old.get("inputs") == {str(p.relative_to(project.root)): sha256_file(p) for p in inputs}
+            same_inputs = old.get("inputs") == {project.input_name(p): sha256_file(p) for p in inputs}
             same_outputs = all(
                 (build_dir / name).is_file() and sha256_file(build_dir / name) == digest
                 for name, digest in old.get("outputs", {}).items()
@@ -435,7 +450,7 @@ def write_manifest(
     manifest = {
         "source_date_epoch": int(env["SOURCE_DATE_EPOCH"]),
         "csl": csl.name,
-        "inputs": {str(p.relative_to(project.root)): sha256_file(p) for p in inputs},
+        "inputs": {project.input_name(p): sha256_file(p) for p in inputs},
         "tools": tools.versions(project.pdf_engine),
         "outputs": {p.name: sha256_file(p) for p in outputs},
     }

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from scholarly_build.core import tools
 from scholarly_build.core.fsutil import sha256_file
-from scholarly_build.inputs.project import Project
+from scholarly_build.inputs.project import Project, input_name
 from scholarly_build.rendering.render import digest_of
 
 ANNOTATED = "annotated-bibliography"
@@ -117,7 +117,7 @@ def document_inputs(ctx: BuildContext, document: str) -> tuple[Input, ...]:
     project = ctx.project
     md, meta = ctx.documents[document]
     notes = tuple(sorted(project.notes_dir.glob("*.md")))
-    j2 = tuple(sorted(project.templates_dir.rglob("*.j2")))
+    j2 = tuple(p for p in project.template_files().values() if p.suffix == ".j2")
     sections = tuple(project.sections_dir / s.path for s in project.sections if s.path is not None)
     figures = ctx.figures if document == "paper" else ()
     return (
@@ -239,7 +239,7 @@ def _changed_sources(i: Input, root: Path, previous_files: Mapping[str, str]) ->
     """The source files of ``i`` whose hash differs from the previous manifest's."""
     changed = []
     for path in i.sources:
-        rel = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+        rel = input_name(root, path)
         now = sha256_file(path) if path.is_file() else None
         if previous_files.get(rel) != now:
             changed.append(f"{rel} changed" if now is not None and rel in previous_files else f"{rel} added or removed")
@@ -251,7 +251,7 @@ def _edited(path: Path, state: Mapping[str, str]) -> bool:
 
 
 def _resource_files(project: Project) -> tuple[Path, ...]:
-    return tuple(p for p in sorted(project.templates_dir.rglob("*")) if p.is_file() and p.suffix != ".j2")
+    return tuple(p for p in project.template_files().values() if p.suffix != ".j2")
 
 
 def _figure_sources(ctx: BuildContext) -> tuple[Path, ...]:

@@ -242,7 +242,7 @@ def check_project(project: Project, problems: Problems, sources_dir: str | None 
         project, inputs.notes, inputs.manuscripts, problems, sources_dir, set(inputs.bib.entries)
     )
     # The assembled paper needs the templates; without them `build` reports that.
-    if not problems.errors and inputs.notes is not None and (project.templates_dir / "paper.md.j2").is_file():
+    if not problems.errors and inputs.notes is not None and project.template("paper.md.j2") is not None:
         check_assembled(project, inputs, problems)
     return inputs
 

@@ -1,7 +1,10 @@
 """The project: every path and setting, resolved once into a frozen object.
 
 Settings live in ``manuscript/paper.yaml``; their schema is ``inputs/schemas/settings.schema.json``,
-documented in ``docs/settings.md`` (``tests/test_schemas.py`` keeps the two in step).
+documented in ``docs/settings.md`` (``tests/test_schemas.py`` keeps the two in step). Templates
+resolve here too: a file in the project's ``templates/`` overrides the engine's default of the same
+relative path (``scholarly_build/templates/``). This module only reads; it never writes a file,
+and a path from the settings that leaves the project is refused, never followed.
 """
 
 from __future__ import annotations
@@ -17,23 +20,31 @@ from scholarly_build.inputs import schema, yamldoc
 from scholarly_build.inputs.sources import SourceSettings, parse_settings
 
 SETTINGS_FILE = Path("manuscript/paper.yaml")
+# The engine's default templates, Lua filters and pandoc defaults (package data).
+PACKAGE_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 DEFAULT_CROSSREF_PREFIXES = ("fig:", "tbl:", "eq:", "sec:")
 
 
 @dataclass(frozen=True)
 class Theme:
+    """A comparison theme (`themes` in the settings)."""
+
     id: str
     label: str
 
 
 @dataclass(frozen=True)
 class Work:
+    """A compared work (`works` in the settings): its BibTeX key and its label."""
+
     key: str
     label: str
 
 
 @dataclass(frozen=True)
 class Figure:
+    """A figure script, its data and the line of its entry in the settings."""
+
     id: str
     script: Path
     data: Path | None  # None: the engine generates the data from the notes
@@ -54,6 +65,8 @@ GENERATED_BLOCKS = ("comparison-table", "sources-by-theme")
 
 @dataclass(frozen=True)
 class Project:
+    """The resolved settings and paths of one project; built by ``load_project``."""
+
     root: Path
     settings_path: Path
     metadata: dict[str, Any]
@@ -76,30 +89,50 @@ class Project:
 
     @property
     def notes_dir(self) -> Path:
+        """One note per entry: ``bib/notes/<key>.md``."""
         return self.root / "bib" / "notes"
 
     @property
     def sections_dir(self) -> Path:
+        """The section files: ``manuscript/sections/``."""
         return self.root / "manuscript" / "sections"
 
     @property
     def templates_dir(self) -> Path:
+        """The project's own templates (overrides of the engine's defaults)."""
         return self.root / "templates"
+
+    def template_files(self) -> dict[str, Path]:
+        """Every template by its relative path (``pandoc/common.yaml``), sorted as paths sort:
+        the project's file where it has one, else the engine's default."""
+        return resolve_templates(self.templates_dir)
+
+    def template(self, name: str) -> Path | None:
+        """The file that serves template ``name`` (a relative path), or None."""
+        return self.template_files().get(name)
+
+    def input_name(self, path: Path) -> str:
+        """How manifests and explanations name an input (see ``input_name``)."""
+        return input_name(self.root, path)
 
     @property
     def figures_dir(self) -> Path:
+        """Figure scripts and their data: ``figures/``."""
         return self.root / "figures"
 
     @property
     def build_dir(self) -> Path:
+        """Every output and cache: ``build/`` (never trusted as input)."""
         return self.root / "build"
 
     @property
     def theme_ids(self) -> tuple[str, ...]:
+        """The ids of the comparison themes, in order."""
         return tuple(t.id for t in self.themes)
 
     @property
     def work_keys(self) -> tuple[str, ...]:
+        """The BibTeX keys of the compared works, in order."""
         return tuple(w.key for w in self.works)
 
     def inside(self, path: Path) -> bool:
@@ -109,6 +142,29 @@ class Project:
         except ValueError:
             return False
         return True
+
+
+def _files_under(top: Path) -> dict[str, Path]:
+    if not top.is_dir():
+        return {}
+    return {p.relative_to(top).as_posix(): p for p in top.rglob("*") if p.is_file() and p.name != "README.md"}
+
+
+def input_name(root: Path, path: Path) -> str:
+    """How manifests and explanations name an input: relative to the project, and a packaged
+    default template as the project file it stands for (``templates/pandoc/common.yaml``)."""
+    if path.is_relative_to(PACKAGE_TEMPLATES):  # first: in this repository the package lies inside the project
+        return str(Path("templates") / path.relative_to(PACKAGE_TEMPLATES))
+    if path.is_relative_to(root):
+        return str(path.relative_to(root))
+    return str(path)
+
+
+def resolve_templates(project_templates: Path) -> dict[str, Path]:
+    """The engine's default templates overlaid with the project's (same relative path wins), in
+    the order ``sorted(Path)`` gives; a README.md in either folder is documentation, not a template."""
+    files = _files_under(PACKAGE_TEMPLATES) | _files_under(project_templates)
+    return {rel: files[rel] for rel in sorted(files, key=lambda rel: Path(rel).parts)}
 
 
 # Settings for which any empty value (null, "", [], {}, 0, false) means "none": the loader reads them as
@@ -359,54 +415,43 @@ def load_project(root: Path) -> Project:
     path = root / SETTINGS_FILE
     problems = Problems(root)
     doc = _read_settings(root, path, problems)
-    data: dict[str, Any] = doc.data
+    fields = _parse(_Report(doc, problems, path), root, doc.data)
+    if problems.errors:
+        raise BuildFailed(problems=problems)
+    return Project(root=root, settings_path=path, settings_lines={str(k): doc.line(str(k)) for k in doc.data}, **fields)
+
+
+def _parse(report: _Report, root: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """Every setting as the ``Project`` field it becomes; each problem is reported, none raised."""
     found = _violations_by_setting(data)
-    report = _Report(doc, problems, path)
 
     def at(key: str) -> list[schema.Violation]:
         return found.get(key, [])
 
+    # In the order the problems are reported.
     title = _text(report, data, at("title"), "title")
-    csl = _text(report, data, at("csl"), "csl", "chicago-author-date")
+    fields: dict[str, Any] = {"csl": _text(report, data, at("csl"), "csl", "chicago-author-date")}
     _choice(report, at("pdf_engine"), "pdf_engine", "pdf_engine")
     _choice(report, at("citations"), "citations", "citations method")
     _choice(report, at("fontsize"), "fontsize", "fontsize", " (the sizes the article class has)")
-    fonts = _fonts(report, data, at("fonts"))
+    fields["fonts"] = _fonts(report, data, at("fonts"))
     _lang(report, data, at("lang"))
-    works = _works(report, data, at("works"))
-    themes = _themes(report, data, at("themes"))
-    sections = _sections(report, data, at("sections"))
-    figures = _figures(report, data, at("figures"))
-    bib = _bibliography(report, root, data, at("bibliography"))
-    prefixes = _crossref_prefixes(report, data, at("crossref_prefixes"))
-    min_words = _word_bound(report, data, at("annotation_min_words"), "annotation_min_words", 80)
-    max_words = _word_bound(report, data, at("annotation_max_words"), "annotation_max_words", 200)
+    fields |= {
+        "works": tuple(_works(report, data, at("works"))),
+        "themes": tuple(_themes(report, data, at("themes"))),
+        "sections": tuple(_sections(report, data, at("sections"))),
+        "figures": tuple(_figures(report, data, at("figures"))),
+        "bibliography": tuple(root / str(b) for b in _bibliography(report, root, data, at("bibliography"))),
+        "crossref_prefixes": _crossref_prefixes(report, data, at("crossref_prefixes")),
+        "annotation_min_words": _word_bound(report, data, at("annotation_min_words"), "annotation_min_words", 80),
+        "annotation_max_words": _word_bound(report, data, at("annotation_max_words"), "annotation_max_words", 200),
+    }
     policy = _check_policy(report, data, at("check"))
-    metadata = _metadata(report, data, at("authors"), title)
+    fields |= {"check_select": policy["select"], "check_ignore": policy["ignore"]}
+    fields["metadata"] = _metadata(report, data, at("authors"), title)
     # `sources`, `sources_dir`, `overlap_words` and `overlap_severity`: sources.py words their messages.
     invalid = {key for key in SOURCE_SETTINGS if any(v.path == (key,) for v in at(key))}
-    sources = parse_settings(data, doc.line, problems, path, invalid)
-
-    if problems.errors:
-        raise BuildFailed(problems=problems)
-    return Project(
-        root=root,
-        settings_path=path,
-        metadata=metadata,
-        csl=csl,
-        pdf_engine=str(data.get("pdf_engine", "xelatex")),
-        citations=str(data.get("citations", "citeproc")),
-        fonts=fonts,
-        works=tuple(works),
-        themes=tuple(themes),
-        sections=tuple(sections),
-        figures=tuple(figures),
-        bibliography=tuple(root / str(b) for b in bib),
-        crossref_prefixes=prefixes,
-        annotation_min_words=min_words,
-        annotation_max_words=max_words,
-        settings_lines={str(k): doc.line(str(k)) for k in data},
-        check_select=policy["select"],
-        check_ignore=policy["ignore"],
-        sources=sources,
-    )
+    fields["sources"] = parse_settings(data, report.doc.line, report.problems, report.path, invalid)
+    fields["pdf_engine"] = str(data.get("pdf_engine", "xelatex"))
+    fields["citations"] = str(data.get("citations", "citeproc"))
+    return fields
