@@ -265,10 +265,14 @@ def find_citations(path: Path, text: str, crossref_prefixes: tuple[str, ...] = (
 
 
 def scan_markdown(
-    path: Path, text: str, crossref_prefixes: tuple[str, ...] = ()
+    path: Path, text: str, crossref_prefixes: tuple[str, ...] = (), ast: dict[str, Any] | None = None
 ) -> tuple[list[Citation], list[ReservedId]]:
-    """Citations (every ``Cite`` at any depth) and reserved identifiers of a Markdown text (one pandoc parse)."""
-    ast = parse_markdown(text)
+    """Citations (every ``Cite`` at any depth) and reserved identifiers of a Markdown text (one pandoc parse).
+
+    ``ast`` is ``text`` already parsed with :func:`parse_markdown`, when the caller keeps it for other uses.
+    """
+    if ast is None:
+        ast = parse_markdown(text)
     found: list[Citation] = []
     cursor: dict[str, int] = {}
     searchable = _mask_code(text)
