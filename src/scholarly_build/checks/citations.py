@@ -57,7 +57,8 @@ def stringify(node: Any) -> str:
         if t in ("Space", "SoftBreak", "LineBreak"):
             return " "
         if t == "Quoted":
-            return "“" + stringify(node["c"][1]) + "”"
+            single = isinstance(node["c"][0], dict) and node["c"][0].get("t") == "SingleQuote"
+            return ("‘{}’" if single else "“{}”").format(stringify(node["c"][1]))
         if "c" in node:
             return stringify(node["c"])
     return ""
