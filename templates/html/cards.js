@@ -111,6 +111,9 @@
     if (link) open(link);
     else if (!card.contains(event.target)) close();
   });
+  document.addEventListener("focusout", function (event) {
+    if (event.target === dismissed) dismissed = null;
+  });
   document.addEventListener("mouseover", function (event) {
     var link = citationLink(event.target);
     if (link) open(link);
