@@ -291,7 +291,7 @@ _AXE_RUN_JS = _js("axe-run.js")
 
 _SCROLL_TO_JS = _js("scroll-to.js")
 
-_CARD_JS = _js("card.js")
+CARD_JS = _js("card.js")  # the focused citation's card, as a reader sees it
 # A citation link that has a card: the first one, focused as a keyboard user reaches it.
 _FOCUS_CARD_CITATION_JS = """() => {
   const keys = new Set([...document.querySelectorAll('#citation-cards .card-opening')].map(e => e.dataset.key));
@@ -464,7 +464,7 @@ def check_card(page: Page, width: int, axe_violations: list[dict[str, Any]] | No
     """
     if page.query_selector("#citation-cards") is None or not page.evaluate(_FOCUS_CARD_CITATION_JS):
         return None
-    state = cast(dict[str, Any], page.evaluate(_CARD_JS))
+    state = cast(dict[str, Any], page.evaluate(CARD_JS))
     if axe_violations is not None and state["shown"]:
         for v in cast(list[dict[str, Any]], page.evaluate(_AXE_RUN_JS)):
             axe_violations.append({**v, "width": width, "id": f"{v['id']} (card open)"})
