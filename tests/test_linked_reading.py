@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from scholarly_build.assembly.assemble import _literal, citing_sections
 from scholarly_build.building.build import BuildOptions
+from scholarly_build.core.pandoc import parse_markdown
 from scholarly_build.verification.parity import check_parity
 from scholarly_build.verification.readerview import (
     browser_unavailable,
@@ -152,3 +154,19 @@ def test_card_check_fails_without_the_card_script(attacked: Path, browser: Brows
             context.close()
         assert card is not None and card.shown is shown
         assert (card.findings == []) is shown
+
+
+def test_citing_sections_follow_the_assembled_paper() -> None:
+    """Each cited key gets the top-level sections citing it, once each, in reading order; citations before
+    any heading are left out; the title is kept as text, and printed back as literal Markdown."""
+    markdown = (
+        "Before any heading [@a].\n\n# One {#sec:one}\n\nText [@a; @b].\n\n## Sub\n\nMore [@a].\n\n"
+        "# Two *[x](y)* `<b>` {#sec:two}\n\nText [@b] and [-@a].\n\n# Odd {#o\"dd}\n\n[@c]\n"
+    )
+    sections = citing_sections(parse_markdown(markdown))
+    assert {k: [s.ident for s in v] for k, v in sections.items()} == {
+        "a": ["sec:one", "sec:two"],
+        "b": ["sec:one", "sec:two"],
+    }
+    assert sections["b"][1].title == "Two x <b>"
+    assert _literal("Two x <b> [@c]") == "Two x \\<b\\> \\[\\@c\\]"
