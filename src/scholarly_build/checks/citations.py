@@ -56,6 +56,8 @@ def stringify(node: Any) -> str:
             return str(node["c"])
         if t in ("Space", "SoftBreak", "LineBreak"):
             return " "
+        if t in ("Code", "Math"):  # [attr or math type, text]: the text is what a reader sees
+            return str(node["c"][1])
         if t == "Quoted":
             single = isinstance(node["c"][0], dict) and node["c"][0].get("t") == "SingleQuote"
             return ("‘{}’" if single else "“{}”").format(stringify(node["c"][1]))
