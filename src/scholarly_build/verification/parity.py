@@ -55,6 +55,8 @@ REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 
 @dataclass(frozen=True)
 class FigureItem:
+    """A numbered figure: its caption, and whether its picture is drawn."""
+
     number: int
     caption: str
     drawn: bool = True
@@ -62,6 +64,8 @@ class FigureItem:
 
 @dataclass(frozen=True)
 class TableItem:
+    """A numbered table: its caption and how many cells it shows."""
+
     number: int
     caption: str
     cells: int
@@ -99,6 +103,7 @@ def norm(text: str) -> str:
 
 
 def opening(text: str, words: int = OPENING_WORDS) -> str:
+    """The first ``words`` words of ``text``, normalised: what must match for an annotation to count."""
     return " ".join(norm(text).split()[:words])
 
 
@@ -549,6 +554,8 @@ def compare_entry_index(expected: Inventory, outputs: Sequence[Inventory]) -> li
 
 @dataclass
 class ParityReport:
+    """Parity findings, the outputs compared, and what could not be compared."""
+
     findings: list[str] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)

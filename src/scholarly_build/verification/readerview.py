@@ -71,6 +71,8 @@ VIEWS = (("figure", "figure"), ("table", "table"), ("refs", "#refs"))
 
 @dataclass
 class Layout:
+    """The page at one viewport width: its scroll and client widths, what sticks out, its screenshots."""
+
     width: int
     scroll_width: int
     client_width: int
@@ -80,6 +82,8 @@ class Layout:
 
 @dataclass
 class Contrast:
+    """The lowest text contrast among the elements of one selector."""
+
     selector: str
     elements: int  # elements with text that were measured
     ratio: float  # the lowest ratio among them
@@ -88,6 +92,8 @@ class Contrast:
 
 @dataclass
 class Annotation:
+    """Where one annotation sits relative to its entry, at one width."""
+
     entry: str  # id of the enclosing entry ("" when outside any #ref- element)
     width: int
     text_bottom: float  # bottom of the entry's own text
@@ -102,6 +108,7 @@ class Annotation:
 
     @property
     def grouped(self) -> bool:
+        """Below its entry's own text and within its entry's column."""
         return (
             bool(self.entry)
             and bool(self.entry_text)
@@ -113,6 +120,8 @@ class Annotation:
 
 @dataclass
 class Click:
+    """A link clicked in the page, and where its target ended up."""
+
     href: str
     hash_after: str
     top: float  # target's bounding box in the viewport after the click
@@ -121,6 +130,7 @@ class Click:
 
     @property
     def ok(self) -> bool:
+        """The hash changed to the link's and the target is in the viewport."""
         return self.hash_after == self.href and self.bottom > 0 and self.top < self.viewport_height
 
 
@@ -158,6 +168,8 @@ class CardCheck:
 
 @dataclass
 class HtmlReport:
+    """What a reader meets in one HTML document (Chromium); ``findings`` says what is wrong."""
+
     path: Path
     lang: str = ""
     title: str = ""
@@ -183,6 +195,7 @@ class HtmlReport:
 
     @property
     def heading_jumps(self) -> list[str]:
+        """Each place where a heading level is skipped going down."""
         jumps, previous = [], 0
         for level, text in self.headings:
             if level > previous + 1:
@@ -192,6 +205,7 @@ class HtmlReport:
 
     @property
     def findings(self) -> list[str]:
+        """Every problem, as ``build/FILE: …`` lines."""
         where = display_path(self.path)
         out: list[str] = []
         if not self.lang:
@@ -249,6 +263,7 @@ def _js(name: str) -> str:
 
 
 def chromium_path() -> Path:
+    """The Chromium to drive: ``SCHOLARLY_BUILD_CHROMIUM`` or Debian's."""
     return Path(os.environ.get(CHROMIUM_ENV) or CHROMIUM)
 
 
@@ -498,12 +513,16 @@ def _overlap(a: Sequence[float], b: Sequence[float] | None) -> bool:
 
 @dataclass
 class PdfLink:
+    """A link annotation of a PDF page."""
+
     page: int
     dest: str  # named destination ("cite.ref-key", "figure.caption.3", …), or the URI
 
 
 @dataclass
 class PdfReport:
+    """What a reader meets in one PDF (poppler, pypdf); ``findings`` says what is wrong."""
+
     path: Path
     fonts: list[tuple[str, bool]] = field(default_factory=list)  # (name, embedded)
     info: dict[str, str] = field(default_factory=dict)
@@ -523,13 +542,16 @@ class PdfReport:
 
     @property
     def dangling_links(self) -> list[PdfLink]:
+        """Internal links whose destination does not exist."""
         return [link for link in self.internal_links if link.dest not in self.named_destinations]
 
     def links_to(self, prefix: str) -> list[PdfLink]:
+        """Internal links to destinations starting with ``prefix``."""
         return [link for link in self.internal_links if link.dest.startswith(prefix)]
 
     @property
     def findings(self) -> list[str]:
+        """Every problem, as ``build/FILE: …`` lines."""
         out: list[str] = []
         if not self.fonts:
             out.append("pdffonts lists no font")
@@ -590,6 +612,7 @@ def pdf_fonts(pdf: Path) -> list[tuple[str, bool]]:
 
 
 def pdf_info(pdf: Path) -> dict[str, str]:
+    """``pdfinfo``'s fields (Title, Author, …)."""
     info = {}
     for line in _run(["pdfinfo", "-enc", "UTF-8", str(pdf)]).splitlines():
         key, sep, value = line.partition(":")
@@ -599,6 +622,7 @@ def pdf_info(pdf: Path) -> dict[str, str]:
 
 
 def pdf_text(pdf: Path) -> str:
+    """The PDF's text, from ``pdftotext``."""
     return _run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"])
 
 
@@ -686,6 +710,7 @@ class _Headings(html.parser.HTMLParser):
 
 
 def html_headings(html_file: Path) -> list[tuple[int, str]]:
+    """(level, text) of every heading of an HTML file, in order."""
     parser = _Headings()
     parser.feed(html_file.read_text(encoding="utf-8"))
     return [(level, _plain(text)) for level, text in parser.headings]
