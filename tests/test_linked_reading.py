@@ -8,7 +8,7 @@ as a partial build (the annotated bibliography alone), and twice in two places (
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +25,7 @@ from scholarly_build.verification.readerview import (
     cross_document_links,
 )
 
-from .conftest import copy_mini, quiet_build
+from .conftest import CliResult, copy_mini, quiet_build
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -170,3 +170,28 @@ def test_citing_sections_follow_the_assembled_paper() -> None:
     }
     assert sections["b"][1].title == "Two x <b>"
     assert _literal("Two x <b> [@c]") == "Two x \\<b\\> \\[\\@c\\]"
+
+
+def test_note_opening_edit_rerenders_the_paper_html_for_its_card(tmp_path: Path) -> None:
+    """The paper's cards show each note's opening: editing it re-renders paper.html (the new words in its
+    card) and --explain names the note; editing the note's later paragraphs leaves the paper alone."""
+    root = copy_mini(tmp_path / "mini")
+    quiet_build(root, HTML_ONLY)
+    note = root / "bib/notes/gamma1999.md"
+    note.write_text(note.read_text().replace("Gamma's review sorts", "Gamma's survey sorts"))
+    report = quiet_build(root, BuildOptions(formats=("html",), explain=True))
+    assert sorted(report.rendered) == ["annotated-bibliography.html", "paper.html"]
+    assert "Gamma’s survey sorts" in _card_html((root / "build/paper.html").read_text(encoding="utf-8"))
+    note.write_text(note.read_text() + "\nA later paragraph.\n")
+    assert sorted(quiet_build(root, HTML_ONLY).rendered) == ["annotated-bibliography.html"]
+
+
+def test_explain_names_the_note_for_the_paper(tmp_path: Path, run_cli: Callable[..., CliResult]) -> None:
+    """`build --explain` says paper.html is rebuilt because the note changed (its card)."""
+    root = copy_mini(tmp_path / "mini")
+    quiet_build(root, HTML_ONLY)
+    note = root / "bib/notes/gamma1999.md"
+    note.write_text(note.read_text().replace("Gamma's review sorts", "Gamma's survey sorts"))
+    code, _, err = run_cli("--root", str(root), "build", "--formats", "html", "--explain", "--no-provision")
+    assert code == 0, err
+    assert "paper.html is rebuilt: bib/notes/gamma1999.md changed" in err

@@ -316,9 +316,16 @@ def _links(document: str, outputs: frozenset[str]) -> dict[str, Any]:
     return meta
 
 
+PREVIEW_SOURCE_WORDS = 60  # previews.lua shows 45 words; the rest absorbs markup cut in the middle
+
+
 def _opening_paragraph(body: str) -> str:
-    """A note body's first paragraph (filters/previews.lua cuts it to its opening words)."""
-    return re.split(r"\n\s*\n", body.strip(), maxsplit=1)[0]
+    """The opening of a note body's first paragraph, as Markdown (filters/previews.lua cuts it to 45 words).
+
+    Cut here too, so that editing a note beyond its opening words leaves the paper unchanged.
+    """
+    first = re.split(r"\n\s*\n", body.strip(), maxsplit=1)[0]
+    return " ".join(first.split()[:PREVIEW_SOURCE_WORDS])
 
 
 def paper_metadata(
