@@ -47,9 +47,10 @@ def explain(root: Path, **changes: object) -> tuple[list[str], list[str]]:
 
 
 def test_note_edit_explains_the_bibliography(project: Path) -> None:
-    """A changed note: the annotated bibliography is rebuilt because of that note, and nothing else is."""
+    """A note changed beyond its opening (a paragraph added): the annotated bibliography is rebuilt because of
+    that note, and nothing else is (the paper's citation cards show only the opening)."""
     note = project / "bib/notes/gamma1999.md"
-    note.write_text(note.read_text() + "An added sentence about Gamma.\n")
+    note.write_text(note.read_text() + "\nAn added sentence about Gamma.\n")
     lines, rendered = explain(project)
     assert rendered == ["annotated-bibliography.html"]
     assert len(lines) == 1
@@ -96,7 +97,7 @@ def test_first_build_has_no_previous_build(tmp_path: Path) -> None:
 def test_cli_flag(project: Path, run_cli: Callable[..., CliResult]) -> None:
     """`build --explain` on the command line prints the explanation and builds."""
     note = project / "bib/notes/alpha2018.md"
-    note.write_text(note.read_text() + "More on Alpha.\n")
+    note.write_text(note.read_text() + "\nMore on Alpha.\n")
     code, _, err = run_cli("--root", str(project), "build", "--formats", "html", "--explain", "--no-provision")
     assert code == 0, err
     assert "annotated-bibliography.html is rebuilt: bib/notes/alpha2018.md changed" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from scholarly_build.core.pandoc import run
@@ -18,3 +19,28 @@ def test_safety_filter_keeps_attribute_order() -> None:
     html = outs.pop()
     assert 'data-k1="1" data-k2="2" data-k3="3" data-k4="4" data-k5="5" data-k6="6"' in html
     assert "onclick" not in html
+
+
+PREVIEWS_DOC = """---
+annotation-previews:
+  b: "*Second* note, citing [@c] and <b>raw</b>."
+  a: "First note."
+  z: "Never cited."
+---
+Text [@a; @b].
+"""
+
+
+def test_previews_filter_makes_sorted_plain_text_cards_for_html_only() -> None:
+    """previews.lua: one hidden card Div per cited key, in key order, plain text (no emphasis, citation or
+    raw HTML from the note), the same bytes on every run; other formats carry none of it."""
+    args = ["-f", "markdown-raw_html", "-t", "html", "--wrap=none", "--lua-filter", str(FILTERS / "previews.lua")]
+    outs = {run(args, stdin=PREVIEWS_DOC).stdout for _ in range(4)}
+    assert len(outs) == 1
+    html = outs.pop()
+    cards = html[html.index('<div id="citation-cards" hidden') :]
+    assert re.findall(r'data-key="(\w)"', cards) == ["a", "b"]
+    assert "Second note, citing [@c] and &lt;b&gt;raw&lt;/b&gt;." in cards
+    assert "<em>" not in cards and "<b>" not in cards
+    latex = run(["-f", "markdown", "-t", "latex", "--lua-filter", str(FILTERS / "previews.lua")], stdin=PREVIEWS_DOC)
+    assert "First note" not in latex.stdout and "Second" not in latex.stdout

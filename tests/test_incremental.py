@@ -58,8 +58,9 @@ def test_section_edit_rerenders_only_the_paper(project: Path) -> None:
 
 
 def test_note_body_edit_rerenders_the_bibliography(project: Path) -> None:
-    """Editing a note's annotation re-renders both bibliography outputs (HTML and TeX+PDF), not the paper."""
-    append(project / "bib/notes/gamma1999.md", "An added sentence about Gamma.\n")
+    """Editing a note's annotation beyond its opening (a paragraph added) re-renders both bibliography outputs
+    (HTML and TeX+PDF), not the paper (whose citation cards show only the opening)."""
+    append(project / "bib/notes/gamma1999.md", "\nAn added sentence about Gamma.\n")
     report = quiet_build(project)
     assert (sorted(report.rendered), sorted(report.skipped)) == (BIBLIOGRAPHY, PAPER)
     assert "An added sentence about Gamma." in (project / "build/annotated-bibliography.html").read_text()

@@ -18,6 +18,7 @@ import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ from scholarly_build.core.pandoc import parse_markdown
 from scholarly_build.verification.readerview import (
     AXE_FAILING_IMPACTS,
     AXE_JS,
+    CARD_JS,
     CITATION_SAMPLE,
     DOCUMENTS,
     MIN_CONTRAST,
@@ -40,12 +42,13 @@ from scholarly_build.verification.readerview import (
     check_html,
     check_pdf,
     chromium,
+    cross_document_links,
     make_server,
     pdf_text,
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Page
 
 ROOT = Path(__file__).resolve().parents[1]
 AXE = ROOT / AXE_JS
@@ -447,3 +450,203 @@ def test_every_format_carries_the_whole_document(project: Path, browser: Browser
     assert len(paper.figures) == 3 and len(paper.tables) == 1
     drawn = pdf_inventory(project / "build" / "paper.pdf", paper).figures
     assert [f.drawn for f in drawn] == [True, True, True]
+
+
+# --- Linked reading: citation cards and links between the documents (issue 16) ---------
+
+
+@contextmanager
+def _offline_page(browser: Browser, path: Path, width: int) -> Iterator[tuple[Page, list[str]]]:
+    """``path`` opened from file:// at ``width`` px; any request for another file is refused and listed."""
+    url = path.resolve().as_uri()
+    outside: list[str] = []
+
+    def on_route(route: Any) -> None:
+        if route.request.url.startswith("data:") or route.request.url.split("#")[0] == url:
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context = browser.new_context(viewport={"width": width, "height": 812})
+    try:
+        context.route("**/*", on_route)
+        page = context.new_page()
+        page.goto(url, wait_until="load")
+        yield page, outside
+    finally:
+        context.close()
+
+
+def _note_opening(project: Path, key: str, words: int = 8) -> str:
+    """The first words of a note's annotation, read from the note itself (markup dropped)."""
+    body = (project / "bib" / "notes" / f"{key}.md").read_text().split("\n---\n", 1)[1]
+    text = re.sub(r"[*_`]", "", body).replace("'", "’")
+    return " ".join(text.split()[:words])
+
+
+def _tab_to_citation(page: Page, limit: int = 400) -> str:
+    """Press Tab from the top of the page until a citation link has focus; its href."""
+    page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }")
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        href = page.evaluate(
+            "() => { const a = document.activeElement;"
+            " return a && a.closest('.citation') && a.matches('a[href^=\"#ref-\"]') ? a.getAttribute('href') : ''; }"
+        )
+        if href:
+            return str(href)
+    raise AssertionError(f"no citation link reached after {limit} Tab presses")
+
+
+@needs_browser
+def test_citation_card_opens_from_the_keyboard(project: Path, browser: Browser) -> None:
+    """Tab to a citation: the card shows its reference and the opening of the note's annotation, Tab reaches
+    its link to the full annotation, and Escape closes it and gives focus back to the citation."""
+    with _offline_page(browser, project / "build" / "paper.html", 1280) as (page, outside):
+        href = _tab_to_citation(page)
+        key = href[len("#ref-") :]
+        state = page.evaluate(CARD_JS)
+        assert state["shown"], "no card when a citation has keyboard focus"
+        assert _note_opening(project, key) in state["text"]
+        entry = page.inner_text(f"#refs [id='ref-{key}']").split(".")[0]  # the entry's author, as formatted
+        assert entry and entry in state["text"]
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.activeElement.className") == "card-more"
+        more = page.evaluate("() => document.activeElement.getAttribute('href')")
+        assert more == f"annotated-bibliography.html{href}"
+        page.keyboard.press("Escape")
+        assert page.evaluate("() => document.getElementById('citation-card').hidden")
+        assert page.evaluate("() => document.activeElement.getAttribute('href')") == href
+        page.keyboard.press("Tab")  # on to the next link: a card opens again for the next citation, if it is one
+        assert outside == []
+
+
+@needs_browser
+def test_citation_card_does_not_cover_the_text_at_375_px(project: Path, browser: Browser) -> None:
+    """On a phone the card is a sheet at the bottom: the focused citation's line stays visible above it,
+    even for a citation near the bottom of the screen, and the page does not scroll sideways."""
+    with _offline_page(browser, project / "build" / "paper.html", 375) as (page, outside):
+        links = page.query_selector_all('.citation a[href^="#ref-"]')
+        assert len(links) > 20
+        for link in (links[0], links[len(links) // 2], links[-1]):
+            # The citation at the bottom edge of the screen, where a sheet would hide it.
+            link.evaluate("a => window.scrollTo(0, a.getBoundingClientRect().top + window.scrollY - 800)")
+            link.focus()
+            state = page.evaluate(CARD_JS)
+            assert state["shown"]
+            left, top, right, bottom = state["card"]
+            _c_left, c_top, _c_right, c_bottom = state["citation"]
+            assert c_bottom <= top or c_top >= bottom, f"card {state['card']} covers citation {state['citation']}"
+            assert 0 <= c_top and c_bottom <= 812, "the citation was scrolled out of view"
+            assert left >= 0 and right <= 375 and bottom <= 812 + 1
+            assert state["scrollWidth"] <= state["clientWidth"]
+            page.keyboard.press("Escape")
+        assert outside == []
+
+
+@needs_browser
+def test_reader_check_opens_cards_at_both_widths(html: dict[str, HtmlReport]) -> None:
+    """The reader check itself opens a card at 375 and 1280 px (and runs axe-core with it open)."""
+    cards = html["paper"].cards
+    assert [c.width for c in cards] == [375, 1280]
+    assert all(c.findings == [] for c in cards)
+    assert html["annotated-bibliography"].cards == []
+
+
+@needs_browser
+def test_reference_entries_link_to_their_annotations(project: Path, browser: Browser) -> None:
+    """Each entry of the paper's reference list links to its own entry in the annotated bibliography, and
+    following the link (file://) lands on that entry with its annotation."""
+    build = project / "build"
+    with _offline_page(browser, build / "paper.html", 1280) as (page, _outside):
+        links = page.eval_on_selector_all(
+            "#refs .csl-entry", "els => els.map(e => [e.id, (e.querySelector('a.annotation-link') || {}).href])"
+        )
+    notes = {p.stem for p in (project / "bib" / "notes").glob("*.md")}
+    assert len(links) > 40
+    for entry_id, href in links:
+        key = entry_id[len("ref-") :]
+        if key in notes:
+            assert href == (build / "annotated-bibliography.html").as_uri() + f"#{entry_id}", entry_id
+    key = links[len(links) // 2][0][len("ref-") :]
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto((build / "paper.html").as_uri())
+        page.click(f"[id='ref-{key}'] a.annotation-link")
+        page.wait_for_load_state("load")
+        assert page.url.endswith(f"annotated-bibliography.html#ref-{key}")
+        target = page.evaluate("() => { const e = document.getElementById(location.hash.slice(1)); "
+                               "const r = e.getBoundingClientRect(); return [e.className, e.innerText, r.top]; }")
+        assert "csl-entry" in target[0] and -2 <= target[2] < 812
+        assert _note_opening(project, key) in " ".join(target[1].split())
+    finally:
+        context.close()
+
+
+def _sections_citing(paper_html: Path) -> dict[str, list[str]]:
+    """From the rendered paper: for each key, the top-level sections whose text holds a citation of it."""
+    text = paper_html.read_text(encoding="utf-8")
+    found: dict[str, list[str]] = {}
+    parts = re.split(r'<section id="([^"]+)" class="level1', text)
+    for ident, body in zip(parts[1::2], parts[2::2], strict=True):
+        for key in re.findall(r'<a href="#ref-([^"]+)" role="doc-biblioref"', body):
+            if ident not in found.setdefault(key, []):
+                found[key].append(ident)
+    return found
+
+
+@needs_browser
+def test_annotations_list_where_the_paper_cites_them(project: Path, browser: Browser) -> None:
+    """Each annotated entry lists the paper's sections that cite it, in order, each linked to that section of
+    paper.html; the lists agree with the citations in the rendered paper, and the links resolve."""
+    build = project / "build"
+    expected = _sections_citing(build / "paper.html")
+    with _offline_page(browser, build / "annotated-bibliography.html", 1280) as (page, _outside):
+        listed = page.eval_on_selector_all(
+            "#refs .csl-entry",
+            "els => els.map(e => [e.id.slice(4), [...e.querySelectorAll('.cited-in a')].map(a => "
+            "[a.getAttribute('href'), a.textContent.replace(/\\s+/g, ' ')])])",
+        )
+    assert sum(1 for _key, links in listed if links) > 40
+    with _offline_page(browser, build / "paper.html", 1280) as (paper, _outside):
+        titles = dict(paper.eval_on_selector_all(
+            "section.level1", "els => els.map(s => [s.id, s.querySelector('h1').textContent.replace(/\\s+/g, ' ')])"
+        ))
+    for key, links in listed:
+        assert [href for href, _title in links] == [f"paper.html#{i}" for i in expected.get(key, [])], key
+        for href, title in links:
+            assert titles[href.split("#", 1)[1]] == title
+    assert cross_document_links(build) == []
+
+
+@needs_browser
+def test_documents_link_to_their_other_formats(project: Path, browser: Browser) -> None:
+    """At the top of each HTML document: its PDF (the paper: and its DOCX) and the other document."""
+    build = project / "build"
+    wanted = {
+        "paper": ["paper.pdf", "paper.docx", "annotated-bibliography.html"],
+        "annotated-bibliography": ["annotated-bibliography.pdf", "paper.html"],
+    }
+    for doc, files in wanted.items():
+        with _offline_page(browser, build / f"{doc}.html", 375) as (page, _outside):
+            hrefs = page.eval_on_selector_all(
+                "body > nav.other-formats a", "els => els.map(a => a.getAttribute('href'))"
+            )
+            top = page.eval_on_selector("body > nav.other-formats", "n => n.getBoundingClientRect().top")
+        assert hrefs == files
+        assert top < 100
+        assert all((build / f).is_file() for f in hrefs)
+
+
+@needs_browser
+def test_entry_index_is_compact_at_375_px(project: Path, browser: Browser) -> None:
+    """The annotated bibliography's list of 52 entries flows inline: far fewer rows than entries on a phone."""
+    with _offline_page(browser, project / "build" / "annotated-bibliography.html", 375) as (page, _outside):
+        rows = page.eval_on_selector_all(
+            "#entry-index li", "els => new Set(els.map(e => Math.round(e.getBoundingClientRect().top))).size"
+        )
+        items = page.eval_on_selector_all("#entry-index li", "els => els.length")
+    assert items == 52
+    assert rows <= items // 2

@@ -17,6 +17,7 @@ import jinja2
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
+from scholarly_build.checks.citations import all_cites, stringify
 from scholarly_build.core.limits import MAX_SECTION_BYTES
 from scholarly_build.core.problems import BuildFailed, Problem, Problems
 from scholarly_build.core.textfile import read_text
@@ -25,18 +26,38 @@ from scholarly_build.inputs.project import PACKAGE_TEMPLATES, Project, Theme, Wo
 
 PAPER_TEMPLATE = "paper.md.j2"
 BIBLIOGRAPHY_TEMPLATE = "annotated-bibliography.md.j2"
+PAPER_HTML = "paper.html"
+BIBLIOGRAPHY_HTML = "annotated-bibliography.html"
+# The links at the top of each HTML document: (label, file), shown when the build writes the file.
+OTHER_FORMATS = {
+    "paper": (("PDF", "paper.pdf"), ("Word (DOCX)", "paper.docx"), ("Annotated bibliography", BIBLIOGRAPHY_HTML)),
+    "annotated-bibliography": (("PDF", "annotated-bibliography.pdf"), ("The paper", PAPER_HTML)),
+}
+_SECTION_ID = re.compile(r"^[\w:.-]+$")
 
 
 @dataclass(frozen=True)
 class ComparisonRow:
+    """One theme of the comparison table: each compared work's claims on it."""
+
     theme: Theme
     cells: list[tuple[Work, list[Claim]]]
 
 
 @dataclass(frozen=True)
 class ThemeSources:
+    """One theme of the sources-by-theme appendix: the keys of the notes that carry it."""
+
     theme: Theme
     keys: list[str]
+
+
+@dataclass(frozen=True)
+class CitingSection:
+    """A section of the paper that cites a work: its identifier (the HTML anchor) and its title."""
+
+    ident: str
+    title: str
 
 
 def _cell(value: object) -> str:
@@ -45,7 +66,13 @@ def _cell(value: object) -> str:
 
 
 def _inline(value: object) -> str:
+    """One line: whitespace collapsed."""
     return re.sub(r"\s+", " ", str(value)).strip()
+
+
+def _literal(value: object) -> str:
+    """Markdown that reads back as exactly this text: every ASCII punctuation mark escaped."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", _inline(value))
 
 
 def _fenced(value: object) -> str:
@@ -76,6 +103,7 @@ def join_locators(locators: list[str]) -> str:
 
 
 def environment(project: Project) -> SandboxedEnvironment:
+    """The sandboxed Jinja environment over the project's templates, with the Markdown filters."""
     env = SandboxedEnvironment(
         # The project's templates/ first, then the engine's defaults (inputs/project.py resolve_templates).
         loader=jinja2.ChoiceLoader(
@@ -95,6 +123,7 @@ def environment(project: Project) -> SandboxedEnvironment:
     env.filters.update(
         cell=_cell,
         md=_inline,
+        literal=_literal,
         fenced=_fenced,
         locators=join_locators,
         theme_label=lambda t: labels.get(t, t),
@@ -104,6 +133,7 @@ def environment(project: Project) -> SandboxedEnvironment:
 
 
 def comparison_rows(project: Project, notes: dict[str, Note]) -> list[ComparisonRow]:
+    """The comparison table (theme x work) from the compared works' claims."""
     rows = []
     for theme in project.themes:
         cells = []
@@ -116,6 +146,7 @@ def comparison_rows(project: Project, notes: dict[str, Note]) -> list[Comparison
 
 
 def sources_by_theme(project: Project, notes: dict[str, Note]) -> list[ThemeSources]:
+    """For each theme, the sources (not the compared works) whose notes carry it."""
     works = set(project.work_keys)
     return [
         ThemeSources(theme, sorted(k for k, n in notes.items() if theme.id in n.themes and k not in works))
@@ -210,25 +241,118 @@ def assemble_paper(project: Project, notes: dict[str, Note], problems: Problems)
     return _render(env, PAPER_TEMPLATE, context, project), used
 
 
-def assemble_bibliography(project: Project, notes: dict[str, Note], csl_name: str) -> str:
+def assemble_bibliography(
+    project: Project,
+    notes: dict[str, Note],
+    csl_name: str,
+    cited_in: dict[str, list[CitingSection]] | None = None,
+) -> str:
+    """Return the annotated bibliography's Markdown; ``cited_in`` lists, per key, the paper's sections citing it."""
     env = environment(project)
     context = {
         "notes": [notes[k] for k in sorted(notes)],
         "works": list(project.works),
         "themes": list(project.themes),
         "csl_name": csl_name,
+        "cited_in": {k: (cited_in or {}).get(k, []) for k in sorted(notes)},
     }
     return _render(env, BIBLIOGRAPHY_TEMPLATE, context, project)
 
 
-def paper_metadata(project: Project) -> str:
-    return _metadata_yaml(dict(project.metadata))
+def citing_sections(ast: dict[str, Any] | None) -> dict[str, list[CitingSection]]:
+    """For each work the paper cites, its top-level sections that cite it, in reading order.
+
+    ``ast`` is pandoc's AST of the assembled paper (what the check parsed), so a citation
+    counts where it really stands, generated blocks included. Sections are the headings of
+    the highest level used; a section whose identifier is unusual is left out.
+    """
+    if not ast:
+        return {}
+    blocks = ast.get("blocks", [])
+    levels = [b["c"][0] for b in blocks if b.get("t") == "Header"]
+    top = min(levels, default=1)
+    found: dict[str, list[CitingSection]] = {}
+    current: CitingSection | None = None
+    for block in blocks:
+        if block.get("t") == "Header" and block["c"][0] == top:
+            ident = str(block["c"][1][0])
+            current = CitingSection(ident, stringify(block["c"][2])) if _SECTION_ID.match(ident) else None
+            continue
+        if current is None:
+            continue
+        for citation, _group, _nested in all_cites(block):
+            sections = found.setdefault(str(citation["citationId"]), [])
+            if current not in sections:
+                sections.append(current)
+    return found
 
 
-def bibliography_metadata(project: Project, keys: list[str]) -> str:
+def linked_outputs(documents: tuple[str, ...], formats: tuple[str, ...], tex_ok: bool) -> frozenset[str]:
+    """The files a build of ``documents`` in ``formats`` writes: what the HTML may link to.
+
+    ``documents`` are the build's names (``paper``, ``bibliography``). A link is made only to
+    a file this build produces, so a partial build never links to a file that may not exist.
+    """
+    stems = {"paper": "paper", "bibliography": "annotated-bibliography"}
+    files = set()
+    for document in documents:
+        stem = stems[document]
+        if "html" in formats:
+            files.add(f"{stem}.html")
+        if "pdf" in formats and tex_ok:
+            files.add(f"{stem}.pdf")
+        if document == "paper" and "docx" in formats:
+            files.add("paper.docx")
+    return frozenset(files)
+
+
+def _links(document: str, outputs: frozenset[str]) -> dict[str, Any]:
+    """Metadata for the HTML's links to the other outputs (filters/linked.lua, the HTML template)."""
+    meta: dict[str, Any] = {}
+    formats = [{"label": label, "href": f} for label, f in OTHER_FORMATS[document] if f in outputs]
+    if formats:
+        meta["other-formats"] = formats
+    if document == "paper" and BIBLIOGRAPHY_HTML in outputs:
+        meta["linked-bibliography"] = BIBLIOGRAPHY_HTML
+    if document == "annotated-bibliography" and PAPER_HTML in outputs:
+        meta["linked-paper"] = PAPER_HTML
+    return meta
+
+
+PREVIEW_SOURCE_WORDS = 60  # previews.lua shows 45 words; the rest absorbs markup cut in the middle
+
+
+def _opening_paragraph(body: str) -> str:
+    """The opening of a note body's first paragraph, as Markdown (filters/previews.lua cuts it to 45 words).
+
+    Cut here too, so that editing a note beyond its opening words leaves the paper unchanged.
+    """
+    first = re.split(r"\n\s*\n", body.strip(), maxsplit=1)[0]
+    return " ".join(first.split()[:PREVIEW_SOURCE_WORDS])
+
+
+def paper_metadata(
+    project: Project, notes: dict[str, Note] | None = None, outputs: frozenset[str] = frozenset()
+) -> str:
+    """The paper's pandoc metadata: the settings', plus the citation cards' data and links to ``outputs``.
+
+    ``annotation-previews`` carries each note's first paragraph as Markdown text: pandoc
+    renders it (raw HTML off), and filters/previews.lua flattens it to plain text before
+    citeproc, so a note can neither add citations nor markup to the paper.
+    """
+    meta = dict(project.metadata)
+    meta.update(_links("paper", outputs))
+    if notes:
+        meta["annotation-previews"] = {k: _opening_paragraph(notes[k].body) for k in sorted(notes)}
+    return _metadata_yaml(meta)
+
+
+def bibliography_metadata(project: Project, keys: list[str], outputs: frozenset[str] = frozenset()) -> str:
+    """The annotated bibliography's pandoc metadata: every key in ``nocite``, and links to ``outputs``."""
     meta = {k: v for k, v in project.metadata.items() if k in ("author", "date", "lang", "subject", "fontsize")}
     meta["title"] = "Annotated bibliography"
     meta["subtitle"] = str(project.metadata.get("title", ""))
     meta["nocite"] = ", ".join(f"@{k}" for k in keys)
     meta["reference-section-title"] = ""
+    meta.update(_links("annotated-bibliography", outputs))
     return _metadata_yaml(meta)

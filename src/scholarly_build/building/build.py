@@ -194,15 +194,20 @@ def _assemble(project: Project, options: BuildOptions, inputs: Inputs, csl: Path
     """Both documents' Markdown and metadata, written to build/assembled/ when they changed."""
     notes = inputs.notes or {}
     docs: dict[str, tuple[str, str]] = {}
+    # The HTML links to the other outputs this build writes (never to a file it may not have).
+    outputs = assemble.linked_outputs(
+        options.documents, options.formats, tools.latex_available(project.pdf_engine)
+    )
     if "paper" in options.documents:
         # Assembled once: what the check read is what is rendered.
         md = inputs.paper_markdown
         if md is None:  # no templates/paper.md.j2 (the check could not assemble); let assembly report it
             md, _ = assemble.assemble_paper(project, notes, Problems(project.root))
-        docs["paper"] = (md, assemble.paper_metadata(project))
+        docs["paper"] = (md, assemble.paper_metadata(project, notes, outputs))
     if "bibliography" in options.documents:
-        md = assemble.assemble_bibliography(project, notes, csl.stem)
-        docs["annotated-bibliography"] = (md, assemble.bibliography_metadata(project, sorted(notes)))
+        cited_in = assemble.citing_sections(inputs.paper_ast)  # from the AST the check parsed
+        md = assemble.assemble_bibliography(project, notes, csl.stem, cited_in)
+        docs["annotated-bibliography"] = (md, assemble.bibliography_metadata(project, sorted(notes), outputs))
     assembled = project.build_dir / "assembled"
     for name, (md, meta) in docs.items():
         for path, text in ((assembled / f"{name}.md", md), (assembled / f"{name}.meta.yaml", meta)):

@@ -122,7 +122,12 @@ def document_inputs(ctx: BuildContext, document: str) -> tuple[Input, ...]:
     figures = ctx.figures if document == "paper" else ()
     return (
         Input(f"build/assembled/{document}.md", (md,), (project.settings_path, *sections, *notes, *j2)),
-        Input(f"build/assembled/{document}.meta.yaml", (meta,), (project.settings_path,)),
+        # The paper's metadata carries each note's opening (its citation cards).
+        Input(
+            f"build/assembled/{document}.meta.yaml",
+            (meta,),
+            (project.settings_path, *(notes if document == "paper" else ())),
+        ),
         Input("templates/ (pandoc resources)", (ctx.resources,), _resource_files(project)),
         Input(_rel(project, ctx.csl, "the csl setting's style"), (ctx.csl.read_bytes(),)),
         Input("bibliography", (b"".join(p.read_bytes() for p in project.bibliography),), project.bibliography),

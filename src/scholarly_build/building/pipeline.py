@@ -7,6 +7,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from scholarly_build.assembly.assemble import assemble_paper, paper_metadata
 from scholarly_build.checks import rules as checks
@@ -15,7 +16,7 @@ from scholarly_build.checks.figurecaptions import check_figure_captions
 from scholarly_build.checks.quotecheck import SourceReport, run_source_checks
 from scholarly_build.core.fsutil import sha256_bytes, write_atomic
 from scholarly_build.core.limits import MAX_SECTION_BYTES
-from scholarly_build.core.pandoc import PandocError
+from scholarly_build.core.pandoc import PandocError, parse_markdown
 from scholarly_build.core.problems import BuildFailed, Problems
 from scholarly_build.core.safety import check_links
 from scholarly_build.core.textfile import read_text
@@ -35,6 +36,8 @@ class Inputs:
     # The paper as the templates assembled it while checking: the build renders this
     # very text, so the data passes assembly once (None when the check could not assemble).
     paper_markdown: str | None = None
+    # pandoc's AST of that text: where the paper really cites each work (the bibliography's "cited in").
+    paper_ast: dict[str, Any] | None = None
 
 
 def scan_citations(
@@ -263,10 +266,12 @@ def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> Non
     path = project.build_dir / "assembled" / "paper.md"
     seen = {c.key for c in inputs.citations}
     try:
-        cites, ids = scan_markdown(path, markdown, project.crossref_prefixes)
+        ast = parse_markdown(markdown)
+        cites, ids = scan_markdown(path, markdown, project.crossref_prefixes, ast=ast)
     except PandocError as exc:
         problems.error("parse", f"pandoc could not parse the assembled paper: {exc}", path=path, line=1, hint=exc.hint)
         return
+    inputs.paper_ast = ast
     # The template makes one `refs` (the bibliography); any other reserved id comes from a note's claim.
     own = next((i for i in reversed(ids) if i.ident == "refs"), None)  # the template's is the last
     for rid in ids:

@@ -62,8 +62,11 @@ def stringify(node: Any) -> str:
             return str(node["c"])
         if t in ("Space", "SoftBreak", "LineBreak"):
             return " "
+        if t in ("Code", "Math"):  # [attr or math type, text]: the text is what a reader sees
+            return str(node["c"][1])
         if t == "Quoted":
-            return "“" + stringify(node["c"][1]) + "”"
+            single = isinstance(node["c"][0], dict) and node["c"][0].get("t") == "SingleQuote"
+            return ("‘{}’" if single else "“{}”").format(stringify(node["c"][1]))
         if "c" in node:
             return stringify(node["c"])
     return ""
@@ -277,10 +280,14 @@ def find_citations(path: Path, text: str, crossref_prefixes: tuple[str, ...] = (
 
 
 def scan_markdown(
-    path: Path, text: str, crossref_prefixes: tuple[str, ...] = ()
+    path: Path, text: str, crossref_prefixes: tuple[str, ...] = (), ast: dict[str, Any] | None = None
 ) -> tuple[list[Citation], list[ReservedId]]:
-    """Citations (every ``Cite`` at any depth) and reserved identifiers of a Markdown text (one pandoc parse)."""
-    ast = parse_markdown(text)
+    """Citations (every ``Cite`` at any depth) and reserved identifiers of a Markdown text (one pandoc parse).
+
+    ``ast`` is ``text`` already parsed with :func:`parse_markdown`, when the caller keeps it for other uses.
+    """
+    if ast is None:
+        ast = parse_markdown(text)
     found: list[Citation] = []
     cursor: dict[str, int] = {}
     searchable = mask_code(text)

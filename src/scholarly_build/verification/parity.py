@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
+from scholarly_build.checks.citations import stringify
 from scholarly_build.core.pandoc import READER, pandoc_path
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 
 @dataclass(frozen=True)
 class FigureItem:
+    """A numbered figure: its caption, and whether its picture is drawn."""
+
     number: int
     caption: str
     drawn: bool = True
@@ -61,6 +64,8 @@ class FigureItem:
 
 @dataclass(frozen=True)
 class TableItem:
+    """A numbered table: its caption and how many cells it shows."""
+
     number: int
     caption: str
     cells: int
@@ -98,6 +103,7 @@ def norm(text: str) -> str:
 
 
 def opening(text: str, words: int = OPENING_WORDS) -> str:
+    """The first ``words`` words of ``text``, normalised: what must match for an annotation to count."""
     return " ".join(norm(text).split()[:words])
 
 
@@ -115,34 +121,18 @@ def _short(text: str, n: int = 32) -> str:
 # The reference inventory: pandoc's AST of the assembled Markdown
 
 
+def _visible(node: Any) -> Any:
+    """``node`` without footnotes and images: their text is not read where the node stands."""
+    if isinstance(node, list):
+        return [_visible(n) for n in node if not (isinstance(n, dict) and n.get("t") in ("Note", "Image"))]
+    if isinstance(node, dict):
+        return {k: _visible(v) for k, v in node.items()}
+    return node
+
+
 def _stringify(node: Any) -> str:
-    """Plain text of a pandoc JSON node (what ``pandoc.utils.stringify`` does)."""
-    out: list[str] = []
-
-    def walk(n: Any) -> None:
-        if isinstance(n, dict):
-            t = n.get("t")
-            if t == "Str":
-                out.append(n["c"])
-            elif t in ("Space", "SoftBreak", "LineBreak"):
-                out.append(" ")
-            elif t == "Cite":
-                walk(n["c"][1])
-            elif t == "Quoted":
-                mark = '"' if n["c"][0]["t"] == "DoubleQuote" else "'"
-                out.append(mark)
-                walk(n["c"][1])
-                out.append(mark)
-            elif t in ("Note", "Image"):
-                return
-            else:
-                walk(n.get("c"))
-        elif isinstance(n, list):
-            for x in n:
-                walk(x)
-
-    walk(node)
-    return norm("".join(out))
+    """Plain text of a pandoc JSON node as a reader sees it, normalised (see :func:`norm`)."""
+    return norm(stringify(_visible(node)))
 
 
 def _walk(node: Any) -> Iterable[dict[str, Any]]:
@@ -394,16 +384,25 @@ def _pdf_citation_links(reader: Any) -> Counter[str]:
     return counts
 
 
-def _pdf_outline(items: list[Any]) -> list[tuple[str, str]]:
-    """Every bookmark as (title, named destination or '') in reading order."""
-    out: list[tuple[str, str]] = []
-    for item in items:
+@dataclass(frozen=True)
+class Bookmark:
+    """One PDF bookmark: its depth (1 = top), title and named destination ('' when none)."""
+
+    level: int
+    title: str
+    dest: str
+
+
+def pdf_bookmarks(outline: list[Any], level: int = 1) -> list[Bookmark]:
+    """Every bookmark of a pypdf outline (``PdfReader.outline``), in reading order."""
+    out: list[Bookmark] = []
+    for item in outline:
         if isinstance(item, list):
-            out += _pdf_outline(item)
+            out += pdf_bookmarks(item, level + 1)
             continue
         action = item.node.get("/A") or {}
         dest = item.node.get("/Dest") or action.get("/D") or ""
-        out.append((norm(str(item.title)), dest if isinstance(dest, str) else ""))
+        out.append(Bookmark(level, str(item.title), dest if isinstance(dest, str) else ""))
     return out
 
 
@@ -413,7 +412,7 @@ def pdf_inventory(path: Path, expected: Inventory | None = None) -> Inventory:
 
     reader = PdfReader(path)
     pages = _pdf_pages_text(path)
-    outline = _pdf_outline(reader.outline)
+    outline = [(norm(b.title), b.dest) for b in pdf_bookmarks(reader.outline)]
     inv = Inventory(display_path(path), headings=[t for t, dest in outline if not dest.startswith("entry-")])
     entries = [t for t, dest in outline if dest.startswith("entry-")]
     inv.entry_index = entries or None
@@ -446,19 +445,44 @@ def pdf_inventory(path: Path, expected: Inventory | None = None) -> Inventory:
 def compare(expected: Inventory, got: Inventory) -> list[str]:
     """Findings for everything ``got`` lacks or adds relative to ``expected``."""
     where = got.label
+    out = _compare_headings(expected, got) + _compare_floats(expected, got) + _compare_citations(expected, got)
+    if expected.annotations:
+        have_notes = got.annotations or {}
+        lost_notes = [k for k, words in expected.annotations.items() if have_notes.get(k, "")[: len(words)] != words]
+        for key in lost_notes[:5]:
+            out.append(f"{where}: the annotation of {key} ('{expected.annotations[key]}…') is not under its entry")
+        if len(lost_notes) > 5:
+            out.append(f"{where}: … and {len(lost_notes) - 5} more annotations missing")
+    for pattern, what in PLACEHOLDERS:
+        m = pattern.search(got.text)
+        if m:
+            context = got.text[max(0, m.start() - 30) : m.end() + 10]
+            out.append(f"{where}: {what} in the text: '…{context}…'")
+    return out
+
+
+def _compare_headings(expected: Inventory, got: Inventory) -> list[str]:
+    """The same headings in the same order (an output may add its own 'References' or 'Contents')."""
+    if got.headings is None or expected.headings is None:
+        return []
+    extra_titles = {"References", "Contents"}
+    mine = [h for h in got.headings if h not in extra_titles or h in expected.headings]
+    if mine == expected.headings:
+        return []
+    missing = [h for h in expected.headings if h not in mine]
+    added = [h for h in mine if h not in expected.headings]
+    detail = (
+        (f"missing {', '.join(repr(h) for h in missing[:3])}" if missing else "")
+        + ("; " if missing and added else "")
+        + (f"unexpected {', '.join(repr(h) for h in added[:3])}" if added else "")
+    ) or "same headings in another order"
+    return [f"{got.label}: headings differ from the source: {detail}"]
+
+
+def _compare_floats(expected: Inventory, got: Inventory) -> list[str]:
+    """Each figure drawn with its caption, each table with all its cells."""
+    where = got.label
     out: list[str] = []
-    if got.headings is not None and expected.headings is not None:
-        extra_titles = {"References", "Contents"}
-        mine = [h for h in got.headings if h not in extra_titles or h in expected.headings]
-        if mine != expected.headings:
-            missing = [h for h in expected.headings if h not in mine]
-            added = [h for h in mine if h not in expected.headings]
-            detail = (
-                (f"missing {', '.join(repr(h) for h in missing[:3])}" if missing else "")
-                + ("; " if missing and added else "")
-                + (f"unexpected {', '.join(repr(h) for h in added[:3])}" if added else "")
-            ) or "same headings in another order"
-            out.append(f"{where}: headings differ from the source: {detail}")
     got_figs = {f.number: f for f in got.figures}
     for fig in expected.figures:
         label = f"figure {fig.number} '{_short(fig.caption)}'"
@@ -479,6 +503,13 @@ def compare(expected: Inventory, got: Inventory) -> list[str]:
             out.append(f"{where}: {label} is missing (no caption 'Table {table.number}')")
         elif have_t.cells != table.cells:
             out.append(f"{where}: {label} shows {have_t.cells} of its {table.cells} cells")
+    return out
+
+
+def _compare_citations(expected: Inventory, got: Inventory) -> list[str]:
+    """The same citations per key, and the same entries in the reference list."""
+    where = got.label
+    out: list[str] = []
     if got.citations is not None and expected.citations is not None and got.citations != expected.citations:
         lost = sorted(k for k in expected.citations if got.citations.get(k, 0) < expected.citations[k])
         extra = sorted(k for k in got.citations if got.citations[k] > expected.citations.get(k, 0))
@@ -499,18 +530,6 @@ def compare(expected: Inventory, got: Inventory) -> list[str]:
             )
         if extra_refs:
             out.append(f"{where}: reference list has entries nobody cites: {', '.join(extra_refs[:5])}")
-    if expected.annotations:
-        have_notes = got.annotations or {}
-        lost_notes = [k for k, words in expected.annotations.items() if have_notes.get(k, "")[: len(words)] != words]
-        for key in lost_notes[:5]:
-            out.append(f"{where}: the annotation of {key} ('{expected.annotations[key]}…') is not under its entry")
-        if len(lost_notes) > 5:
-            out.append(f"{where}: … and {len(lost_notes) - 5} more annotations missing")
-    for pattern, what in PLACEHOLDERS:
-        m = pattern.search(got.text)
-        if m:
-            context = got.text[max(0, m.start() - 30) : m.end() + 10]
-            out.append(f"{where}: {what} in the text: '…{context}…'")
     return out
 
 
@@ -535,6 +554,8 @@ def compare_entry_index(expected: Inventory, outputs: Sequence[Inventory]) -> li
 
 @dataclass
 class ParityReport:
+    """Parity findings, the outputs compared, and what could not be compared."""
+
     findings: list[str] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from scholarly_build.rendering.render import overfull_boxes
-from scholarly_build.verification.parity import ParityReport, check_parity, display_path
+from scholarly_build.verification.parity import ParityReport, check_parity, display_path, pdf_bookmarks
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -71,6 +71,8 @@ VIEWS = (("figure", "figure"), ("table", "table"), ("refs", "#refs"))
 
 @dataclass
 class Layout:
+    """The page at one viewport width: its scroll and client widths, what sticks out, its screenshots."""
+
     width: int
     scroll_width: int
     client_width: int
@@ -80,6 +82,8 @@ class Layout:
 
 @dataclass
 class Contrast:
+    """The lowest text contrast among the elements of one selector."""
+
     selector: str
     elements: int  # elements with text that were measured
     ratio: float  # the lowest ratio among them
@@ -88,6 +92,8 @@ class Contrast:
 
 @dataclass
 class Annotation:
+    """Where one annotation sits relative to its entry, at one width."""
+
     entry: str  # id of the enclosing entry ("" when outside any #ref- element)
     width: int
     text_bottom: float  # bottom of the entry's own text
@@ -102,6 +108,7 @@ class Annotation:
 
     @property
     def grouped(self) -> bool:
+        """Below its entry's own text and within its entry's column."""
         return (
             bool(self.entry)
             and bool(self.entry_text)
@@ -113,6 +120,8 @@ class Annotation:
 
 @dataclass
 class Click:
+    """A link clicked in the page, and where its target ended up."""
+
     href: str
     hash_after: str
     top: float  # target's bounding box in the viewport after the click
@@ -121,11 +130,46 @@ class Click:
 
     @property
     def ok(self) -> bool:
+        """The hash changed to the link's and the target is in the viewport."""
         return self.hash_after == self.href and self.bottom > 0 and self.top < self.viewport_height
 
 
 @dataclass
+class CardCheck:
+    """The citation card of one citation, opened from the keyboard at one viewport width."""
+
+    width: int
+    key: str
+    shown: bool  # visible after the citation got focus
+    shows_opening: bool  # the card's text holds the opening words of the work's annotation
+    more_link: str  # the card's link to the full annotation ('' when none)
+    covers_citation: bool  # the card overlaps the focused citation
+    scroll_width: int
+    client_width: int
+    closed_by_escape: bool
+
+    @property
+    def findings(self) -> list[str]:
+        """What is wrong with the card, for a reader."""
+        at = f"citation card of {self.key!r} at {self.width} px"
+        out = []
+        if not self.shown:
+            return [f"{at}: not shown when the citation has keyboard focus"]
+        if not self.shows_opening:
+            out.append(f"{at}: does not show the opening of the annotation")
+        if self.covers_citation:
+            out.append(f"{at}: covers the citation being read")
+        if self.scroll_width > self.client_width + 1:
+            out.append(f"{at}: the page scrolls sideways while it is open ({self.scroll_width} > {self.client_width})")
+        if not self.closed_by_escape:
+            out.append(f"{at}: Escape does not close it")
+        return out
+
+
+@dataclass
 class HtmlReport:
+    """What a reader meets in one HTML document (Chromium); ``findings`` says what is wrong."""
+
     path: Path
     lang: str = ""
     title: str = ""
@@ -147,9 +191,11 @@ class HtmlReport:
     external_requests: list[str] = field(default_factory=list)
     axe_version: str = ""
     axe_violations: list[dict[str, Any]] = field(default_factory=list)
+    cards: list[CardCheck] = field(default_factory=list)  # a citation card per width (paper.html)
 
     @property
     def heading_jumps(self) -> list[str]:
+        """Each place where a heading level is skipped going down."""
         jumps, previous = [], 0
         for level, text in self.headings:
             if level > previous + 1:
@@ -159,6 +205,7 @@ class HtmlReport:
 
     @property
     def findings(self) -> list[str]:
+        """Every problem, as ``build/FILE: …`` lines."""
         where = display_path(self.path)
         out: list[str] = []
         if not self.lang:
@@ -206,6 +253,7 @@ class HtmlReport:
                     f"axe-core {v['impact']} {v['id']} at {v['width']} px: {v['help']} "
                     f"({v['nodes']} element(s), e.g. {', '.join(v['targets'])})"
                 )
+        out += [f for card in self.cards for f in card.findings]
         return [f"{where}: {line}" for line in out]
 
 
@@ -215,6 +263,7 @@ def _js(name: str) -> str:
 
 
 def chromium_path() -> Path:
+    """The Chromium to drive: ``SCHOLARLY_BUILD_CHROMIUM`` or Debian's."""
     return Path(os.environ.get(CHROMIUM_ENV) or CHROMIUM)
 
 
@@ -256,6 +305,16 @@ _AXE_RUN_JS = _js("axe-run.js")
 
 
 _SCROLL_TO_JS = _js("scroll-to.js")
+
+CARD_JS = _js("card.js")  # the focused citation's card, as a reader sees it
+# A citation link that has a card: the first one, focused as a keyboard user reaches it.
+_FOCUS_CARD_CITATION_JS = """() => {
+  const keys = new Set([...document.querySelectorAll('#citation-cards .card-opening')].map(e => e.dataset.key));
+  const link = [...document.querySelectorAll('.citation a[href^="#ref-"]')]
+    .find(a => keys.has(decodeURIComponent(a.getAttribute('href').slice(5))));
+  if (link) link.focus();
+  return !!link;
+}"""
 
 
 def _sample(n: int, k: int) -> list[int]:
@@ -335,69 +394,117 @@ def check_html(
         page.on("pageerror", lambda e: report.console_errors.append(str(e)))
         page.on("request", lambda r: None if allowed(r.url) else external.append(r.url))
         page.goto(url, wait_until="load")
-
-        static = cast(dict[str, Any], page.evaluate(_STATIC_JS))
-        report.lang, report.title = static["lang"], static["title"]
-        report.headings = [(int(level), str(text)) for level, text in static["headings"]]
-        report.internal_links, report.missing_targets = int(static["internal"]), list(static["missing"])
-        report.images = list(static["images"])
-        report.entries, report.entries_without_annotation = int(static["entries"]), list(static["withoutAnnotation"])
-        if not any(True for _ in page.query_selector_all(".annotation")):
-            report.entries_without_annotation = []  # a plain reference list: nothing to annotate
-        for link in static["links"]:
-            if not link["text"]:
-                report.links_without_text.append(str(link["href"])[:80])
-            elif VAGUE_LINK_TEXT.match(link["text"]):
-                report.vague_links.append(f"{link['text']!r} -> {str(link['href'])[:80]}")
-        citations = cast(list[str], page.eval_on_selector_all('a[href^="#ref-"]', "els => els.map(e => e.hash)"))
-        report.citation_links, report.citation_targets = len(citations), len(set(citations))
-        report.contrast = [
-            Contrast(str(c["selector"]), int(c["elements"]), float(c["ratio"]), str(c["example"]))
-            for c in page.evaluate(_CONTRAST_JS, list(CONTRAST_SELECTORS))
-        ]
-
-        report.clicks["citation"] = _click_all(page, 'a[href^="#ref-"]', CITATION_SAMPLE)
-        report.clicks["toc"] = _click_all(page, 'nav#TOC a[href^="#"]')
-        report.clicks["crossref"] = _click_all(page, 'a[href^="#fig:"], a[href^="#tbl:"]')
-        report.clicks["backlink"] = _click_all(
-            page, 'a[role="doc-backlink"], a.footnote-back, a[href^="#citation-"]', CITATION_SAMPLE
-        )
-
+        _static_checks(page, report)
         for width in sorted(widths):
-            page.set_viewport_size({"width": width, "height": VIEWPORT_HEIGHT.get(width, 900)})
-            page.evaluate("window.scrollTo(0, 0)")
-            raw = cast(dict[str, Any], page.evaluate(_LAYOUT_JS))
-            layout = Layout(width, int(raw["scrollWidth"]), int(raw["clientWidth"]), list(raw["offenders"]))
-            for a in cast(list[dict[str, Any]], page.evaluate(_ANNOTATIONS_JS)):
-                report.annotations.append(
-                    Annotation(
-                        entry=str(a["entry"]),
-                        width=width,
-                        text_bottom=float(a["textBottom"]),
-                        top=float(a["top"]),
-                        left=float(a["left"]),
-                        right=float(a["right"]),
-                        entry_left=float(a["entryLeft"]),
-                        entry_right=float(a["entryRight"]),
-                        entry_text=str(a["entryText"]),
-                        paragraphs=int(a["paragraphs"]),
-                        column_left=float(a["columnLeft"]),
-                    )
-                )
-            if screenshots is not None:
-                layout.screenshots = _screenshots(page, screenshots, f"{path.stem}-{width}", full_page)
-            if axe_js is not None and axe_js.is_file():
-                if not report.axe_version:
-                    page.add_script_tag(path=str(axe_js))
-                    report.axe_version = str(page.evaluate("axe.version"))
-                for v in cast(list[dict[str, Any]], page.evaluate(_AXE_RUN_JS)):
-                    report.axe_violations.append({**v, "width": width})
-            report.layouts.append(layout)
+            _width_checks(page, report, width, screenshots, axe_js, full_page)
         page.close()
     finally:
         context.close()
     report.external_requests = sorted(set(external))
     return report
+
+
+def _static_checks(page: Page, report: HtmlReport) -> None:
+    """What does not depend on the width: language, headings, links, images, contrast, clicks."""
+    static = cast(dict[str, Any], page.evaluate(_STATIC_JS))
+    report.lang, report.title = static["lang"], static["title"]
+    report.headings = [(int(level), str(text)) for level, text in static["headings"]]
+    report.internal_links, report.missing_targets = int(static["internal"]), list(static["missing"])
+    report.images = list(static["images"])
+    report.entries, report.entries_without_annotation = int(static["entries"]), list(static["withoutAnnotation"])
+    if not any(True for _ in page.query_selector_all(".annotation")):
+        report.entries_without_annotation = []  # a plain reference list: nothing to annotate
+    for link in static["links"]:
+        if not link["text"]:
+            report.links_without_text.append(str(link["href"])[:80])
+        elif VAGUE_LINK_TEXT.match(link["text"]):
+            report.vague_links.append(f"{link['text']!r} -> {str(link['href'])[:80]}")
+    citations = cast(list[str], page.eval_on_selector_all('a[href^="#ref-"]', "els => els.map(e => e.hash)"))
+    report.citation_links, report.citation_targets = len(citations), len(set(citations))
+    report.contrast = [
+        Contrast(str(c["selector"]), int(c["elements"]), float(c["ratio"]), str(c["example"]))
+        for c in page.evaluate(_CONTRAST_JS, list(CONTRAST_SELECTORS))
+    ]
+    report.clicks["citation"] = _click_all(page, 'a[href^="#ref-"]', CITATION_SAMPLE)
+    report.clicks["toc"] = _click_all(page, 'nav#TOC a[href^="#"]')
+    report.clicks["crossref"] = _click_all(page, 'a[href^="#fig:"], a[href^="#tbl:"]')
+    report.clicks["backlink"] = _click_all(
+        page, 'a[role="doc-backlink"], a.footnote-back, a[href^="#citation-"]', CITATION_SAMPLE
+    )
+
+
+def _width_checks(
+    page: Page, report: HtmlReport, width: int, screenshots: Path | None, axe_js: Path | None, full_page: bool
+) -> None:
+    """At one viewport width: sideways scroll, annotations' placement, screenshots, axe-core, the card."""
+    page.set_viewport_size({"width": width, "height": VIEWPORT_HEIGHT.get(width, 900)})
+    page.evaluate("window.scrollTo(0, 0)")
+    raw = cast(dict[str, Any], page.evaluate(_LAYOUT_JS))
+    layout = Layout(width, int(raw["scrollWidth"]), int(raw["clientWidth"]), list(raw["offenders"]))
+    for a in cast(list[dict[str, Any]], page.evaluate(_ANNOTATIONS_JS)):
+        report.annotations.append(
+            Annotation(
+                entry=str(a["entry"]),
+                width=width,
+                text_bottom=float(a["textBottom"]),
+                top=float(a["top"]),
+                left=float(a["left"]),
+                right=float(a["right"]),
+                entry_left=float(a["entryLeft"]),
+                entry_right=float(a["entryRight"]),
+                entry_text=str(a["entryText"]),
+                paragraphs=int(a["paragraphs"]),
+                column_left=float(a["columnLeft"]),
+            )
+        )
+    if screenshots is not None:
+        layout.screenshots = _screenshots(page, screenshots, f"{report.path.stem}-{width}", full_page)
+    axe = axe_js is not None and axe_js.is_file()
+    if axe and axe_js is not None:
+        if not report.axe_version:
+            page.add_script_tag(path=str(axe_js))
+            report.axe_version = str(page.evaluate("axe.version"))
+        for v in cast(list[dict[str, Any]], page.evaluate(_AXE_RUN_JS)):
+            report.axe_violations.append({**v, "width": width})
+    card = check_card(page, width, report.axe_violations if axe else None)
+    if card is not None:
+        report.cards.append(card)
+    report.layouts.append(layout)
+
+
+def check_card(page: Page, width: int, axe_violations: list[dict[str, Any]] | None = None) -> CardCheck | None:
+    """Focus the first citation that has a card, read the card, press Escape; None without cards.
+
+    With ``axe_violations`` (axe-core loaded in the page), axe also runs while the card is open.
+    """
+    if page.query_selector("#citation-cards") is None or not page.evaluate(_FOCUS_CARD_CITATION_JS):
+        return None
+    state = cast(dict[str, Any], page.evaluate(CARD_JS))
+    if axe_violations is not None and state["shown"]:
+        for v in cast(list[dict[str, Any]], page.evaluate(_AXE_RUN_JS)):
+            axe_violations.append({**v, "width": width, "id": f"{v['id']} (card open)"})
+    page.keyboard.press("Escape")
+    closed = bool(page.evaluate("() => { const c = document.getElementById('citation-card'); return !c || c.hidden; }"))
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    opening = " ".join(str(state["opening"]).split()[:8])
+    return CardCheck(
+        width=width,
+        key=str(state["key"]),
+        shown=bool(state["shown"]),
+        shows_opening=bool(opening) and opening in str(state["text"]),
+        more_link=str(state["more"]),
+        covers_citation=bool(state["card"]) and _overlap(state["card"], state["citation"]),
+        scroll_width=int(state["scrollWidth"]),
+        client_width=int(state["clientWidth"]),
+        closed_by_escape=closed,
+    )
+
+
+def _overlap(a: Sequence[float], b: Sequence[float] | None) -> bool:
+    """Whether two boxes (left, top, right, bottom) intersect by more than a pixel."""
+    if b is None:
+        return False
+    return min(a[2], b[2]) - max(a[0], b[0]) > 1 and min(a[3], b[3]) - max(a[1], b[1]) > 1
 
 
 # ---------------------------------------------------------------------------
@@ -406,12 +513,16 @@ def check_html(
 
 @dataclass
 class PdfLink:
+    """A link annotation of a PDF page."""
+
     page: int
     dest: str  # named destination ("cite.ref-key", "figure.caption.3", …), or the URI
 
 
 @dataclass
 class PdfReport:
+    """What a reader meets in one PDF (poppler, pypdf); ``findings`` says what is wrong."""
+
     path: Path
     fonts: list[tuple[str, bool]] = field(default_factory=list)  # (name, embedded)
     info: dict[str, str] = field(default_factory=dict)
@@ -431,13 +542,16 @@ class PdfReport:
 
     @property
     def dangling_links(self) -> list[PdfLink]:
+        """Internal links whose destination does not exist."""
         return [link for link in self.internal_links if link.dest not in self.named_destinations]
 
     def links_to(self, prefix: str) -> list[PdfLink]:
+        """Internal links to destinations starting with ``prefix``."""
         return [link for link in self.internal_links if link.dest.startswith(prefix)]
 
     @property
     def findings(self) -> list[str]:
+        """Every problem, as ``build/FILE: …`` lines."""
         out: list[str] = []
         if not self.fonts:
             out.append("pdffonts lists no font")
@@ -498,6 +612,7 @@ def pdf_fonts(pdf: Path) -> list[tuple[str, bool]]:
 
 
 def pdf_info(pdf: Path) -> dict[str, str]:
+    """``pdfinfo``'s fields (Title, Author, …)."""
     info = {}
     for line in _run(["pdfinfo", "-enc", "UTF-8", str(pdf)]).splitlines():
         key, sep, value = line.partition(":")
@@ -507,6 +622,7 @@ def pdf_info(pdf: Path) -> dict[str, str]:
 
 
 def pdf_text(pdf: Path) -> str:
+    """The PDF's text, from ``pdftotext``."""
     return _run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"])
 
 
@@ -530,17 +646,11 @@ def pdf_outline(pdf: Path, depth: int = 2) -> list[tuple[int, str]]:
     """
     from pypdf import PdfReader
 
-    out: list[tuple[int, str]] = []
-
-    def walk(items: list[Any], level: int) -> None:
-        for item in items:
-            if isinstance(item, list):
-                walk(item, level + 1)
-            elif level <= depth and not str((item.node.get("/A") or {}).get("/D", "")).startswith("entry-"):
-                out.append((level, str(item.title)))
-
-    walk(PdfReader(pdf).outline, 1)
-    return out
+    return [
+        (b.level, b.title)
+        for b in pdf_bookmarks(PdfReader(pdf).outline)
+        if b.level <= depth and not b.dest.startswith("entry-")
+    ]
 
 
 def pdf_links(pdf: Path) -> tuple[list[PdfLink], list[PdfLink], set[str]]:
@@ -600,6 +710,7 @@ class _Headings(html.parser.HTMLParser):
 
 
 def html_headings(html_file: Path) -> list[tuple[int, str]]:
+    """(level, text) of every heading of an HTML file, in order."""
     parser = _Headings()
     parser.feed(html_file.read_text(encoding="utf-8"))
     return [(level, _plain(text)) for level, text in parser.headings]
@@ -681,19 +792,77 @@ def check_pdf(
 # Both documents
 
 
+class _Anchors(html.parser.HTMLParser):
+    """Every ``id`` and every ``<a href>`` of an HTML file."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if values.get("id"):
+            self.ids.add(str(values["id"]))
+        if tag == "a" and values.get("href"):
+            self.hrefs.append(str(values["href"]))
+
+
+def _anchors(path: Path) -> _Anchors:
+    parser = _Anchors()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def cross_document_links(build_dir: Path, documents: Sequence[str] = DOCUMENTS) -> list[str]:
+    """Findings for the relative links between the outputs in ``build_dir``.
+
+    Every link from one document's HTML to another file of the build (the other
+    document, a PDF, the DOCX) must name a file that is there and, when it names an
+    element of an HTML file (``annotated-bibliography.html#ref-KEY``), that element.
+    """
+    out: list[str] = []
+    parsed: dict[str, _Anchors] = {}
+
+    def anchors(name: str) -> _Anchors:
+        if name not in parsed:
+            parsed[name] = _anchors(build_dir / name)
+        return parsed[name]
+
+    for doc in documents:
+        source = build_dir / f"{doc}.html"
+        if not source.is_file():
+            continue
+        for href in sorted(set(anchors(source.name).hrefs)):
+            name, _, fragment = href.partition("#")
+            if not name or re.match(r"^[A-Za-z][\w+.-]*:", name) or name.startswith("/"):
+                continue  # in-page, absolute or another scheme: not a link between the outputs
+            where = f"{display_path(source)}: link to {href}"
+            if "/" in name or not (build_dir / name).is_file():
+                out.append(f"{where}: {name} is not in the build")
+            elif fragment and name.endswith(".html") and urllib.parse.unquote(fragment) not in anchors(name).ids:
+                out.append(f"{where}: {name} has no element with id {fragment!r}")
+    return out
+
+
 @dataclass
 class ReaderReport:
+    """Everything ``reader-check`` found in both documents, and what it could not check."""
+
     html: list[HtmlReport] = field(default_factory=list)
     pdf: list[PdfReport] = field(default_factory=list)
     parity: ParityReport = field(default_factory=ParityReport)  # every format carries the whole document
+    links: list[str] = field(default_factory=list)  # findings on the links between the outputs
     skipped: list[str] = field(default_factory=list)  # what could not be checked, and why
 
     @property
     def findings(self) -> list[str]:
+        """Every finding, HTML first."""
         return (
             [f for r in self.html for f in r.findings]
             + [f for r in self.pdf for f in r.findings]
             + self.parity.findings
+            + self.links
         )
 
 
@@ -711,56 +880,66 @@ def reader_check(
     A document whose output is missing is a finding: run the build first.
     """
     build_dir = root / "build"
-    shots = build_dir / "screenshots"
     report = ReaderReport()
     if axe_js is None and (root / AXE_JS).is_file():
         axe_js = root / AXE_JS
-    missing = [
+    report.skipped += [
         f"{display_path(build_dir / f'{d}.{ext}')}: missing (run the build first)"
         for d in DOCUMENTS
         for ext, wanted in (("html", html), ("pdf", pdf))
         if wanted and not (build_dir / f"{d}.{ext}").is_file()
     ]
-    if missing:
-        report.skipped += missing
     if html:
-        reason = browser_unavailable()
-        if reason:
-            report.skipped.append(f"HTML not checked: {reason}")
-        else:
-            with chromium() as browser:
-                for doc in DOCUMENTS:
-                    path = build_dir / f"{doc}.html"
-                    if path.is_file():
-                        progress(f"checking {display_path(path)} in Chromium")
-                        report.html.append(check_html(browser, path, shots, axe_js=axe_js))
-                formats = ("html", "docx", "pdf") if pdf and not tools_missing() else ("html",)
-                progress(f"comparing {', '.join(formats)} with the assembled source (parity)")
-                report.parity = check_parity(build_dir, DOCUMENTS, browser, formats)
+        _check_all_html(build_dir, report, axe_js, pdf, progress)
+        report.links = cross_document_links(build_dir)
     if pdf and tools_missing():
         report.skipped.append(
             f"PDF not checked: {', '.join(tools_missing())} missing (Debian: apt-get install poppler-utils)"
         )
     elif pdf:
-        for doc in DOCUMENTS:
-            path = build_dir / f"{doc}.pdf"
-            if path.is_file():
-                progress(f"checking {display_path(path)}")
-                report.pdf.append(
-                    check_pdf(
-                        path,
-                        source=build_dir / "assembled" / f"{doc}.md",
-                        html_file=build_dir / f"{doc}.html",
-                        log=latest_latex_log(build_dir, doc),
-                        tex=build_dir / f"{doc}.tex",
-                        screenshots=shots,
-                        threshold_pt=threshold_pt,
-                    )
-                )
+        _check_all_pdf(build_dir, report, threshold_pt, progress)
     if pdf and not html and not tools_missing():
         progress("comparing the PDF and DOCX with the assembled source (parity)")
         report.parity = check_parity(build_dir, DOCUMENTS, None, ("docx", "pdf"))
     return report
+
+
+def _check_all_html(
+    build_dir: Path, report: ReaderReport, axe_js: Path | None, pdf: bool, progress: Callable[[str], None]
+) -> None:
+    """Both HTML documents in Chromium, then parity of every format (the HTML read in the same browser)."""
+    reason = browser_unavailable()
+    if reason:
+        report.skipped.append(f"HTML not checked: {reason}")
+        return
+    with chromium() as browser:
+        for doc in DOCUMENTS:
+            path = build_dir / f"{doc}.html"
+            if path.is_file():
+                progress(f"checking {display_path(path)} in Chromium")
+                report.html.append(check_html(browser, path, build_dir / "screenshots", axe_js=axe_js))
+        formats = ("html", "docx", "pdf") if pdf and not tools_missing() else ("html",)
+        progress(f"comparing {', '.join(formats)} with the assembled source (parity)")
+        report.parity = check_parity(build_dir, DOCUMENTS, browser, formats)
+
+
+def _check_all_pdf(build_dir: Path, report: ReaderReport, threshold_pt: float, progress: Callable[[str], None]) -> None:
+    """Both PDFs with poppler and pypdf."""
+    for doc in DOCUMENTS:
+        path = build_dir / f"{doc}.pdf"
+        if path.is_file():
+            progress(f"checking {display_path(path)}")
+            report.pdf.append(
+                check_pdf(
+                    path,
+                    source=build_dir / "assembled" / f"{doc}.md",
+                    html_file=build_dir / f"{doc}.html",
+                    log=latest_latex_log(build_dir, doc),
+                    tex=build_dir / f"{doc}.tex",
+                    screenshots=build_dir / "screenshots",
+                    threshold_pt=threshold_pt,
+                )
+            )
 
 
 # ---------------------------------------------------------------------------

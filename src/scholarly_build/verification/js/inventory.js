@@ -27,5 +27,8 @@
     return { key: entry.id.replace(/^ref-/, ""), annotation: note ? text(note) : null };
   });
   const entryIndex = [...main.querySelectorAll("#entry-index a")].map((a) => text(a));
-  return { headings, figures, tables, citations, references, entryIndex, text: text(main) };
+  // The citation cards' data (hidden) and an open card are not the document's text.
+  const shown = main.cloneNode(true);
+  shown.querySelectorAll("#citation-cards, #citation-card").forEach((el) => el.remove());
+  return { headings, figures, tables, citations, references, entryIndex, text: text(shown) };
 }
