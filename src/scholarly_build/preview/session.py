@@ -62,7 +62,8 @@ class Preview:
 
     def _background_done(self, code: int, output: str) -> None:
         if code == 0:
-            self.console.print("[green]✓[/green] PDF, DOCX and TeX up to date", highlight=False)
+            last = output.strip().splitlines()[-1:] or ["done"]
+            self.console.print(f"[green]✓[/green] background build (PDF, DOCX, TeX): {last[0]}", highlight=False)
             return
         tail = "\n".join(output.strip().splitlines()[-30:])
         self._failed(tail or f"the background build exited with status {code}")
