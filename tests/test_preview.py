@@ -161,3 +161,34 @@ def _assert_build_is_a_normal_build(project: Path, tmp_path: Path, note_text: st
     theirs = {k: v for k, v in tree_hashes(reference / "build").items() if OUTPUTS.search(k) and "/" not in k}
     assert "annotated-bibliography.html" in ours
     assert ours == theirs
+
+
+def test_the_served_copy_gets_a_nonce_that_its_csp_accepts() -> None:
+    """A page with a Content-Security-Policy: the script's nonce is added to the policy of the served copy."""
+    from scholarly_build.preview.reload import inject
+
+    page = (
+        b'<html><head><meta http-equiv="Content-Security-Policy" '
+        b"content=\"default-src 'none'; style-src 'unsafe-inline'\" /></head><body><p>x</p></body></html>"
+    )
+    served = inject(page).decode()
+    nonce = re.search(r'<script nonce="([^"]+)">', served)
+    assert nonce, served
+    policy = re.search(r'content="([^"]*)"', served)
+    assert policy is not None
+    assert f"script-src 'nonce-{nonce.group(1)}'" in policy.group(1)
+    assert "default-src 'none'" in policy.group(1), "the rest of the policy stays as it was"
+    assert "connect-src 'self'" in policy.group(1)
+    assert served.index("<script") > served.index("<p>x</p>"), "the script goes at the end of the body"
+    assert inject(b"<html><body></body></html>").count(b"<script nonce=") == 1
+
+
+def test_a_save_rebuilds_the_html_it_feeds_first() -> None:
+    """A note shows in the bibliography first, a section only in the paper, settings in both."""
+    from scholarly_build.preview.scheduler import plan
+
+    assert plan({"bib/notes/alpha2018.md"}) == ("bibliography", "paper")
+    assert plan({"manuscript/sections/01-intro.md"}) == ("paper",)
+    assert plan({"figures/data/bars.csv"}) == ("paper",)
+    assert plan({"templates/annotated-bibliography.md.j2"}) == ("bibliography",)
+    assert plan({"manuscript/paper.yaml"}) == ("paper", "bibliography")

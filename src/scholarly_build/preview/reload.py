@@ -77,16 +77,21 @@ def widen_csp(policy: str, nonce: str) -> str:
     out = []
     for directive, name in zip(directives, names, strict=True):
         if name == "script-src":
-            directive += f" 'nonce-{nonce}'"
+            directive = _plus(directive, f"'nonce-{nonce}'")
         elif name == "connect-src":
-            directive += " 'self'"
+            directive = _plus(directive, "'self'")
         out.append(directive)
     if script_base == "default-src":
         base = directives[names.index("default-src")]
-        out.append("script-src" + base[len("default-src") :] + f" 'nonce-{nonce}'")
+        out.append(_plus("script-src" + base[len("default-src") :], f"'nonce-{nonce}'"))
     if "connect-src" not in names and "default-src" in names:
         out.append("connect-src 'self'")
     return "; ".join(out)
+
+
+def _plus(directive: str, source: str) -> str:
+    """``directive`` with ``source`` added ('none' goes: it must stand alone)."""
+    return " ".join([t for t in directive.split() if t.lower() != "'none'"] + [source])
 
 
 def inject(page: bytes) -> bytes:

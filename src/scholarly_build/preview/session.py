@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,7 @@ from types import FrameType
 from rich.console import Console
 
 from scholarly_build.building.build import BuildOptions, build
-from scholarly_build.core import limits
+from scholarly_build.core import limits, tools
 from scholarly_build.core.problems import BuildFailed, os_error_message
 from scholarly_build.preview import scheduler, watcher
 from scholarly_build.preview.reload import Hub
@@ -37,7 +38,12 @@ class Preview:
 
     def rebuild_html(self, documents: tuple[str, ...]) -> bool:
         """Rebuild the HTML of ``documents`` one by one, reloading each page as soon as it is done."""
-        self.background.cancel()  # it holds the build lock, and it is about to be stale anyway
+        started = time.monotonic()
+        if self.background.cancel():  # it holds the build lock, and it is about to be stale anyway
+            self.console.print(
+                f"[yellow]·[/yellow] cancelled the background build ({time.monotonic() - started:.2f} s)",
+                highlight=False,
+            )
         for document in documents:
             try:
                 report = build(self.root, BuildOptions(documents=(document,), formats=("html",)), self.console)
@@ -83,24 +89,30 @@ class Preview:
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops the preview the way Ctrl-C does (a KeyboardInterrupt in the main thread)."""
+def _stop_signals() -> Iterator[None]:
+    """Ctrl-C and SIGTERM both stop the preview (a KeyboardInterrupt in the main thread).
+
+    SIGINT is re-enabled even when the shell started us with it ignored (a background
+    job): the background build inherits it and is cancelled with it.
+    """
 
     def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous_term = signal.signal(signal.SIGTERM, handler)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def run_preview(root: Path, port: int, console: Console, ready: threading.Event | None = None) -> int:
     """Build, serve on 127.0.0.1:``port`` and rebuild on each save until interrupted; the exit code."""
     root = root.resolve()
     preview = Preview(root, console)
-    with _sigterm_as_interrupt():
+    with _stop_signals(), tools.versions_remembered():
         try:
             preview.rebuild_html(("paper", "bibliography"))
             try:
