@@ -113,7 +113,11 @@ def main() -> None:
             }
         finally:
             preview.stop()
-    rebuilt = [float(m.group(1)) for line in preview.lines if (m := re.search(r"rebuilt in ([\d.]+) s", line))]
+    breakdown = {
+        "in-process HTML build (check, assemble, render, record)": r"\.html rebuilt in ([\d.]+) s",
+        "  of which pandoc's HTML render": r"✓ [\w-]+\.html \(([\d.]+) s\)",
+        "cancelling the background PDF job": r"cancelled the background build \(([\d.]+) s\)",
+    }
     print(f"\nsave -> reloaded page in Chromium, median of {args.runs} edits ({os.cpu_count()} cores):")
     for document, times in results.items():
         median, target = statistics.median(times), TARGETS[document]
@@ -122,8 +126,12 @@ def main() -> None:
             f"  {edited:22} -> {document:28} median {median:.2f} s (min {min(times):.2f}, max {max(times):.2f}); "
             f"{median / target:.2f} × the {target:.1f} s target"
         )
-    if rebuilt:
-        print(f"  of which the in-process HTML builds: median {statistics.median(rebuilt):.2f} s")
+    print("where the time goes (medians over both documents, from what the preview printed):")
+    for label, pattern in breakdown.items():
+        values = [float(m.group(1)) for line in preview.lines if (m := re.search(pattern, line))]
+        if values:
+            print(f"  {label:56} {statistics.median(values):.2f} s ({len(values)}×)")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (other work on the machine counts)")
 
 
 if __name__ == "__main__":
