@@ -62,7 +62,7 @@ class Preview:
         return True
 
     def _failed(self, text: str) -> None:
-        self.console.print(f"[red]{text}[/red]", highlight=False)
+        self.console.print(text, style="red", markup=False, highlight=False)  # data, never markup
         self.console.print("[red]✗[/red] rebuild failed; the pages keep the last good build", highlight=False)
         self.hub.failed(text)
 
