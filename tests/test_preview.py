@@ -65,8 +65,8 @@ class Running:
                 ready.set()
         ready.set()
 
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
+    def stop(self, signum: int = signal.SIGINT) -> int:
+        self.proc.send_signal(signum)
         return self.proc.wait(timeout=60)
 
 
@@ -161,6 +161,28 @@ def _assert_build_is_a_normal_build(project: Path, tmp_path: Path, note_text: st
     theirs = {k: v for k, v in tree_hashes(reference / "build").items() if OUTPUTS.search(k) and "/" not in k}
     assert "annotated-bibliography.html" in ours
     assert ours == theirs
+
+
+def test_sigterm_during_the_background_pdf_job_stops_everything(project: Path, preview: Running) -> None:
+    """SIGTERM while the background build runs LaTeX: no process left, no partial file, the lock free."""
+    note = project / "bib" / "notes" / "alpha2018.md"
+    _edit_annotation(note, "ANNOTATION-alpha2018", "ANNOTATION-alpha2018 PREVIEWMARK-term")
+    background = f"--root {project} build --no-provision"
+    for _ in range(600):  # until the save's HTML is rebuilt and the background build has started again
+        lines = list(preview.lines)
+        saved = [i for i, line in enumerate(lines) if line.startswith("changed: bib/notes/alpha2018.md")]
+        rebuilt = saved and any("annotated-bibliography.html rebuilt" in line for line in lines[saved[0] :])
+        if rebuilt and any(background in p for p in _processes_using(project)):
+            break
+        threading.Event().wait(0.1)
+    assert any(background in p for p in _processes_using(project)), "\n".join(preview.lines)
+    assert preview.stop(signal.SIGTERM) == 0, "\n".join(preview.lines)
+    assert _processes_using(project) == [], "processes outlived the preview"
+    build_dir = project / "build"
+    assert [p for p in build_dir.rglob("*.tmp") if p.is_file()] == [], "partial files left in build/"
+    with (build_dir / ".lock").open("a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    assert "PREVIEWMARK-term" in (build_dir / "annotated-bibliography.html").read_text(encoding="utf-8")
 
 
 def test_the_served_copy_gets_a_nonce_that_its_csp_accepts() -> None:
