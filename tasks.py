@@ -24,6 +24,7 @@ from scholarly_build.cli import (
     InitOptions,
     NewNoteOptions,
     Options,
+    PreviewOptions,
     ReaderCheckOptions,
     ServeOptions,
 )
@@ -167,6 +168,18 @@ def serve(c: Context, port: int = 8000) -> None:
     _run(cli.cmd_serve, ServeOptions(port=port))
 
 
+@task(help={"port": "port on 127.0.0.1 (default 8000; 0: any free port)"})
+def preview(c: Context, port: int = 8000) -> None:
+    """Build, serve build/ on http://127.0.0.1:PORT/, rebuild on each save and reload the page (Ctrl-C to stop)."""
+    _run(cli.cmd_preview, PreviewOptions(port=port))
+
+
+@task(help={"runs": "edits per measurement (the median is reported)"})
+def bench_preview(c: Context, runs: int = 10) -> None:
+    """Benchmark: save -> reloaded page in Chromium for a note edit and a section edit (invoke preview)."""
+    c.run(f"{sys.executable} benchmarks/bench_preview.py --runs {runs}", pty=False)
+
+
 @task
 def clean(c: Context) -> None:
     """Remove build/."""
@@ -211,9 +224,9 @@ def init(
     _run(cli.cmd_init, options)
 
 
-@task(help={"interval": "seconds between checks for changes"})
-def watch(c: Context, interval: float = 1.0) -> None:
-    """Rebuild whenever an input changes (Ctrl-C to stop)."""
+@task
+def watch(c: Context) -> None:
+    """Rebuild whenever an input is saved (inotify; Ctrl-C to stop)."""
     from scholarly_build.watch import watch as run_watch
 
-    run_watch(interval)
+    run_watch()

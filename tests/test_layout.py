@@ -16,8 +16,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "scholarly_build"
 STAGES = ["core", "inputs", "checks", "assembly", "rendering", "building", "verification"]
-TOP = len(STAGES)  # cli.py, watch.py, __main__.py, newproject/
-ON_TOP = ["newproject"]  # subpackages beside cli.py: they may import every stage
+TOP = len(STAGES)  # cli.py, watch.py, __main__.py and the top-level subpackages
+ON_TOP = ["newproject", "preview"]  # subpackages beside cli.py: they may import every stage
 DATA_DIRS = ["templates"]  # package data, no Python: the default templates
 
 

@@ -1,4 +1,7 @@
-"""Command line: ``python -m scholarly_build {init,build,check,doctor,new-note,import-notes,reader-check,serve,clean}``.
+"""Command line: ``python -m scholarly_build COMMAND``, one ``cmd_*`` function per command.
+
+The commands: init, build, check, doctor, new-note, import-notes, reader-check,
+serve, preview, verify-reproducible, clean.
 
 Each command is a function ``cmd_*`` taking a frozen options dataclass and
 returning an exit code; :func:`main` parses argv into those options and
@@ -103,6 +106,12 @@ class ServeOptions(Options):
 
     port: int = 8000
 
+
+@dataclass(frozen=True)
+class PreviewOptions(Options):
+    """``preview``: the port on 127.0.0.1 the preview server listens on."""
+
+    port: int = 8000
 
 
 def cmd_check(args: CheckOptions) -> int:
@@ -354,6 +363,19 @@ def cmd_serve(args: ServeOptions) -> int:
     return 0
 
 
+def cmd_preview(args: PreviewOptions) -> int:
+    """Build what is stale, serve build/ with live reload, and rebuild on each save (Ctrl-C to stop)."""
+    from scholarly_build.core.safety import check_build_dir
+    from scholarly_build.inputs.project import load_project
+    from scholarly_build.preview.session import run_preview
+
+    root = Path(args.root).resolve()
+    load_project(root)  # a project that cannot be read stops here, with its path:line message
+    check_build_dir(root)  # never serve (or build into) a build/ that is a link
+    (root / "build").mkdir(exist_ok=True)
+    return run_preview(root, args.port, Console(stderr=True, soft_wrap=True))
+
+
 def cmd_clean(args: Options) -> int:
     """Remove ``build/`` under the build lock; never follows a ``build`` that is a symbolic link."""
     build_dir = Path(args.root).resolve() / "build"
@@ -412,6 +434,12 @@ def parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="serve build/ on http://127.0.0.1:PORT/ to read it in a browser")
     sv.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: any free port)")
     sv.set_defaults(func=cmd_serve, options=ServeOptions)
+
+    pv = sub.add_parser(
+        "preview", help="build, serve build/ on http://127.0.0.1:PORT/ and rebuild and reload the page on each save"
+    )
+    pv.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: any free port)")
+    pv.set_defaults(func=cmd_preview, options=PreviewOptions)
 
     k = sub.add_parser("clean", help="remove build/")
     k.set_defaults(func=cmd_clean, options=Options)

@@ -1,41 +1,33 @@
-"""`invoke watch`: rebuild when an input changes (polling; no extra dependency).
+"""`invoke watch`: a full build at the start and after each save of an input (inotify, via watchfiles).
 
-It compares the modification times of the files under the project's input
-folders once a second and runs the ordinary ``build`` command when any changed,
-so a watched build is exactly a normal one. It must not build anything itself,
-watch ``build/`` (its own outputs would trigger it again), or stop on a failed build.
+The same watcher as `invoke preview`, without the server and the reload: it
+runs the ordinary ``build`` command and prints what it prints. It must not
+build anything the ``build`` command would not.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from scholarly_build.cli import main
-
-WATCHED = ("manuscript", "bib", "templates", "figures")
-
-
-def _snapshot(root: Path) -> dict[str, float]:
-    snap = {}
-    for folder in WATCHED:
-        for path in (root / folder).rglob("*"):
-            if path.is_file():
-                snap[str(path)] = path.stat().st_mtime
-    return snap
+from scholarly_build import cli
+from scholarly_build.preview.watcher import WATCHED, changes
 
 
-def watch(interval: float = 1.0, root: Path = Path(".")) -> None:
-    """Build once, then again after each change seen at the next poll, until Ctrl-C."""
-    print(f"watching {', '.join(WATCHED)}; Ctrl-C to stop")
-    main(["build"])
-    last = _snapshot(root)
+def watch(root: Path = Path(".")) -> None:
+    """Build, then build again after each save under manuscript/, bib/, templates/ or figures/."""
+    print(f"watching {', '.join(WATCHED)}; Ctrl-C to stop", flush=True)
+    interrupted = 130  # what the command returns when Ctrl-C stopped a build
+    if _build(root) == interrupted:
+        return
     try:
-        while True:
-            time.sleep(interval)
-            now = _snapshot(root)
-            if now != last:
-                last = now
-                main(["build"])
+        for changed in changes(root):
+            print(f"changed: {', '.join(sorted(changed))}", flush=True)
+            if _build(root) == interrupted:
+                return
     except KeyboardInterrupt:
         print("stopped watching")
+
+
+def _build(root: Path) -> int:
+    """One ordinary build, through the same typed options as ``invoke build``."""
+    return cli.run(cli.cmd_build, cli.BuildCommandOptions(root=str(root)))

@@ -12,7 +12,8 @@ import os
 import platform
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import metadata
 
 from scholarly_build.core import pandoc
@@ -137,8 +138,35 @@ def texlive_release() -> str | None:
     return line
 
 
+# engine -> versions, while a long-running command (the preview) remembers them; None: probe every time.
+_remembered: dict[str, dict[str, str | None]] | None = None
+
+
+@contextmanager
+def versions_remembered() -> Iterator[None]:
+    """Within the block, :func:`versions` probes the tools once per engine (each probe runs 4 programs).
+
+    For a long-running process that builds again and again (`invoke preview`); the
+    tools do not change under it, and the manifest then costs nothing to rewrite.
+    """
+    global _remembered
+    outer, _remembered = _remembered, {} if _remembered is None else _remembered
+    try:
+        yield
+    finally:
+        _remembered = outer
+
+
 def versions(engine: str) -> dict[str, str | None]:
-    """Name -> version (None: missing) of every tool and Python package the build uses."""
+    """The version of every tool and Python package the outputs depend on (None: missing)."""
+    if _remembered is not None:
+        if engine not in _remembered:
+            _remembered[engine] = _probe_versions(engine)
+        return dict(_remembered[engine])
+    return _probe_versions(engine)
+
+
+def _probe_versions(engine: str) -> dict[str, str | None]:
     found: dict[str, str | None] = {
         "python": platform.python_version(),
         "pandoc": _pandoc_version_or_none(),

@@ -1,0 +1,74 @@
+"""The preview's HTTP server: ``build/`` as ``invoke serve`` serves it, plus the reload script and its events.
+
+It reuses the reader-view server (nothing outside ``build/``, no hidden files)
+and changes only what goes over the wire: an HTML page gets the reload script
+(:func:`reload.inject`), and ``/__preview/events`` streams the hub's news. It
+must never write into ``build/``.
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.parse
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from scholarly_build.preview.reload import EVENTS_PATH, Hub, inject
+from scholarly_build.verification.readerview import make_server
+
+
+def make_preview_server(build_dir: Path, port: int, hub: Hub) -> ThreadingHTTPServer:
+    """A server for ``build_dir`` on 127.0.0.1:``port`` (0: any free port) that injects the reload script."""
+    server = make_server(build_dir, port)
+    base: Any = server.RequestHandlerClass
+
+    class PreviewHandler(base):  # type: ignore[misc, valid-type]
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # the terminal shows the builds, not every request
+
+        def do_GET(self) -> None:
+            path = urllib.parse.urlsplit(self.path).path
+            if path == EVENTS_PATH:
+                self._events()
+                return
+            target = Path(self.translate_path(self.path))
+            if target.is_dir() and (target / "index.html").is_file():
+                target = target / "index.html"
+            if target.suffix.lower() in (".html", ".htm") and target.is_file() and self._allowed(str(target)):
+                self._page(target)
+                return
+            super().do_GET()
+
+        def _page(self, target: Path) -> None:
+            body = inject(target.read_bytes())
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _events(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            try:
+                for message in hub.stream():
+                    chunk = ": keep-alive\n\n" if message is None else f"data: {message}\n\n"
+                    self.wfile.write(chunk.encode())
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the page was closed or reloaded
+
+    server.RequestHandlerClass = PreviewHandler
+    server.daemon_threads = True  # open event streams never hold up the exit
+    return server
+
+
+def serve_in_background(server: ThreadingHTTPServer) -> threading.Thread:
+    """Run ``server`` in a daemon thread; ``server.shutdown()`` stops it."""
+    thread = threading.Thread(target=server.serve_forever, name="preview-server", daemon=True)
+    thread.start()
+    return thread
