@@ -23,7 +23,7 @@ def make_preview_server(build_dir: Path, port: int, hub: Hub) -> ThreadingHTTPSe
     server = make_server(build_dir, port)
     base: Any = server.RequestHandlerClass
 
-    class PreviewHandler(base):  # type: ignore[misc, valid-type]
+    class PreviewHandler(base):  # type: ignore[misc]
         def log_message(self, format: str, *args: Any) -> None:
             pass  # the terminal shows the builds, not every request
 
