@@ -64,15 +64,26 @@ class Problems:
     def __init__(self, root: Path | None = None) -> None:
         self._items: list[Problem] = []
         self.root = root
+        self._resolved_root: Path | None = None
+        # Each file is relativised once: a large bibliography yields thousands of findings per file.
+        self._names: dict[Path | str, str] = {}
 
     def _rel(self, path: Path | str | None) -> str:
         if path is None:
             return ""
+        name = self._names.get(path)
+        if name is None:
+            name = self._names[path] = self._relativise(path)
+        return name
+
+    def _relativise(self, path: Path | str) -> str:
         p = Path(path)
         if self.root is not None:
+            if self._resolved_root is None:
+                self._resolved_root = self.root.resolve()
             # Not resolve(): a symlink is reported under its own name, not its target's.
             try:
-                return str(Path(os.path.abspath(p)).relative_to(self.root.resolve()))
+                return str(Path(os.path.abspath(p)).relative_to(self._resolved_root))
             except ValueError:
                 pass
         return str(p)
