@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import cast
 
 from rich.console import Console
 
 from scholarly_build.assembly import assemble
 from scholarly_build.building import graph
 from scholarly_build.building.pipeline import Inputs, check_project
+from scholarly_build.building.schedule import Task, run_tasks
 from scholarly_build.core import limits, tools
 from scholarly_build.core.fsutil import build_lock, install_atomic, sha256_file, write_atomic
 from scholarly_build.core.problems import BuildFailed, Problems, os_error_message
@@ -23,7 +27,7 @@ from scholarly_build.core.safety import check_build_dir
 from scholarly_build.inputs.csl import resolve_csl
 from scholarly_build.inputs.project import Project
 from scholarly_build.rendering.biblatex_export import annotated_bib
-from scholarly_build.rendering.figures import build_figures
+from scholarly_build.rendering.figures import FigurePlan, plan_figures, run_figure
 from scholarly_build.rendering.render import RenderJob, digest_of, render_job
 
 # Used when the project is not a git checkout (documented in the README).
@@ -51,6 +55,9 @@ class BuildReport:
     figures_run: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     jobs: list[RenderJob] = field(default_factory=list)  # what was rendered (the bench replays them)
+    depends: dict[str, tuple[str, ...]] = field(default_factory=dict)  # each job: the jobs it waited for
+    started: list[str] = field(default_factory=list)  # the jobs (figures and renders) in the order they started
+    failed: list[str] = field(default_factory=list)  # the jobs that failed
     seconds: float = 0.0
 
 
@@ -97,7 +104,7 @@ def build(root: Path, options: BuildOptions, console: Console | None = None) -> 
 
 
 def _build_locked(project: Project, options: BuildOptions, console: Console) -> BuildReport:
-    """check -> assemble -> figures -> declare outputs -> render the stale ones -> record -> manifest."""
+    """check -> assemble -> declare outputs -> figures and stale renders, by dependency -> record -> manifest."""
     start = time.monotonic()
     report = BuildReport()
     inputs = _check(project, options, console, report)
@@ -112,12 +119,7 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
         f"[green]✓[/green] assembled {', '.join(docs)} ({len(notes)} notes, "
         f"{len(inputs.bib.entries)} entries, {len(inputs.citations)} citations)"
     )
-    with console.status("running figure scripts…"):
-        figures = build_figures(project, notes, env, state, report.figures_run)
-    for line in report.figures_run:
-        console.print(f"[green]✓[/green] {line}")
-    write_atomic(state_path, json.dumps(state, indent=1, sort_keys=True))
-
+    plans = plan_figures(project, notes, state)
     tex_ok = tools.latex_available(project.pdf_engine)
     citations = options.citations or project.citations
     ctx = graph.BuildContext(
@@ -125,12 +127,13 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
         documents=docs,
         csl=csl,
         resources=_resource_digest(project),
-        figures=tuple(p for f in figures for p in (f.png, f.pdf)),
+        figures=tuple(p for f in plans for p in (f.png, f.pdf)),
         epoch=epoch,
         formats=options.formats,
         tex_ok=tex_ok,
         citations=citations,
         biblatex_bib=_write_biblatex_bib(project, inputs) if citations == "biblatex" else None,
+        figure_digest=digest_of(*(x for f in plans for x in (f.png.name, f.pdf.name, f.digest))),
     )
     outputs = graph.declare_outputs(ctx)
     fresh = [graph.is_fresh(o, state) for o in outputs]
@@ -140,7 +143,10 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
         _explain(project, stale, state, options.force, console)
     jobs = [_render_job(o, ctx, env) for o in stale]
     report.jobs = jobs
-    failures, staged, failed_documents = _run_jobs(project, jobs, options.jobs, console)
+    failures, staged, failed_documents = _run_all(project, plans, jobs, options.jobs, state, report, console, env)
+    if any(name in report.failed for name in report.depends if name.startswith("figure ")):
+        # As when the figures ran first: a failed figure script stops the build and replaces no output.
+        raise BuildFailed("\n".join(f.render() for f in failures))
     _install(project, staged, failed_documents, {o.label: o for o in stale}, state, report, failures, console)
     for name in report.skipped:
         console.print(f"[dim]· {name} is up to date[/dim]")
@@ -251,38 +257,94 @@ def _render_job(output: graph.Output, ctx: graph.BuildContext, env: dict[str, st
 
 
 Staged = dict[str, list[tuple[RenderJob, list[tuple[Path, Path]], float]]]
+# Rough relative costs, for the order only: a TeX job (pandoc, then two or three engine
+# passes) takes several times a pandoc-only render or a figure script.
+_WEIGHT_TEX, _WEIGHT_OTHER = 4.0, 1.0
 
 
-def _run_jobs(
-    project: Project, jobs: list[RenderJob], workers: int, console: Console
+def schedule(plans: list[FigurePlan], jobs: list[RenderJob]) -> list[Task]:
+    """The build's tasks: each figure that must run, and each render, waiting only for what it reads.
+
+    A render waits for the figure scripts whose files it includes (the paper's); the
+    annotated bibliography includes no figure, so it starts at once.
+    """
+    tasks = [Task(f"figure {p.figure.id}", lambda: None, weight=_WEIGHT_OTHER) for p in plans if p.needs_run]
+    running = {p.png: f"figure {p.figure.id}" for p in plans if p.needs_run}
+    running.update({p.pdf: f"figure {p.figure.id}" for p in plans if p.needs_run})
+    for job in jobs:
+        after = tuple(dict.fromkeys(running[f] for f in job.figures if f in running))
+        weight = _WEIGHT_TEX if job.make_pdf and len(job.outputs) > 1 else _WEIGHT_OTHER
+        tasks.append(Task(job.name, lambda: None, after, weight))
+    return tasks
+
+
+@dataclass
+class _Results:
+    """What the scheduled jobs left: failures, each document's staged files, the documents that failed."""
+
+    project: Project
+    plans: dict[str, FigurePlan]  # task name -> figure
+    jobs: dict[str, RenderJob]  # task name -> render
+    state: dict[str, str]
+    report: BuildReport
+    console: Console
+    failures: list[BuildFailed] = field(default_factory=list)
+    staged: Staged = field(default_factory=dict)
+    failed_documents: set[str] = field(default_factory=set)
+
+    def done(self, name: str, result: object, error: BaseException | None) -> None:
+        """One job finished (called in the build's own thread, in completion order)."""
+        if error is not None:
+            if not isinstance(error, (BuildFailed, OSError)):
+                raise error
+            # OSError: the disk (full, read-only), not the input.
+            failed = error if isinstance(error, BuildFailed) else None
+            self.failures.append(failed or BuildFailed(os_error_message(error, self.project.root)))  # type: ignore[arg-type]
+            self.report.failed.append(name)
+            if name in self.jobs:
+                self.failed_documents.add(_document_of(self.jobs[name]))
+            self.console.print(f"[red]✗[/red] {name}")
+        elif name in self.plans:
+            self.state[f"figure:{self.plans[name].figure.id}"] = self.plans[name].digest
+            self.report.figures_run.append(name)
+            self.console.print(f"[green]✓[/green] {name}")
+        else:
+            job = self.jobs[name]
+            files, seconds = cast(tuple[list[tuple[Path, Path]], float], result)
+            self.staged.setdefault(_document_of(job), []).append((job, files, seconds))
+
+
+def _run_all(
+    project: Project,
+    plans: list[FigurePlan],
+    jobs: list[RenderJob],
+    workers: int,
+    state: dict[str, str],
+    report: BuildReport,
+    console: Console,
+    env: dict[str, str],
 ) -> tuple[list[BuildFailed], Staged, set[str]]:
-    """Render ``jobs`` in parallel into their work folders; nothing in build/ is replaced yet."""
-    failures: list[BuildFailed] = []
-    staged: Staged = {}
-    failed_documents: set[str] = set()
-    if not jobs:
-        return failures, staged, failed_documents
-    with (
-        console.status(f"rendering {len(jobs)} output group(s) on {workers} worker(s)…"),
-        ThreadPoolExecutor(max_workers=workers) as pool,
-    ):
-        futures = {pool.submit(_timed, job): job for job in jobs}
+    """Run the figure scripts and render ``jobs`` into their work folders; nothing in build/ is replaced yet."""
+    figures = {f"figure {p.figure.id}": p for p in plans}
+    results = _Results(project, figures, {job.name: job for job in jobs}, state, report, console)
+    runners: dict[str, Callable[[], object]] = {n: partial(run_figure, project, p, env) for n, p in figures.items()}
+    runners.update({job.name: partial(_timed, job) for job in jobs})
+    tasks = [dataclasses.replace(t, run=runners[t.name]) for t in schedule(plans, jobs)]
+    report.depends = {t.name: t.after for t in tasks}
+    if not tasks:
+        return results.failures, results.staged, results.failed_documents
+    with console.status(f"running {len(tasks)} job(s) on {workers} worker(s)…"):
         try:
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    files, seconds = future.result()
-                except (BuildFailed, OSError) as exc:  # OSError: the disk (full, read-only), not the input
-                    failed = exc if isinstance(exc, BuildFailed) else BuildFailed(os_error_message(exc, project.root))
-                    failures.append(failed)
-                    failed_documents.add(_document_of(job))
-                    console.print(f"[red]✗[/red] {job.name}")
-                    continue
-                staged.setdefault(_document_of(job), []).append((job, files, seconds))
-        except BaseException:
-            limits.kill_all()  # the tools run in process groups of their own
-            raise
-    return failures, staged, failed_documents
+            # The tools run in process groups of their own: an interrupt kills them whole.
+            outcome = run_tasks(tasks, workers, results.done, abort=limits.kill_all)
+        finally:
+            if report.figures_run:
+                write_atomic(project.build_dir / STATE_FILE, json.dumps(state, indent=1, sort_keys=True))
+    report.started = outcome.started
+    for name in outcome.skipped:  # a figure it includes failed
+        results.failed_documents.add(_document_of(results.jobs[name]))
+        console.print(f"[red]✗[/red] {name} (not rendered: a figure it includes failed)")
+    return results.failures, results.staged, results.failed_documents
 
 
 def _install(
