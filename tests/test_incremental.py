@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from scholarly_build.building.build import aux_cache_dir
+from scholarly_build.inputs.project import load_project
+
 from .conftest import CliResult, copy_mini, quiet_build, tree_hashes
 
 pytestmark = pytest.mark.integration
@@ -147,3 +150,21 @@ def test_builds_in_two_directories_are_identical(built_once: Path, built_mini: P
     second = {n: v for n, v in tree_hashes(built_mini / "build").items() if n in names}
     assert sorted(first) == sorted(names)
     assert first == second
+
+
+def test_edit_and_revert_gives_the_bytes_of_a_cold_build(project: Path, built_once: Path) -> None:
+    """TeX's kept auxiliary files save passes but never change the output: edit, rebuild, revert, rebuild."""
+    note = project / "bib/notes/gamma1999.md"
+    original = note.read_text()
+    note.write_text(original + "An added sentence about Gamma.\n")
+    quiet_build(project)
+    aux = aux_cache_dir(load_project(project), "annotated-bibliography-latex-citeproc")
+    assert (aux / "annotated-bibliography.aux").is_file()  # kept outside the project, for the next run
+    note.write_text(original)
+    report = quiet_build(project)
+    assert sorted(report.rendered) == BIBLIOGRAPHY
+    outputs = [name for name in tree_hashes(built_once / "build") if "/" not in name and not name.startswith(".")]
+    assert outputs
+    assert {n: tree_hashes(project / "build")[n] for n in outputs} == {
+        n: tree_hashes(built_once / "build")[n] for n in outputs
+    }

@@ -142,6 +142,10 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     if options.explain:
         _explain(project, stale, state, options.force, console)
     jobs = [_render_job(o, ctx, env) for o in stale]
+    if options.force:  # from scratch: no auxiliary file of an earlier run either
+        for job in jobs:
+            if job.aux_dir is not None:
+                shutil.rmtree(job.aux_dir, ignore_errors=True)
     report.jobs = jobs
     failures, staged, failed_documents = _run_all(project, plans, jobs, options.jobs, state, report, console, env)
     if any(name in report.failed for name in report.depends if name.startswith("figure ")):
@@ -253,7 +257,17 @@ def _render_job(output: graph.Output, ctx: graph.BuildContext, env: dict[str, st
         citations=method,
         crossref_prefixes=project.crossref_prefixes,
         latex_variables=output.latex_variables,
+        aux_dir=aux_cache_dir(project, f"{name}-{output.fmt}-{method}") if ctx.keep_aux else None,
     )
+
+
+def aux_cache_dir(project: Project, job: str) -> Path:
+    """Where a TeX job's auxiliary files wait for the next build: the user's cache, outside the project.
+
+    Never under ``build/``: a pull request can commit build/, and LaTeX reads its .aux as TeX.
+    """
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "scholarly-build" / "tex-aux" / digest_of(str(project.root))[:24] / job
 
 
 Staged = dict[str, list[tuple[RenderJob, list[tuple[Path, Path]], float]]]

@@ -113,6 +113,7 @@ class BuildContext:
     # Digest of each figure's file names and sources (script + data): known before the
     # scripts run, so every output is declared, and the renders scheduled, up front.
     figure_digest: str = ""
+    keep_aux: bool = True  # TeX jobs start from the previous run's auxiliary files (render.AUX_SUFFIXES)
 
 
 def document_inputs(ctx: BuildContext, document: str) -> tuple[Input, ...]:
