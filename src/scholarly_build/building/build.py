@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -58,6 +59,8 @@ class BuildReport:
     depends: dict[str, tuple[str, ...]] = field(default_factory=dict)  # each job: the jobs it waited for
     started: list[str] = field(default_factory=list)  # the jobs (figures and renders) in the order they started
     failed: list[str] = field(default_factory=list)  # the jobs that failed
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (the bench reads them)
+    job_seconds: dict[str, float] = field(default_factory=dict)  # seconds of each figure script and render
     seconds: float = 0.0
 
 
@@ -108,33 +111,21 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     start = time.monotonic()
     report = BuildReport()
     inputs = _check(project, options, console, report)
+    report.stages["check"] = time.monotonic() - start
     notes = inputs.notes or {}
     csl = resolve_csl(project.csl, project.root, project.settings_lines.get("csl", 0))
     epoch = source_date_epoch(project.root)
     env = {"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1", "TZ": "UTC", "LC_ALL": "C.UTF-8"}
-    state_path = project.build_dir / STATE_FILE
-    state = {} if options.force else _load_state(state_path)
+    state = {} if options.force else _load_state(project.build_dir / STATE_FILE)
     docs = _assemble(project, options, inputs, csl)
     console.print(
         f"[green]✓[/green] assembled {', '.join(docs)} ({len(notes)} notes, "
         f"{len(inputs.bib.entries)} entries, {len(inputs.citations)} citations)"
     )
+    report.stages["assembly"] = time.monotonic() - start - report.stages["check"]
+    mark = time.monotonic()
     plans = plan_figures(project, notes, state)
-    tex_ok = tools.latex_available(project.pdf_engine)
-    citations = options.citations or project.citations
-    ctx = graph.BuildContext(
-        project=project,
-        documents=docs,
-        csl=csl,
-        resources=_resource_digest(project),
-        figures=tuple(p for f in plans for p in (f.png, f.pdf)),
-        epoch=epoch,
-        formats=options.formats,
-        tex_ok=tex_ok,
-        citations=citations,
-        biblatex_bib=_write_biblatex_bib(project, inputs) if citations == "biblatex" else None,
-        figure_digest=digest_of(*(x for f in plans for x in (f.png.name, f.pdf.name, f.digest))),
-    )
+    ctx = _context(project, options, inputs, docs, csl, epoch, plans)
     outputs = graph.declare_outputs(ctx)
     fresh = [graph.is_fresh(o, state) for o in outputs]
     stale = [o for o, ok in zip(outputs, fresh, strict=True) if not ok]
@@ -147,24 +138,61 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
             if job.aux_dir is not None:
                 shutil.rmtree(job.aux_dir, ignore_errors=True)
     report.jobs = jobs
-    failures, staged, failed_documents = _run_all(project, plans, jobs, options.jobs, state, report, console, env)
+    report.stages["declare"] = time.monotonic() - mark
+    mark = time.monotonic()
+    probe = ThreadPoolExecutor(max_workers=1)
+    # Something will be rendered, so the manifest changes: ask the tools their versions meanwhile.
+    versions = probe.submit(tools.versions, project.pdf_engine) if jobs or any(p.needs_run for p in plans) else None
+    try:
+        failures, staged, failed_documents = _run_all(project, plans, jobs, options.jobs, state, report, console, env)
+    finally:
+        probe.shutdown(wait=False)
+    report.stages["jobs (wall)"] = time.monotonic() - mark
     if any(name in report.failed for name in report.depends if name.startswith("figure ")):
         # As when the figures ran first: a failed figure script stops the build and replaces no output.
         raise BuildFailed("\n".join(f.render() for f in failures))
+    mark = time.monotonic()
     _install(project, staged, failed_documents, {o.label: o for o in stale}, state, report, failures, console)
     for name in report.skipped:
         console.print(f"[dim]· {name} is up to date[/dim]")
     out_of_date = sorted(out.name for job in jobs if _document_of(job) in failed_documents for out in job.outputs)
     try:
-        write_manifest(project, inputs_files(project), env, csl, out_of_date)
+        write_manifest(project, inputs_files(project), env, csl, out_of_date, versions)
     except OSError as exc:
         # Reported after the render errors (which must not be lost behind it).
         failures.append(BuildFailed(os_error_message(exc, project.root)))
+    report.stages["install and manifest"] = time.monotonic() - mark
     report.seconds = time.monotonic() - start
     _raise_failures(failures, failed_documents)
-    if ("pdf" in options.formats) and not tex_ok:
+    if ("pdf" in options.formats) and not ctx.tex_ok:
         raise BuildFailed(tools.missing_tex_message(project.pdf_engine))
     return report
+
+
+def _context(
+    project: Project,
+    options: BuildOptions,
+    inputs: Inputs,
+    docs: dict[str, tuple[str, str]],
+    csl: Path,
+    epoch: int,
+    plans: list[FigurePlan],
+) -> graph.BuildContext:
+    """What the graph declares the outputs from."""
+    citations = options.citations or project.citations
+    return graph.BuildContext(
+        project=project,
+        documents=docs,
+        csl=csl,
+        resources=_resource_digest(project),
+        figures=tuple(p for f in plans for p in (f.png, f.pdf)),
+        epoch=epoch,
+        formats=options.formats,
+        tex_ok=tools.latex_available(project.pdf_engine),
+        citations=citations,
+        biblatex_bib=_write_biblatex_bib(project, inputs) if citations == "biblatex" else None,
+        figure_digest=digest_of(*(x for f in plans for x in (f.png.name, f.pdf.name, f.digest))),
+    )
 
 
 def _check(project: Project, options: BuildOptions, console: Console, report: BuildReport) -> Inputs:
@@ -319,12 +347,14 @@ class _Results:
                 self.failed_documents.add(_document_of(self.jobs[name]))
             self.console.print(f"[red]✗[/red] {name}")
         elif name in self.plans:
+            self.report.job_seconds[name] = cast(float, result)
             self.state[f"figure:{self.plans[name].figure.id}"] = self.plans[name].digest
             self.report.figures_run.append(name)
             self.console.print(f"[green]✓[/green] {name}")
         else:
             job = self.jobs[name]
             files, seconds = cast(tuple[list[tuple[Path, Path]], float], result)
+            self.report.job_seconds[name] = seconds
             self.staged.setdefault(_document_of(job), []).append((job, files, seconds))
 
 
@@ -341,7 +371,7 @@ def _run_all(
     """Run the figure scripts and render ``jobs`` into their work folders; nothing in build/ is replaced yet."""
     figures = {f"figure {p.figure.id}": p for p in plans}
     results = _Results(project, figures, {job.name: job for job in jobs}, state, report, console)
-    runners: dict[str, Callable[[], object]] = {n: partial(run_figure, project, p, env) for n, p in figures.items()}
+    runners: dict[str, Callable[[], object]] = {n: partial(_timed_figure, project, p, env) for n, p in figures.items()}
     runners.update({job.name: partial(_timed, job) for job in jobs})
     tasks = [dataclasses.replace(t, run=runners[t.name]) for t in schedule(plans, jobs)]
     report.depends = {t.name: t.after for t in tasks}
@@ -463,6 +493,12 @@ def _document_of(job: RenderJob) -> str:
     return job.outputs[0].stem
 
 
+def _timed_figure(project: Project, plan: FigurePlan, env: dict[str, str]) -> float:
+    t0 = time.monotonic()
+    run_figure(project, plan, env)
+    return time.monotonic() - t0
+
+
 def _timed(job: RenderJob) -> tuple[list[tuple[Path, Path]], float]:
     t0 = time.monotonic()
     files = render_job(job)
@@ -482,9 +518,17 @@ def inputs_files(project: Project) -> list[Path]:
 
 
 def write_manifest(
-    project: Project, inputs: list[Path], env: dict[str, str], csl: Path, out_of_date: list[str] | None = None
+    project: Project,
+    inputs: list[Path],
+    env: dict[str, str],
+    csl: Path,
+    out_of_date: list[str] | None = None,
+    tool_versions: Future[dict[str, str | None]] | None = None,
 ) -> None:
-    """Record inputs, tools and outputs; ``out_of_date`` names outputs a failed render left from an earlier build."""
+    """Record inputs, tools and outputs; ``out_of_date`` names outputs a failed render left from an earlier build.
+
+    ``tool_versions``: the versions, probed while the renders ran (else probed here).
+    """
     build_dir = project.build_dir
     existing = build_dir / "manifest.json"
     if existing.is_file():
@@ -512,7 +556,7 @@ def write_manifest(
         "source_date_epoch": int(env["SOURCE_DATE_EPOCH"]),
         "csl": csl.name,
         "inputs": {str(p.relative_to(project.root)): sha256_file(p) for p in inputs},
-        "tools": tools.versions(project.pdf_engine),
+        "tools": tool_versions.result() if tool_versions is not None else tools.versions(project.pdf_engine),
         "outputs": {p.name: sha256_file(p) for p in outputs},
     }
     if out_of_date:

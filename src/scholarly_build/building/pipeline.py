@@ -1,4 +1,10 @@
-"""Loading every input once and checking it: shared by `check` and `build`."""
+"""Loading every input once and checking it: shared by `check` and `build`.
+
+Every pandoc parse of a text (sections, notes, the assembled paper, the settings'
+metadata) is cached by content hash in ``build/.cache``, so a repeated check or a
+no-op build starts no pandoc. This module checks and assembles; it must not render
+or write outputs (``build.py`` does).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from pathlib import Path
 
 from scholarly_build.assembly.assemble import assemble_paper, paper_metadata
 from scholarly_build.checks import rules as checks
-from scholarly_build.checks.citations import Citation, ReservedId, find_citations, scan_markdown
+from scholarly_build.checks.citations import Citation, ReservedId, scan_markdown
 from scholarly_build.checks.figurecaptions import check_figure_captions
 from scholarly_build.checks.quotecheck import SourceReport, run_source_checks
 from scholarly_build.core.fsutil import sha256_bytes, write_atomic
@@ -250,7 +256,8 @@ def check_project(project: Project, problems: Problems, sources_dir: str | None 
 def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> None:
     """Citations the templates generate (comparison table, sources by theme) must resolve too.
 
-    The assembled paper is kept in ``inputs.paper_markdown`` for the build to render.
+    The assembled paper is kept in ``inputs.paper_markdown`` for the build to render. Its
+    pandoc scan is cached by content like the sections' (a no-op build parses nothing).
     """
     try:
         markdown, _ = assemble_paper(project, inputs.notes or {}, Problems(project.root))
@@ -261,13 +268,31 @@ def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> Non
         return
     inputs.paper_markdown = markdown
     path = project.build_dir / "assembled" / "paper.md"
+    cache_dir = project.build_dir / ".cache"
     seen = {c.key for c in inputs.citations}
     try:
-        cites, ids = scan_markdown(path, markdown, project.crossref_prefixes)
+        cites, ids = _scan_text(path, markdown, project.crossref_prefixes, cache_dir)
     except PandocError as exc:
         problems.error("parse", f"pandoc could not parse the assembled paper: {exc}", path=path, line=1, hint=exc.hint)
         return
-    # The template makes one `refs` (the bibliography); any other reserved id comes from a note's claim.
+    _report_assembled_ids(ids, path, problems)
+    _check_settings_citations(project, inputs, seen, problems, cache_dir)
+    for cite in cites:
+        if not cite.crossref and cite.key not in inputs.bib.entries and cite.key not in seen:
+            seen.add(cite.key)
+            problems.error(
+                "undefined-citation",
+                f"the assembled paper cites {cite.key!r}, which is in no .bib file",
+                path=path,
+                line=cite.line,
+                column=cite.column,
+                key=cite.key,
+                hint="a template or a note's claims generate this citation; fix the key there",
+            )
+
+
+def _report_assembled_ids(ids: list[ReservedId], path: Path, problems: Problems) -> None:
+    """The template makes one `refs` (the bibliography); any other reserved id comes from a note's claim."""
     own = next((i for i in reversed(ids) if i.ident == "refs"), None)  # the template's is the last
     for rid in ids:
         if rid is not own:
@@ -280,9 +305,15 @@ def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> Non
                 column=rid.column,
                 hint="a note's claim or stance (the comparison table) or a template defines it; rename it there",
             )
-    # The settings' title, abstract etc. are Markdown too (pandoc's --metadata-file renders them).
+
+
+def _check_settings_citations(
+    project: Project, inputs: Inputs, seen: set[str], problems: Problems, cache_dir: Path
+) -> None:
+    """The settings' title, abstract etc. are Markdown too (pandoc's --metadata-file renders them)."""
+    text = f"---\n{paper_metadata(project)}...\n"
     try:
-        meta_cites = find_citations(project.settings_path, f"---\n{paper_metadata(project)}...\n")
+        meta_cites, _ids = _scan_text(project.settings_path, text, (), cache_dir)  # as find_citations: no prefixes
     except PandocError:
         meta_cites = []
     settings_lines = project.settings_path.read_text(errors="replace").splitlines()
@@ -298,16 +329,4 @@ def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> Non
                 line=line,
                 key=cite.key,
                 hint="add an entry for it to the bibliography, or fix the key",
-            )
-    for cite in cites:
-        if not cite.crossref and cite.key not in inputs.bib.entries and cite.key not in seen:
-            seen.add(cite.key)
-            problems.error(
-                "undefined-citation",
-                f"the assembled paper cites {cite.key!r}, which is in no .bib file",
-                path=path,
-                line=cite.line,
-                column=cite.column,
-                key=cite.key,
-                hint="a template or a note's claims generate this citation; fix the key there",
             )
