@@ -168,3 +168,36 @@ def test_edit_and_revert_gives_the_bytes_of_a_cold_build(project: Path, built_on
     assert {n: tree_hashes(project / "build")[n] for n in outputs} == {
         n: tree_hashes(built_once / "build")[n] for n in outputs
     }
+
+
+def test_only_latex_auxiliary_files_are_restored(tmp_path: Path) -> None:
+    """From the aux cache only `<doc>.aux`-type regular files reach the work folder: no config file, no link."""
+    import dataclasses
+
+    from scholarly_build.rendering import render
+
+    aux, work = tmp_path / "aux", tmp_path / "work"
+    aux.mkdir()
+    work.mkdir()
+    (aux / "paper.aux").write_text("\\relax\n")
+    (aux / "latexmkrc").write_text("system('touch pwned');\n")
+    (aux / "biber.conf").write_text("<config/>\n")
+    (aux / "paper.bbl").write_text("stale\n")
+    (tmp_path / "secret").write_text("secret\n")
+    (aux / "paper.toc").symlink_to(tmp_path / "secret")
+    job = render.RenderJob(
+        name="paper.tex+paper.pdf", fmt="latex", markdown=tmp_path / "p.md", metadata=tmp_path / "m.yaml",
+        outputs=(tmp_path / "paper.tex", tmp_path / "paper.pdf"), work_dir=work, defaults_dir=tmp_path,
+        bibliography=(), csl=tmp_path / "s.csl", figures=(), pdf_engine="xelatex", fonts={}, env={}, digest="0" * 64,
+        aux_dir=aux,
+    )
+    render._restore_aux(job)
+    assert sorted(p.name for p in work.iterdir()) == ["paper.aux"]
+    render._restore_aux(dataclasses.replace(job, aux_dir=None))  # no cache: nothing, no error
+    assert build_is_never_the_aux_cache(tmp_path)
+
+
+def build_is_never_the_aux_cache(root: Path) -> bool:
+    """The aux cache of any project lies outside it (a pull request can commit build/)."""
+    mini = copy_mini(root / "mini")
+    return not aux_cache_dir(load_project(mini), "paper-latex-citeproc").resolve().is_relative_to(mini.resolve())

@@ -3,7 +3,7 @@
 Each render runs in its own work folder and returns the finished files; it must
 not install them (``building/build.py`` installs a document's outputs together).
 A TeX render starts in an emptied work folder. Only LaTeX's own auxiliary files of
-the previous run of the same document (``.aux``, ``.toc``, ``.bbl``, …; never a
+the previous run of the same document (``.aux``, ``.toc``, ``.out``, …; never a
 configuration file) are copied back in, and only from ``aux_dir``, a folder
 outside the project that a pull request cannot write: with them latexmk needs
 fewer passes after a small edit, and it still runs until they are stable.
@@ -49,9 +49,10 @@ class RenderJob:
     aux_dir: Path | None = None  # the previous run's auxiliary files (outside the project), or None
 
 
-# LaTeX's (and biber's) own records between passes: cross-references, contents, bookmarks,
-# the bibliography. Nothing that configures a tool (latexmkrc, biber.conf) is ever kept.
-AUX_SUFFIXES = (".aux", ".toc", ".out", ".lof", ".lot", ".bbl", ".bcf", ".run.xml")
+# LaTeX's own records between passes: cross-references, contents, bookmarks. Nothing that
+# configures a tool (latexmkrc, biber.conf) is ever kept, nor biber's .bbl/.bcf: without the
+# record latexmk keeps of them, a stale .bbl might be taken as current, so biber always runs.
+AUX_SUFFIXES = (".aux", ".toc", ".out", ".lof", ".lot")
 _AUX_MAX_BYTES = 64 * 1024 * 1024
 
 
