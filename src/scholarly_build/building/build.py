@@ -40,6 +40,8 @@ RECORD_FILE = ".cache/build-inputs.json"  # what --explain compares (not what de
 
 @dataclass
 class BuildOptions:
+    """What to build: documents, formats, --force, workers, citation method, --explain."""
+
     documents: tuple[str, ...] = DOCUMENTS
     formats: tuple[str, ...] = ("html", "latex", "pdf", "docx")
     force: bool = False
@@ -50,6 +52,8 @@ class BuildOptions:
 
 @dataclass
 class BuildReport:
+    """What a build did: rendered, skipped and kept outputs, figures run, jobs, their order and timings."""
+
     rendered: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # rendered, not installed: another output of its document failed
@@ -65,6 +69,7 @@ class BuildReport:
 
 
 def source_date_epoch(root: Path) -> int:
+    """``SOURCE_DATE_EPOCH`` from the environment, else the last commit's date, else a fixed date."""
     if "SOURCE_DATE_EPOCH" in os.environ:
         return int(os.environ["SOURCE_DATE_EPOCH"])
     try:
@@ -96,6 +101,7 @@ def _resource_digest(project: Project) -> str:
 
 
 def build(root: Path, options: BuildOptions, console: Console | None = None) -> BuildReport:
+    """Check, assemble and render what is stale under the build lock (the public entry point)."""
     console = console or Console(stderr=True, soft_wrap=True)
     project_root = root.resolve()
     from scholarly_build.inputs.project import load_project  # late: keeps `import build` cheap for tasks.py --list
@@ -132,12 +138,7 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     report.skipped = [o.label for o, ok in zip(outputs, fresh, strict=True) if ok]
     if options.explain:
         _explain(project, stale, state, options.force, console)
-    jobs = [_render_job(o, ctx, env) for o in stale]
-    if options.force:  # from scratch: no auxiliary file of an earlier run either
-        for job in jobs:
-            if job.aux_dir is not None:
-                shutil.rmtree(job.aux_dir, ignore_errors=True)
-    report.jobs = jobs
+    report.jobs = jobs = _render_jobs(stale, ctx, env, options.force)
     report.stages["declare"] = time.monotonic() - mark
     mark = time.monotonic()
     probe = ThreadPoolExecutor(max_workers=1)
@@ -256,6 +257,17 @@ def _explain(project: Project, stale: list[graph.Output], state: dict[str, str],
         reasons = graph.why_stale(output, state, recorded.get(output.label), previous, force, project.root)
         console.print(f"{output.label} is rebuilt: {'; '.join(reasons)}", highlight=False)
         console.print(f"  [dim]reads: {', '.join(i.name for i in output.inputs)}[/dim]", highlight=False)
+
+
+def _render_jobs(
+    stale: list[graph.Output], ctx: graph.BuildContext, env: dict[str, str], force: bool
+) -> list[RenderJob]:
+    """The renders of the stale outputs; with ``force`` from scratch: no auxiliary file of an earlier run."""
+    jobs = [_render_job(o, ctx, env) for o in stale]
+    for job in jobs if force else []:
+        if job.aux_dir is not None:
+            shutil.rmtree(job.aux_dir, ignore_errors=True)
+    return jobs
 
 
 def _render_job(output: graph.Output, ctx: graph.BuildContext, env: dict[str, str]) -> RenderJob:
@@ -506,6 +518,7 @@ def _timed(job: RenderJob) -> tuple[list[tuple[Path, Path]], float]:
 
 
 def inputs_files(project: Project) -> list[Path]:
+    """Every input file the manifest hashes: settings, .bib files, notes, sections, templates, figures."""
     files = [project.settings_path, *project.bibliography]
     files += sorted(project.notes_dir.glob("*.md"))
     files += [project.sections_dir / s.path for s in project.sections if s.path is not None]

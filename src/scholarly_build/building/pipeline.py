@@ -33,6 +33,8 @@ from scholarly_build.inputs.project import Project
 
 @dataclass
 class Inputs:
+    """Everything the check loaded, passed on to the build so nothing is read twice."""
+
     bib: Bibliography
     notes: dict[str, Note] | None
     citations: list[Citation]
@@ -85,6 +87,7 @@ def _scan_text(
 
 
 def report_reserved(ids: list[ReservedId], problems: Problems, path: Path, line_offset: int = 0) -> None:
+    """Report identifiers the build reserves (``refs``, ``ref-KEY``) found in a text."""
     for rid in ids:
         problems.error(
             "reserved-id",
@@ -119,6 +122,7 @@ def check_note_text(
     """What the annotated bibliography renders of each note (body, `uses.how`) is checked like a section."""
 
     def one(note: Note) -> None:
+        """Check one note's rendered text (body and each ``how``) in one pandoc parse."""
         # One parse per note: the body, then each `how` as its own paragraph.
         parts = [(note.body, note.body_line, True)] + [(u.how, u.line, False) for u in note.uses]
         starts: list[tuple[int, int, bool]] = []  # (first line in the joined text, line in the note, body?)
@@ -131,6 +135,7 @@ def check_note_text(
         joined = "\n\n".join(chunks)
 
         def where(line: int) -> int:
+            """The note's line for a line of the joined text."""
             line = max(line, 1)
             first, at, is_body = max((s for s in starts if s[0] <= line), key=lambda s: s[0])
             return at + (line - first) if is_body else at
@@ -174,6 +179,7 @@ def load_and_check(
     max_words: int = 200,
     prefixes: tuple[str, ...] = ("fig:", "tbl:", "eq:", "sec:"),
 ) -> Inputs:
+    """Load the bibliography, notes and manuscripts' citations and run every rule on them."""
     # Citation scanning runs in pandoc processes, so it overlaps the pybtex parse.
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(scan_citations, manuscripts, prefixes, problems, cache_dir)

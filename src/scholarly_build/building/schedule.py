@@ -50,6 +50,7 @@ def priorities(tasks: Sequence[Task]) -> dict[str, float]:
     rank: dict[str, float] = {}
 
     def chain(name: str, seen: frozenset[str]) -> float:
+        """The critical-path length of ``name`` (a cycle is an error)."""
         if name in seen:
             raise ValueError(f"tasks wait for each other: {name!r}")
         if name not in rank:

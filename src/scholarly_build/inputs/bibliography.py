@@ -29,6 +29,8 @@ LowLevelParser.NAME = Pattern(r"[^\s\"#%'(),={}0-9][^\s\"#%'(),={}]*", "a valid 
 
 @dataclass
 class BibEntry:
+    """One parsed entry: fields and names as pybtex read them, with the lines they were written on."""
+
     key: str
     type: str
     fields: dict[str, str]
@@ -38,10 +40,12 @@ class BibEntry:
     field_lines: dict[str, int] = field(default_factory=dict)
 
     def line_of(self, name: str) -> int:
+        """The line field ``name`` was written on (the entry's line if it is not there)."""
         return self.field_lines.get(name, self.line)
 
     @property
     def year(self) -> str | None:
+        """The year, from ``year`` or the start of ``date``."""
         if "year" in self.fields:
             return self.fields["year"].strip()
         date = self.fields.get("date", "").strip()
@@ -49,12 +53,15 @@ class BibEntry:
 
     @property
     def family_names(self) -> list[str]:
+        """The authors' (else editors') family names."""
         people = self.persons.get("author") or self.persons.get("editor") or []
         return [p.split(",")[0].strip() for p in people]
 
 
 @dataclass
 class Bibliography:
+    """Every entry of every .bib file by key, the files read and the @string macros defined."""
+
     entries: dict[str, BibEntry] = field(default_factory=dict)  # key as written -> entry
     files: list[Path] = field(default_factory=list)
     strings: dict[str, tuple[Path, int]] = field(default_factory=dict)

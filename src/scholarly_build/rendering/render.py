@@ -213,6 +213,7 @@ PRETEX = {"xelatex": None, "lualatex": f"\\directlua{{dofile([[{LUA_SANDBOX_NAME
 
 
 def latexmk_command(tex_name: str, engine: str) -> list[str]:
+    """The latexmk command line: no rc files, no shell escape, biber without its config file."""
     flag = {"xelatex": "-xelatex", "lualatex": "-lualatex"}[engine]
     return [
         "latexmk",
@@ -236,6 +237,7 @@ def latexmk_command(tex_name: str, engine: str) -> list[str]:
 
 
 def latexmk(tex: Path, engine: str, env: dict[str, str]) -> Path:
+    """Run latexmk in the TeX file's folder (with TeX's limits); return the PDF or raise BuildFailed."""
     cmd = latexmk_command(tex.name, engine)
     if engine == "lualatex":
         shutil.copyfile(LUA_SANDBOX, tex.parent / LUA_SANDBOX_NAME)
@@ -281,4 +283,5 @@ def overfull_boxes(log: Path, threshold_pt: float) -> list[str]:
 
 
 def digest_of(*parts: bytes | str) -> str:
+    """sha256 of the parts, NUL-separated (strings as UTF-8)."""
     return sha256_bytes(b"\0".join(p.encode() if isinstance(p, str) else p for p in parts))
