@@ -6,6 +6,7 @@ main file): macros defined in earlier files are visible in later ones.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -132,6 +133,8 @@ def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tu
             entries.append((key, entry.type.lower(), {k.lower(): str(v) for k, v in entry.fields.items()}, persons))
         current = {str(k): str(v) for k, v in parser.macros.items()}
         del data, parser
+        if not gc.isenabled():  # the check pauses the collector: free this batch's cycles now
+            gc.collect()
     out_macros = current
     result = (_FileResult(scan, entries, errors), out_macros)
     if cache is not None and len(text) <= _CACHE_MAX_BYTES:
