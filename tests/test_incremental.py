@@ -78,6 +78,14 @@ def test_figure_data_edit_reruns_the_figure(project: Path) -> None:
     assert (project / "build/figures/bars.png").read_bytes() != before
 
 
+def test_figure_rerun_with_the_same_picture_renders_nothing(project: Path) -> None:
+    """A figure script edited without changing its picture re-runs; the paper that includes it is not re-rendered."""
+    append(project / "figures/bars.py", "\n# a comment changes the script, not the picture\n")
+    report = quiet_build(project)
+    assert (report.figures_run, report.rendered, sorted(report.skipped)) == (
+        ["figure bars"], [], sorted(PAPER + BIBLIOGRAPHY))
+
+
 def test_deleted_output_is_rebuilt(project: Path) -> None:
     """An output removed from build/ is rendered again even though no input changed."""
     (project / "build/paper.html").unlink()

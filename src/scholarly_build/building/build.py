@@ -134,26 +134,25 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     ctx = _context(project, options, inputs, docs, csl, epoch, plans)
     outputs = graph.declare_outputs(ctx)
     fresh = [graph.is_fresh(o, state) for o in outputs]
-    stale = [o for o, ok in zip(outputs, fresh, strict=True) if not ok]
-    report.skipped = [o.label for o, ok in zip(outputs, fresh, strict=True) if ok]
+    # A figure script about to run may change its files, which the paper's renders read: those
+    # are declared again once the scripts ran (an unchanged picture re-renders nothing).
+    recheck = {o.label for o in outputs if o.figures and any(f.needs_run for f in plans)}
+    stale = [o for o, ok in zip(outputs, fresh, strict=True) if not ok or o.label in recheck]
+    report.skipped = [o.label for o, ok in zip(outputs, fresh, strict=True) if ok and o.label not in recheck]
     if options.explain:
-        _explain(project, stale, state, options.force, console)
+        _explain(project, [o for o, ok in zip(outputs, fresh, strict=True) if not ok], state, options.force, console)
     report.jobs = jobs = _render_jobs(stale, ctx, env, options.force)
     report.stages["declare"] = time.monotonic() - mark
     mark = time.monotonic()
-    probe = ThreadPoolExecutor(max_workers=1)
-    # Something will be rendered, so the manifest changes: ask the tools their versions meanwhile.
-    versions = probe.submit(tools.versions, project.pdf_engine) if jobs or any(p.needs_run for p in plans) else None
-    try:
-        failures, staged, failed_documents = _run_all(project, plans, jobs, options.jobs, state, report, console, env)
-    finally:
-        probe.shutdown(wait=False)
+    failures, staged, failed_documents, declared, versions = _run_stale(
+        project, options, ctx, env, plans, stale, recheck, state, report, console
+    )
     report.stages["jobs (wall)"] = time.monotonic() - mark
     if any(name in report.failed for name in report.depends if name.startswith("figure ")):
         # As when the figures ran first: a failed figure script stops the build and replaces no output.
         raise BuildFailed("\n".join(f.render() for f in failures))
     mark = time.monotonic()
-    _install(project, staged, failed_documents, {o.label: o for o in stale}, state, report, failures, console)
+    _install(project, staged, failed_documents, declared, state, report, failures, console)
     for name in report.skipped:
         console.print(f"[dim]· {name} is up to date[/dim]")
     out_of_date = sorted(out.name for job in jobs if _document_of(job) in failed_documents for out in job.outputs)
@@ -192,7 +191,7 @@ def _context(
         tex_ok=tools.latex_available(project.pdf_engine),
         citations=citations,
         biblatex_bib=_write_biblatex_bib(project, inputs) if citations == "biblatex" else None,
-        figure_digest=digest_of(*(x for f in plans for x in (f.png.name, f.pdf.name, f.digest))),
+        figure_digest=figure_digest(plans),
     )
 
 
@@ -257,6 +256,60 @@ def _explain(project: Project, stale: list[graph.Output], state: dict[str, str],
         reasons = graph.why_stale(output, state, recorded.get(output.label), previous, force, project.root)
         console.print(f"{output.label} is rebuilt: {'; '.join(reasons)}", highlight=False)
         console.print(f"  [dim]reads: {', '.join(i.name for i in output.inputs)}[/dim]", highlight=False)
+
+
+def _run_stale(
+    project: Project,
+    options: BuildOptions,
+    ctx: graph.BuildContext,
+    env: dict[str, str],
+    plans: list[FigurePlan],
+    stale: list[graph.Output],
+    recheck: set[str],
+    state: dict[str, str],
+    report: BuildReport,
+    console: Console,
+) -> tuple[list[BuildFailed], Staged, set[str], dict[str, graph.Output], Future[dict[str, str | None]] | None]:
+    """Run the figure scripts and the stale renders; also the outputs as finally declared, and the tool probe."""
+    redeclared: dict[str, graph.Output] = {}
+    runners: dict[str, Callable[[], object]] = {
+        o.label: partial(_render_current, o, ctx, env, plans, state, redeclared) for o in stale if o.label in recheck
+    }
+    probe = ThreadPoolExecutor(max_workers=1)
+    # Something will be rendered, so the manifest changes: ask the tools their versions meanwhile.
+    busy = report.jobs or any(p.needs_run for p in plans)
+    versions = probe.submit(tools.versions, project.pdf_engine) if busy else None
+    try:
+        failures, staged, failed = _run_all(
+            project, plans, report.jobs, options.jobs, state, report, console, env, runners
+        )
+    finally:
+        probe.shutdown(wait=False)
+    report.jobs = [job for done in staged.values() for job, _f, _s in done]  # what was rendered
+    return failures, staged, failed, {o.label: o for o in stale} | redeclared, versions
+
+
+def figure_digest(plans: list[FigurePlan]) -> str:
+    """The figures' file names and bytes, as the paper's renders read them (missing: empty)."""
+    files = [p for f in plans for p in (f.png, f.pdf)]
+    return digest_of(*(x for p in files for x in (p.name, p.read_bytes() if p.is_file() else b"")))
+
+
+def _render_current(
+    output: graph.Output,
+    ctx: graph.BuildContext,
+    env: dict[str, str],
+    plans: list[FigurePlan],
+    state: dict[str, str],
+    redeclared: dict[str, graph.Output],
+) -> tuple[RenderJob, list[tuple[Path, Path]], float] | None:
+    """A render that reads figures a script just made: declared again from their bytes; None if up to date."""
+    now_ctx = dataclasses.replace(ctx, figure_digest=figure_digest(plans))
+    now = next(o for o in graph.declare_outputs(now_ctx) if o.label == output.label)
+    redeclared[now.label] = now
+    if graph.is_fresh(now, state):
+        return None
+    return _timed(_render_job(now, now_ctx, env))
 
 
 def _render_jobs(
@@ -363,9 +416,10 @@ class _Results:
             self.state[f"figure:{self.plans[name].figure.id}"] = self.plans[name].digest
             self.report.figures_run.append(name)
             self.console.print(f"[green]✓[/green] {name}")
+        elif result is None:  # declared again after the figures ran: up to date
+            self.report.skipped.append(name)
         else:
-            job = self.jobs[name]
-            files, seconds = cast(tuple[list[tuple[Path, Path]], float], result)
+            job, files, seconds = cast(tuple[RenderJob, list[tuple[Path, Path]], float], result)
             self.report.job_seconds[name] = seconds
             self.staged.setdefault(_document_of(job), []).append((job, files, seconds))
 
@@ -379,12 +433,17 @@ def _run_all(
     report: BuildReport,
     console: Console,
     env: dict[str, str],
+    render_runners: dict[str, Callable[[], object]] | None = None,
 ) -> tuple[list[BuildFailed], Staged, set[str]]:
-    """Run the figure scripts and render ``jobs`` into their work folders; nothing in build/ is replaced yet."""
+    """Run the figure scripts and render ``jobs`` into their work folders; nothing in build/ is replaced yet.
+
+    ``render_runners`` replaces the plain render of some jobs (see :func:`_render_current`).
+    """
     figures = {f"figure {p.figure.id}": p for p in plans}
     results = _Results(project, figures, {job.name: job for job in jobs}, state, report, console)
     runners: dict[str, Callable[[], object]] = {n: partial(_timed_figure, project, p, env) for n, p in figures.items()}
     runners.update({job.name: partial(_timed, job) for job in jobs})
+    runners.update(render_runners or {})
     tasks = [dataclasses.replace(t, run=runners[t.name]) for t in schedule(plans, jobs)]
     report.depends = {t.name: t.after for t in tasks}
     if not tasks:
@@ -511,10 +570,10 @@ def _timed_figure(project: Project, plan: FigurePlan, env: dict[str, str]) -> fl
     return time.monotonic() - t0
 
 
-def _timed(job: RenderJob) -> tuple[list[tuple[Path, Path]], float]:
+def _timed(job: RenderJob) -> tuple[RenderJob, list[tuple[Path, Path]], float]:
     t0 = time.monotonic()
     files = render_job(job)
-    return files, time.monotonic() - t0
+    return job, files, time.monotonic() - t0
 
 
 def inputs_files(project: Project) -> list[Path]:
