@@ -138,10 +138,19 @@ def doctor(c: Context) -> None:
     _run(cli.cmd_doctor, Options())
 
 
-@task(help={"runs": "runs per measurement (the median is reported)"})
-def bench(c: Context, runs: int = 3) -> None:
-    """Benchmark: cold, no-op, one-note and one-figure builds as ratios to the raw-command floor."""
-    c.run(f"{sys.executable} benchmarks/bench.py --runs {runs}", pty=False)
+@task(
+    help={
+        "runs": "runs per measurement (the median is reported; --scale: default 1)",
+        "scale": "generated projects of 50, 250 and 1,000 notes, each stage timed, with the growth slope",
+        "sizes": "with --scale: comma list of note counts, e.g. 50,250 for a quicker run",
+    }
+)
+def bench(c: Context, runs: int = 0, scale: bool = False, sizes: str = "50,250,1000") -> None:
+    """Benchmark: cold, no-op, one-note and one-figure builds as ratios to the raw-command floor (--scale: by size)."""
+    if scale:
+        c.run(f"{sys.executable} benchmarks/bench_scale.py --runs {runs or 1} --sizes {sizes}", pty=False)
+    else:
+        c.run(f"{sys.executable} benchmarks/bench.py --runs {runs or 3}", pty=False)
 
 
 @task(help={"runs": "runs per measurement (the median is reported)"})

@@ -46,7 +46,7 @@ def bench(root: Path, runs: int = 3) -> str:
         jobs = _capture_jobs(project)  # warm-up, and the jobs the floor replays
         for i in range(runs):
             floor_dir = Path(tmp) / f"floor-{i}"
-            fresh = [dataclasses.replace(j, work_dir=floor_dir / j.work_dir.name) for j in jobs]
+            fresh = [dataclasses.replace(j, work_dir=floor_dir / j.work_dir.name, aux_dir=None) for j in jobs]
             results["floor"].append(sum(_time(partial(run_job, job)) for job in fresh))
             shutil.rmtree(project / "build")  # cold: nothing cached, latexmk starts from scratch
             results["cold"].append(_time(lambda: build_mod.build(project, BuildOptions(force=True), quiet)))

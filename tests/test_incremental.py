@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from scholarly_build.building.build import aux_cache_dir
+from scholarly_build.inputs.project import load_project
+
 from .conftest import CliResult, copy_mini, quiet_build, tree_hashes
 
 pytestmark = pytest.mark.integration
@@ -74,6 +77,14 @@ def test_figure_data_edit_reruns_the_figure(project: Path) -> None:
     assert (report.figures_run, sorted(report.rendered), sorted(report.skipped)) == (
         ["figure bars"], PAPER, BIBLIOGRAPHY)
     assert (project / "build/figures/bars.png").read_bytes() != before
+
+
+def test_figure_rerun_with_the_same_picture_renders_nothing(project: Path) -> None:
+    """A figure script edited without changing its picture re-runs; the paper that includes it is not re-rendered."""
+    append(project / "figures/bars.py", "\n# a comment changes the script, not the picture\n")
+    report = quiet_build(project)
+    assert (report.figures_run, report.rendered, sorted(report.skipped)) == (
+        ["figure bars"], [], sorted(PAPER + BIBLIOGRAPHY))
 
 
 def test_deleted_output_is_rebuilt(project: Path) -> None:
@@ -148,3 +159,54 @@ def test_builds_in_two_directories_are_identical(built_once: Path, built_mini: P
     second = {n: v for n, v in tree_hashes(built_mini / "build").items() if n in names}
     assert sorted(first) == sorted(names)
     assert first == second
+
+
+def test_edit_and_revert_gives_the_bytes_of_a_cold_build(project: Path, built_once: Path) -> None:
+    """TeX's kept auxiliary files save passes but never change the output: edit, rebuild, revert, rebuild."""
+    note = project / "bib/notes/gamma1999.md"
+    original = note.read_text()
+    note.write_text(original + "An added sentence about Gamma.\n")
+    quiet_build(project)
+    aux = aux_cache_dir(load_project(project), "annotated-bibliography-latex-citeproc")
+    assert (aux / "annotated-bibliography.aux").is_file()  # kept outside the project, for the next run
+    note.write_text(original)
+    report = quiet_build(project)
+    assert sorted(report.rendered) == BIBLIOGRAPHY
+    outputs = [name for name in tree_hashes(built_once / "build") if "/" not in name and not name.startswith(".")]
+    assert outputs
+    assert {n: tree_hashes(project / "build")[n] for n in outputs} == {
+        n: tree_hashes(built_once / "build")[n] for n in outputs
+    }
+
+
+def test_only_latex_auxiliary_files_are_restored(tmp_path: Path) -> None:
+    """From the aux cache only `<doc>.aux`-type regular files reach the work folder: no config file, no link."""
+    import dataclasses
+
+    from scholarly_build.rendering import render
+
+    aux, work = tmp_path / "aux", tmp_path / "work"
+    aux.mkdir()
+    work.mkdir()
+    (aux / "paper.aux").write_text("\\relax\n")
+    (aux / "latexmkrc").write_text("system('touch pwned');\n")
+    (aux / "biber.conf").write_text("<config/>\n")
+    (aux / "paper.bbl").write_text("stale\n")
+    (tmp_path / "secret").write_text("secret\n")
+    (aux / "paper.toc").symlink_to(tmp_path / "secret")
+    job = render.RenderJob(
+        name="paper.tex+paper.pdf", fmt="latex", markdown=tmp_path / "p.md", metadata=tmp_path / "m.yaml",
+        outputs=(tmp_path / "paper.tex", tmp_path / "paper.pdf"), work_dir=work, defaults_dir=tmp_path,
+        bibliography=(), csl=tmp_path / "s.csl", figures=(), pdf_engine="xelatex", fonts={}, env={}, digest="0" * 64,
+        aux_dir=aux,
+    )
+    render._restore_aux(job)
+    assert sorted(p.name for p in work.iterdir()) == ["paper.aux"]
+    render._restore_aux(dataclasses.replace(job, aux_dir=None))  # no cache: nothing, no error
+    assert build_is_never_the_aux_cache(tmp_path)
+
+
+def build_is_never_the_aux_cache(root: Path) -> bool:
+    """The aux cache of any project lies outside it (a pull request can commit build/)."""
+    mini = copy_mini(root / "mini")
+    return not aux_cache_dir(load_project(mini), "paper-latex-citeproc").resolve().is_relative_to(mini.resolve())

@@ -1,4 +1,6 @@
-"""Stage 5, building: the check run, what is stale, the jobs, state and manifest, reproducibility.
+"""Stage 5, building: the check run, what is stale, the scheduler, state and manifest, reproducibility.
+
+The scheduler runs the figure scripts and renders by dependency on two workers.
 
 The build graph declares each output's inputs in one place; the build runs only
 what changed and writes every output atomically, so a failed build never destroys

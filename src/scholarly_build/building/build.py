@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import cast
 
 from rich.console import Console
 
 from scholarly_build.assembly import assemble
 from scholarly_build.building import graph
 from scholarly_build.building.pipeline import Inputs, check_project
+from scholarly_build.building.schedule import Task, run_tasks
 from scholarly_build.core import limits, tools
 from scholarly_build.core.fsutil import build_lock, install_atomic, sha256_file, write_atomic
 from scholarly_build.core.problems import BuildFailed, Problems, os_error_message
@@ -23,7 +28,7 @@ from scholarly_build.core.safety import check_build_dir
 from scholarly_build.inputs.csl import resolve_csl
 from scholarly_build.inputs.project import Project
 from scholarly_build.rendering.biblatex_export import annotated_bib
-from scholarly_build.rendering.figures import build_figures
+from scholarly_build.rendering.figures import FigurePlan, plan_figures, run_figure
 from scholarly_build.rendering.render import RenderJob, digest_of, render_job
 
 # Used when the project is not a git checkout (documented in the README).
@@ -35,6 +40,8 @@ RECORD_FILE = ".cache/build-inputs.json"  # what --explain compares (not what de
 
 @dataclass
 class BuildOptions:
+    """What to build: documents, formats, --force, workers, citation method, --explain."""
+
     documents: tuple[str, ...] = DOCUMENTS
     formats: tuple[str, ...] = ("html", "latex", "pdf", "docx")
     force: bool = False
@@ -45,16 +52,24 @@ class BuildOptions:
 
 @dataclass
 class BuildReport:
+    """What a build did: rendered, skipped and kept outputs, figures run, jobs, their order and timings."""
+
     rendered: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # rendered, not installed: another output of its document failed
     figures_run: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     jobs: list[RenderJob] = field(default_factory=list)  # what was rendered (the bench replays them)
+    depends: dict[str, tuple[str, ...]] = field(default_factory=dict)  # each job: the jobs it waited for
+    started: list[str] = field(default_factory=list)  # the jobs (figures and renders) in the order they started
+    failed: list[str] = field(default_factory=list)  # the jobs that failed
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (the bench reads them)
+    job_seconds: dict[str, float] = field(default_factory=dict)  # seconds of each figure script and render
     seconds: float = 0.0
 
 
 def source_date_epoch(root: Path) -> int:
+    """``SOURCE_DATE_EPOCH`` from the environment, else the last commit's date, else a fixed date."""
     if "SOURCE_DATE_EPOCH" in os.environ:
         return int(os.environ["SOURCE_DATE_EPOCH"])
     try:
@@ -99,6 +114,7 @@ def _stage_templates(project: Project) -> None:
 
 
 def build(root: Path, options: BuildOptions, console: Console | None = None) -> BuildReport:
+    """Check, assemble and render what is stale under the build lock (the public entry point)."""
     console = console or Console(stderr=True, soft_wrap=True)
     project_root = root.resolve()
     from scholarly_build.inputs.project import load_project  # late: keeps `import build` cheap for tasks.py --list
@@ -110,66 +126,88 @@ def build(root: Path, options: BuildOptions, console: Console | None = None) -> 
 
 
 def _build_locked(project: Project, options: BuildOptions, console: Console) -> BuildReport:
-    """check -> assemble -> figures -> declare outputs -> render the stale ones -> record -> manifest."""
+    """check -> assemble -> declare outputs -> figures and stale renders, by dependency -> record -> manifest."""
     start = time.monotonic()
     report = BuildReport()
     inputs = _check(project, options, console, report)
+    report.stages["check"] = time.monotonic() - start
     notes = inputs.notes or {}
     csl = resolve_csl(project.csl, project.root, project.settings_lines.get("csl", 0))
     epoch = source_date_epoch(project.root)
     env = {"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1", "TZ": "UTC", "LC_ALL": "C.UTF-8"}
-    state_path = project.build_dir / STATE_FILE
-    state = {} if options.force else _load_state(state_path)
+    state = {} if options.force else _load_state(project.build_dir / STATE_FILE)
     docs = _assemble(project, options, inputs, csl)
     console.print(
         f"[green]✓[/green] assembled {', '.join(docs)} ({len(notes)} notes, "
         f"{len(inputs.bib.entries)} entries, {len(inputs.citations)} citations)"
     )
-    with console.status("running figure scripts…"):
-        figures = build_figures(project, notes, env, state, report.figures_run)
-    for line in report.figures_run:
-        console.print(f"[green]✓[/green] {line}")
-    write_atomic(state_path, json.dumps(state, indent=1, sort_keys=True))
-
-    tex_ok = tools.latex_available(project.pdf_engine)
-    citations = options.citations or project.citations
-    ctx = graph.BuildContext(
-        project=project,
-        documents=docs,
-        csl=csl,
-        resources=_resource_digest(project),
-        figures=tuple(p for f in figures for p in (f.png, f.pdf)),
-        epoch=epoch,
-        formats=options.formats,
-        tex_ok=tex_ok,
-        citations=citations,
-        biblatex_bib=_write_biblatex_bib(project, inputs) if citations == "biblatex" else None,
-    )
+    report.stages["assembly"] = time.monotonic() - start - report.stages["check"]
+    mark = time.monotonic()
+    plans = plan_figures(project, notes, state)
+    ctx = _context(project, options, inputs, docs, csl, epoch, plans)
     outputs = graph.declare_outputs(ctx)
     fresh = [graph.is_fresh(o, state) for o in outputs]
-    stale = [o for o, ok in zip(outputs, fresh, strict=True) if not ok]
-    report.skipped = [o.label for o, ok in zip(outputs, fresh, strict=True) if ok]
+    # A figure script about to run may change its files, which the paper's renders read: those
+    # are declared again once the scripts ran (an unchanged picture re-renders nothing).
+    recheck = {o.label for o in outputs if o.figures and any(f.needs_run for f in plans)}
+    stale = [o for o, ok in zip(outputs, fresh, strict=True) if not ok or o.label in recheck]
+    report.skipped = [o.label for o, ok in zip(outputs, fresh, strict=True) if ok and o.label not in recheck]
     if options.explain:
-        _explain(project, stale, state, options.force, console)
+        _explain(project, [o for o, ok in zip(outputs, fresh, strict=True) if not ok], state, options.force, console)
     if stale:
-        _stage_templates(project)
-    jobs = [_render_job(o, ctx, env) for o in stale]
-    report.jobs = jobs
-    failures, staged, failed_documents = _run_jobs(project, jobs, options.jobs, console)
-    _install(project, staged, failed_documents, {o.label: o for o in stale}, state, report, failures, console)
+        _stage_templates(project)  # the resolved pandoc files, where the jobs read them
+    report.jobs = jobs = _render_jobs(stale, ctx, env, options.force)
+    report.stages["declare"] = time.monotonic() - mark
+    mark = time.monotonic()
+    failures, staged, failed_documents, declared, versions = _run_stale(
+        project, options, ctx, env, plans, stale, recheck, state, report, console
+    )
+    report.stages["jobs (wall)"] = time.monotonic() - mark
+    if any(name in report.failed for name in report.depends if name.startswith("figure ")):
+        # As when the figures ran first: a failed figure script stops the build and replaces no output.
+        raise BuildFailed("\n".join(f.render() for f in failures))
+    mark = time.monotonic()
+    _install(project, staged, failed_documents, declared, state, report, failures, console)
     for name in report.skipped:
         console.print(f"[dim]· {name} is up to date[/dim]")
     out_of_date = sorted(out.name for job in jobs if _document_of(job) in failed_documents for out in job.outputs)
     try:
-        write_manifest(project, inputs_files(project), env, csl, out_of_date)
+        write_manifest(project, inputs_files(project), env, csl, out_of_date, versions)
     except OSError as exc:
         # Reported after the render errors (which must not be lost behind it).
         failures.append(BuildFailed(os_error_message(exc, project.root)))
+    report.stages["install and manifest"] = time.monotonic() - mark
     report.seconds = time.monotonic() - start
     _raise_failures(failures, failed_documents)
-    if ("pdf" in options.formats) and not tex_ok:
+    if ("pdf" in options.formats) and not ctx.tex_ok:
         raise BuildFailed(tools.missing_tex_message(project.pdf_engine))
     return report
+
+
+def _context(
+    project: Project,
+    options: BuildOptions,
+    inputs: Inputs,
+    docs: dict[str, tuple[str, str]],
+    csl: Path,
+    epoch: int,
+    plans: list[FigurePlan],
+) -> graph.BuildContext:
+    """What the graph declares the outputs from."""
+    citations = options.citations or project.citations
+    return graph.BuildContext(
+        project=project,
+        documents=docs,
+        csl=csl,
+        resources=_resource_digest(project),
+        figures=tuple(p for f in plans for p in (f.png, f.pdf)),
+        epoch=epoch,
+        formats=options.formats,
+        tex_ok=tools.latex_available(project.pdf_engine),
+        citations=citations,
+        biblatex_bib=_write_biblatex_bib(project, inputs) if citations == "biblatex" else None,
+        figure_digest=figure_digest(plans),
+    )
 
 
 def _check(project: Project, options: BuildOptions, console: Console, report: BuildReport) -> Inputs:
@@ -205,7 +243,7 @@ def _assemble(project: Project, options: BuildOptions, inputs: Inputs, csl: Path
             md, _ = assemble.assemble_paper(project, notes, Problems(project.root))
         docs["paper"] = (md, assemble.paper_metadata(project, notes, outputs))
     if "bibliography" in options.documents:
-        cited_in = assemble.citing_sections(inputs.paper_ast)  # from the AST the check parsed
+        cited_in = inputs.cited_in  # from the AST the check parsed
         md = assemble.assemble_bibliography(project, notes, csl.stem, cited_in)
         docs["annotated-bibliography"] = (md, assemble.bibliography_metadata(project, sorted(notes), outputs))
     assembled = project.build_dir / "assembled"
@@ -240,6 +278,71 @@ def _explain(project: Project, stale: list[graph.Output], state: dict[str, str],
         console.print(f"  [dim]reads: {', '.join(i.name for i in output.inputs)}[/dim]", highlight=False)
 
 
+def _run_stale(
+    project: Project,
+    options: BuildOptions,
+    ctx: graph.BuildContext,
+    env: dict[str, str],
+    plans: list[FigurePlan],
+    stale: list[graph.Output],
+    recheck: set[str],
+    state: dict[str, str],
+    report: BuildReport,
+    console: Console,
+) -> tuple[list[BuildFailed], Staged, set[str], dict[str, graph.Output], Future[dict[str, str | None]] | None]:
+    """Run the figure scripts and the stale renders; also the outputs as finally declared, and the tool probe."""
+    redeclared: dict[str, graph.Output] = {}
+    runners: dict[str, Callable[[], object]] = {
+        o.label: partial(_render_current, o, ctx, env, plans, state, redeclared) for o in stale if o.label in recheck
+    }
+    probe = ThreadPoolExecutor(max_workers=1)
+    # Something will be rendered, so the manifest changes: ask the tools their versions meanwhile.
+    busy = report.jobs or any(p.needs_run for p in plans)
+    versions = probe.submit(tools.versions, project.pdf_engine) if busy else None
+    try:
+        failures, staged, failed = _run_all(
+            project, plans, report.jobs, options.jobs, state, report, console, env, runners
+        )
+    finally:
+        probe.shutdown(wait=False)
+    report.jobs = [job for done in staged.values() for job, _f, _s in done]  # what was rendered
+    return failures, staged, failed, {o.label: o for o in stale} | redeclared, versions
+
+
+def figure_digest(plans: list[FigurePlan]) -> str:
+    """The figures' file names and bytes, as the paper's renders read them (missing: empty)."""
+    files = [p for f in plans for p in (f.png, f.pdf)]
+    return digest_of(*(x for p in files for x in (p.name, p.read_bytes() if p.is_file() else b"")))
+
+
+def _render_current(
+    output: graph.Output,
+    ctx: graph.BuildContext,
+    env: dict[str, str],
+    plans: list[FigurePlan],
+    state: dict[str, str],
+    redeclared: dict[str, graph.Output],
+) -> tuple[RenderJob, list[tuple[Path, Path]], float] | None:
+    """A render that reads figures a script just made: declared again from their bytes; None if up to date."""
+    now_ctx = dataclasses.replace(ctx, figure_digest=figure_digest(plans))
+    now = next(o for o in graph.declare_outputs(now_ctx) if o.label == output.label)
+    redeclared[now.label] = now
+    if graph.is_fresh(now, state):
+        return None
+    return _timed(_render_job(now, now_ctx, env))
+
+
+def _render_jobs(
+    stale: list[graph.Output], ctx: graph.BuildContext, env: dict[str, str], force: bool
+) -> list[RenderJob]:
+    """The renders of the stale outputs; with ``force`` from scratch: no auxiliary file of an earlier run."""
+    jobs = [_render_job(o, ctx, env) for o in stale]
+    for job in jobs if force else []:
+        if job.aux_dir is not None:
+            shutil.rmtree(job.aux_dir, ignore_errors=True)
+    return jobs
+
+
 def _render_job(output: graph.Output, ctx: graph.BuildContext, env: dict[str, str]) -> RenderJob:
     """The render of one declared output."""
     project, name, method = ctx.project, output.document, output.method
@@ -267,42 +370,116 @@ def _render_job(output: graph.Output, ctx: graph.BuildContext, env: dict[str, st
         citations=method,
         crossref_prefixes=project.crossref_prefixes,
         latex_variables=output.latex_variables,
+        aux_dir=aux_cache_dir(project, f"{name}-{output.fmt}-{method}") if ctx.keep_aux else None,
     )
 
 
+def aux_cache_dir(project: Project, job: str) -> Path:
+    """Where a TeX job's auxiliary files wait for the next build: the user's cache, outside the project.
+
+    Never under ``build/``: a pull request can commit build/, and LaTeX reads its .aux as TeX.
+    """
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "scholarly-build" / "tex-aux" / digest_of(str(project.root))[:24] / job
+
+
 Staged = dict[str, list[tuple[RenderJob, list[tuple[Path, Path]], float]]]
+# Rough relative costs, for the order only: a TeX job (pandoc, then two or three engine
+# passes) takes several times a pandoc-only render or a figure script.
+_WEIGHT_TEX, _WEIGHT_OTHER = 4.0, 1.0
 
 
-def _run_jobs(
-    project: Project, jobs: list[RenderJob], workers: int, console: Console
+def schedule(plans: list[FigurePlan], jobs: list[RenderJob]) -> list[Task]:
+    """The build's tasks: each figure that must run, and each render, waiting only for what it reads.
+
+    A render waits for the figure scripts whose files it includes (the paper's); the
+    annotated bibliography includes no figure, so it starts at once.
+    """
+    tasks = [Task(f"figure {p.figure.id}", lambda: None, weight=_WEIGHT_OTHER) for p in plans if p.needs_run]
+    running = {p.png: f"figure {p.figure.id}" for p in plans if p.needs_run}
+    running.update({p.pdf: f"figure {p.figure.id}" for p in plans if p.needs_run})
+    for job in jobs:
+        after = tuple(dict.fromkeys(running[f] for f in job.figures if f in running))
+        weight = _WEIGHT_TEX if job.make_pdf and len(job.outputs) > 1 else _WEIGHT_OTHER
+        tasks.append(Task(job.name, lambda: None, after, weight))
+    return tasks
+
+
+@dataclass
+class _Results:
+    """What the scheduled jobs left: failures, each document's staged files, the documents that failed."""
+
+    project: Project
+    plans: dict[str, FigurePlan]  # task name -> figure
+    jobs: dict[str, RenderJob]  # task name -> render
+    state: dict[str, str]
+    report: BuildReport
+    console: Console
+    failures: list[BuildFailed] = field(default_factory=list)
+    staged: Staged = field(default_factory=dict)
+    failed_documents: set[str] = field(default_factory=set)
+
+    def done(self, name: str, result: object, error: BaseException | None) -> None:
+        """One job finished (called in the build's own thread, in completion order)."""
+        if error is not None:
+            if not isinstance(error, (BuildFailed, OSError)):
+                raise error
+            # OSError: the disk (full, read-only), not the input.
+            failed = error if isinstance(error, BuildFailed) else None
+            self.failures.append(failed or BuildFailed(os_error_message(error, self.project.root)))  # type: ignore[arg-type]
+            self.report.failed.append(name)
+            if name in self.jobs:
+                self.failed_documents.add(_document_of(self.jobs[name]))
+            self.console.print(f"[red]✗[/red] {name}")
+        elif name in self.plans:
+            self.report.job_seconds[name] = cast(float, result)
+            self.state[f"figure:{self.plans[name].figure.id}"] = self.plans[name].digest
+            self.report.figures_run.append(name)
+            self.console.print(f"[green]✓[/green] {name}")
+        elif result is None:  # declared again after the figures ran: up to date
+            self.report.skipped.append(name)
+        else:
+            job, files, seconds = cast(tuple[RenderJob, list[tuple[Path, Path]], float], result)
+            self.report.job_seconds[name] = seconds
+            self.staged.setdefault(_document_of(job), []).append((job, files, seconds))
+
+
+def _run_all(
+    project: Project,
+    plans: list[FigurePlan],
+    jobs: list[RenderJob],
+    workers: int,
+    state: dict[str, str],
+    report: BuildReport,
+    console: Console,
+    env: dict[str, str],
+    render_runners: dict[str, Callable[[], object]] | None = None,
 ) -> tuple[list[BuildFailed], Staged, set[str]]:
-    """Render ``jobs`` in parallel into their work folders; nothing in build/ is replaced yet."""
-    failures: list[BuildFailed] = []
-    staged: Staged = {}
-    failed_documents: set[str] = set()
-    if not jobs:
-        return failures, staged, failed_documents
-    with (
-        console.status(f"rendering {len(jobs)} output group(s) on {workers} worker(s)…"),
-        ThreadPoolExecutor(max_workers=workers) as pool,
-    ):
-        futures = {pool.submit(_timed, job): job for job in jobs}
+    """Run the figure scripts and render ``jobs`` into their work folders; nothing in build/ is replaced yet.
+
+    ``render_runners`` replaces the plain render of some jobs (see :func:`_render_current`).
+    """
+    figures = {f"figure {p.figure.id}": p for p in plans}
+    results = _Results(project, figures, {job.name: job for job in jobs}, state, report, console)
+    runners: dict[str, Callable[[], object]] = {n: partial(_timed_figure, project, p, env) for n, p in figures.items()}
+    runners.update({job.name: partial(_timed, job) for job in jobs})
+    runners.update(render_runners or {})
+    tasks = [dataclasses.replace(t, run=runners[t.name]) for t in schedule(plans, jobs)]
+    report.depends = {t.name: t.after for t in tasks}
+    if not tasks:
+        return results.failures, results.staged, results.failed_documents
+    with console.status(f"running {len(tasks)} job(s) on {workers} worker(s)…"):
         try:
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    files, seconds = future.result()
-                except (BuildFailed, OSError) as exc:  # OSError: the disk (full, read-only), not the input
-                    failed = exc if isinstance(exc, BuildFailed) else BuildFailed(os_error_message(exc, project.root))
-                    failures.append(failed)
-                    failed_documents.add(_document_of(job))
-                    console.print(f"[red]✗[/red] {job.name}")
-                    continue
-                staged.setdefault(_document_of(job), []).append((job, files, seconds))
-        except BaseException:
-            limits.kill_all()  # the tools run in process groups of their own
-            raise
-    return failures, staged, failed_documents
+            # The tools run in process groups of their own: an interrupt kills them whole.
+            outcome = run_tasks(tasks, workers, results.done, abort=limits.kill_all)
+        finally:
+            if report.figures_run:
+                write_atomic(project.build_dir / STATE_FILE, json.dumps(state, indent=1, sort_keys=True))
+    report.started = outcome.started
+    for name in outcome.skipped:  # a figure it includes failed
+        results.failed_documents.add(_document_of(results.jobs[name]))
+        console.print(f"[red]✗[/red] {name} (not rendered: a figure it includes failed)")
+    return results.failures, results.staged, results.failed_documents
 
 
 def _install(
@@ -407,13 +584,20 @@ def _document_of(job: RenderJob) -> str:
     return job.outputs[0].stem
 
 
-def _timed(job: RenderJob) -> tuple[list[tuple[Path, Path]], float]:
+def _timed_figure(project: Project, plan: FigurePlan, env: dict[str, str]) -> float:
+    t0 = time.monotonic()
+    run_figure(project, plan, env)
+    return time.monotonic() - t0
+
+
+def _timed(job: RenderJob) -> tuple[RenderJob, list[tuple[Path, Path]], float]:
     t0 = time.monotonic()
     files = render_job(job)
-    return files, time.monotonic() - t0
+    return job, files, time.monotonic() - t0
 
 
 def inputs_files(project: Project) -> list[Path]:
+    """Every input file the manifest hashes: settings, .bib files, notes, sections, templates, figures."""
     files = [project.settings_path, *project.bibliography]
     files += sorted(project.notes_dir.glob("*.md"))
     files += [project.sections_dir / s.path for s in project.sections if s.path is not None]
@@ -426,9 +610,17 @@ def inputs_files(project: Project) -> list[Path]:
 
 
 def write_manifest(
-    project: Project, inputs: list[Path], env: dict[str, str], csl: Path, out_of_date: list[str] | None = None
+    project: Project,
+    inputs: list[Path],
+    env: dict[str, str],
+    csl: Path,
+    out_of_date: list[str] | None = None,
+    tool_versions: Future[dict[str, str | None]] | None = None,
 ) -> None:
-    """Record inputs, tools and outputs; ``out_of_date`` names outputs a failed render left from an earlier build."""
+    """Record inputs, tools and outputs; ``out_of_date`` names outputs a failed render left from an earlier build.
+
+    ``tool_versions``: the versions, probed while the renders ran (else probed here).
+    """
     build_dir = project.build_dir
     existing = build_dir / "manifest.json"
     if existing.is_file():
@@ -456,7 +648,7 @@ def write_manifest(
         "source_date_epoch": int(env["SOURCE_DATE_EPOCH"]),
         "csl": csl.name,
         "inputs": {project.input_name(p): sha256_file(p) for p in inputs},
-        "tools": tools.versions(project.pdf_engine),
+        "tools": tool_versions.result() if tool_versions is not None else tools.versions(project.pdf_engine),
         "outputs": {p.name: sha256_file(p) for p in outputs},
     }
     if out_of_date:

@@ -110,6 +110,10 @@ class BuildContext:
     tex_ok: bool
     citations: str  # the LaTeX outputs' citation method
     biblatex_bib: Path | None
+    # Digest of each figure's file names and sources (script + data): known before the
+    # scripts run, so every output is declared, and the renders scheduled, up front.
+    figure_digest: str = ""
+    keep_aux: bool = True  # TeX jobs start from the previous run's auxiliary files (render.AUX_SUFFIXES)
 
 
 def document_inputs(ctx: BuildContext, document: str) -> tuple[Input, ...]:
@@ -132,11 +136,7 @@ def document_inputs(ctx: BuildContext, document: str) -> tuple[Input, ...]:
         Input(_rel(project, ctx.csl, "the csl setting's style"), (ctx.csl.read_bytes(),)),
         Input("bibliography", (b"".join(p.read_bytes() for p in project.bibliography),), project.bibliography),
         # Names too: the document refers to figures by file name (a renamed id changes the output).
-        Input(
-            "figures",
-            (digest_of(*(x for p in figures for x in (p.name, p.read_bytes()))),),
-            _figure_sources(ctx) if figures else (),
-        ),
+        Input("figures", (ctx.figure_digest if figures else digest_of(),), _figure_sources(ctx) if figures else ()),
         Input("pandoc version", (tools.pandoc_version(),)),
         Input("pdf_engine (setting)", (project.pdf_engine,)),
         Input("fonts (setting)", (repr(sorted(project.fonts.items())),)),

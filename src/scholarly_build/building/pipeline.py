@@ -1,17 +1,25 @@
-"""Loading every input once and checking it: shared by `check` and `build`."""
+"""Loading every input once and checking it: shared by `check` and `build`.
+
+Every pandoc parse of a text (sections, notes, the assembled paper, the settings'
+metadata) is cached by content hash in ``build/.cache``, so a repeated check or a
+no-op build starts no pandoc. This module checks and assembles; it must not render
+or write outputs (``build.py`` does).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from scholarly_build.assembly.assemble import assemble_paper, paper_metadata
+from scholarly_build.assembly.assemble import CitingSection, assemble_paper, citing_sections, paper_metadata
 from scholarly_build.checks import rules as checks
-from scholarly_build.checks.citations import Citation, ReservedId, find_citations, scan_markdown
+from scholarly_build.checks.citations import Citation, ReservedId, scan_markdown
 from scholarly_build.checks.figurecaptions import check_figure_captions
 from scholarly_build.checks.quotecheck import SourceReport, run_source_checks
 from scholarly_build.core.fsutil import sha256_bytes, write_atomic
@@ -28,6 +36,8 @@ from scholarly_build.inputs.project import Project
 
 @dataclass
 class Inputs:
+    """Everything the check loaded, passed on to the build so nothing is read twice."""
+
     bib: Bibliography
     notes: dict[str, Note] | None
     citations: list[Citation]
@@ -36,8 +46,8 @@ class Inputs:
     # The paper as the templates assembled it while checking: the build renders this
     # very text, so the data passes assembly once (None when the check could not assemble).
     paper_markdown: str | None = None
-    # pandoc's AST of that text: where the paper really cites each work (the bibliography's "cited in").
-    paper_ast: dict[str, Any] | None = None
+    # Where that text really cites each work, from pandoc's AST (the bibliography's "cited in").
+    cited_in: dict[str, list[CitingSection]] = dataclasses.field(default_factory=dict)
 
 
 def scan_citations(
@@ -81,7 +91,44 @@ def _scan_text(
     return cites, ids
 
 
+def _scan_assembled(
+    path: Path, text: str, prefixes: tuple[str, ...], cache_dir: Path | None
+) -> tuple[list[Citation], list[ReservedId], dict[str, list[CitingSection]]]:
+    """The assembled paper's citations, reserved ids and citing sections, from one pandoc parse cached by content.
+
+    Raises PandocError. The citing sections ("cited in" under each annotation) come from
+    the same AST as the citations, so the two cannot disagree.
+    """
+    digest = sha256_bytes(f"assembled-v1\0{path}\0{prefixes}\0{pandoc_version()}\0{text}".encode())
+    cache = cache_dir / f"scan-{digest}.json" if cache_dir else None
+    if cache is not None and cache.is_file():
+        try:
+            data = json.loads(cache.read_text())
+            return (
+                [Citation(**{**row, "path": Path(row["path"])}) for row in data["cites"]],
+                [ReservedId(**row) for row in data["ids"]],
+                {k: [CitingSection(*pair) for pair in v] for k, v in data["cited_in"].items()},
+            )
+        except (ValueError, TypeError, KeyError):
+            pass  # a corrupt cache entry is simply recomputed
+    ast = parse_markdown(text)
+    cites, ids = scan_markdown(path, text, prefixes, ast=ast)
+    cited_in = citing_sections(ast)
+    if cache is not None:
+        rows = {
+            "cites": [{**dataclasses.asdict(c), "path": str(c.path)} for c in cites],
+            "ids": [dataclasses.asdict(i) for i in ids],
+            "cited_in": {k: [[s.ident, s.title] for s in v] for k, v in cited_in.items()},
+        }
+        try:
+            write_atomic(cache, json.dumps(rows))
+        except OSError:
+            pass  # the cache is an optimisation: a full or read-only disk must not fail the check
+    return cites, ids, cited_in
+
+
 def report_reserved(ids: list[ReservedId], problems: Problems, path: Path, line_offset: int = 0) -> None:
+    """Report identifiers the build reserves (``refs``, ``ref-KEY``) found in a text."""
     for rid in ids:
         problems.error(
             "reserved-id",
@@ -116,6 +163,7 @@ def check_note_text(
     """What the annotated bibliography renders of each note (body, `uses.how`) is checked like a section."""
 
     def one(note: Note) -> None:
+        """Check one note's rendered text (body and each ``how``) in one pandoc parse."""
         # One parse per note: the body, then each `how` as its own paragraph.
         parts = [(note.body, note.body_line, True)] + [(u.how, u.line, False) for u in note.uses]
         starts: list[tuple[int, int, bool]] = []  # (first line in the joined text, line in the note, body?)
@@ -128,6 +176,7 @@ def check_note_text(
         joined = "\n\n".join(chunks)
 
         def where(line: int) -> int:
+            """The note's line for a line of the joined text."""
             line = max(line, 1)
             first, at, is_body = max((s for s in starts if s[0] <= line), key=lambda s: s[0])
             return at + (line - first) if is_body else at
@@ -170,6 +219,42 @@ def load_and_check(
     min_words: int = 80,
     max_words: int = 200,
     prefixes: tuple[str, ...] = ("fig:", "tbl:", "eq:", "sec:"),
+) -> Inputs:
+    """Load the bibliography, notes and manuscripts' citations and run every rule on them."""
+    with _gc_paused():
+        return _load_and_check(
+            bib_paths, manuscripts, notes_dir, project, problems, cache_dir, min_words, max_words, prefixes
+        )
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cycle collector off while the inputs load (it is on again after).
+
+    Loading allocates hundreds of thousands of small objects that are freed by reference
+    counting; each allocation burst otherwise triggers collections that walk every live
+    object, which cost a large bibliography's check about as much as parsing it. The
+    bibliography loader collects once per parsed batch, so memory stays bounded.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load_and_check(
+    bib_paths: list[Path],
+    manuscripts: list[Path],
+    notes_dir: Path | None,
+    project: Project | None,
+    problems: Problems,
+    cache_dir: Path | None,
+    min_words: int,
+    max_words: int,
+    prefixes: tuple[str, ...],
 ) -> Inputs:
     # Citation scanning runs in pandoc processes, so it overlaps the pybtex parse.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -253,7 +338,8 @@ def check_project(project: Project, problems: Problems, sources_dir: str | None 
 def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> None:
     """Citations the templates generate (comparison table, sources by theme) must resolve too.
 
-    The assembled paper is kept in ``inputs.paper_markdown`` for the build to render.
+    The assembled paper is kept in ``inputs.paper_markdown`` for the build to render. Its
+    pandoc scan is cached by content like the sections' (a no-op build parses nothing).
     """
     try:
         markdown, _ = assemble_paper(project, inputs.notes or {}, Problems(project.root))
@@ -264,15 +350,31 @@ def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> Non
         return
     inputs.paper_markdown = markdown
     path = project.build_dir / "assembled" / "paper.md"
+    cache_dir = project.build_dir / ".cache"
     seen = {c.key for c in inputs.citations}
     try:
-        ast = parse_markdown(markdown)
-        cites, ids = scan_markdown(path, markdown, project.crossref_prefixes, ast=ast)
+        cites, ids, inputs.cited_in = _scan_assembled(path, markdown, project.crossref_prefixes, cache_dir)
     except PandocError as exc:
         problems.error("parse", f"pandoc could not parse the assembled paper: {exc}", path=path, line=1, hint=exc.hint)
         return
-    inputs.paper_ast = ast
-    # The template makes one `refs` (the bibliography); any other reserved id comes from a note's claim.
+    _report_assembled_ids(ids, path, problems)
+    _check_settings_citations(project, inputs, seen, problems, cache_dir)
+    for cite in cites:
+        if not cite.crossref and cite.key not in inputs.bib.entries and cite.key not in seen:
+            seen.add(cite.key)
+            problems.error(
+                "undefined-citation",
+                f"the assembled paper cites {cite.key!r}, which is in no .bib file",
+                path=path,
+                line=cite.line,
+                column=cite.column,
+                key=cite.key,
+                hint="a template or a note's claims generate this citation; fix the key there",
+            )
+
+
+def _report_assembled_ids(ids: list[ReservedId], path: Path, problems: Problems) -> None:
+    """The template makes one `refs` (the bibliography); any other reserved id comes from a note's claim."""
     own = next((i for i in reversed(ids) if i.ident == "refs"), None)  # the template's is the last
     for rid in ids:
         if rid is not own:
@@ -285,9 +387,15 @@ def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> Non
                 column=rid.column,
                 hint="a note's claim or stance (the comparison table) or a template defines it; rename it there",
             )
-    # The settings' title, abstract etc. are Markdown too (pandoc's --metadata-file renders them).
+
+
+def _check_settings_citations(
+    project: Project, inputs: Inputs, seen: set[str], problems: Problems, cache_dir: Path
+) -> None:
+    """The settings' title, abstract etc. are Markdown too (pandoc's --metadata-file renders them)."""
+    text = f"---\n{paper_metadata(project)}...\n"
     try:
-        meta_cites = find_citations(project.settings_path, f"---\n{paper_metadata(project)}...\n")
+        meta_cites, _ids = _scan_text(project.settings_path, text, (), cache_dir)  # as find_citations: no prefixes
     except PandocError:
         meta_cites = []
     settings_lines = project.settings_path.read_text(errors="replace").splitlines()
@@ -303,16 +411,4 @@ def check_assembled(project: Project, inputs: Inputs, problems: Problems) -> Non
                 line=line,
                 key=cite.key,
                 hint="add an entry for it to the bibliography, or fix the key",
-            )
-    for cite in cites:
-        if not cite.crossref and cite.key not in inputs.bib.entries and cite.key not in seen:
-            seen.add(cite.key)
-            problems.error(
-                "undefined-citation",
-                f"the assembled paper cites {cite.key!r}, which is in no .bib file",
-                path=path,
-                line=cite.line,
-                column=cite.column,
-                key=cite.key,
-                hint="a template or a note's claims generate this citation; fix the key there",
             )

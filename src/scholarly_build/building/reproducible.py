@@ -20,6 +20,8 @@ OUTPUT_SUFFIXES = (".pdf", ".html", ".tex", ".docx")
 
 @dataclass(frozen=True)
 class Difference:
+    """One output that differs between the two builds, with its first differing byte."""
+
     name: str
     first_byte: int  # offset of the first differing byte (-1: one copy lacks the file)
     context: str
@@ -58,6 +60,7 @@ def copy_project(root: Path, dest: Path) -> None:
 
 
 def first_difference(a: Path, b: Path) -> tuple[int, str]:
+    """Offset of the first differing byte of two files, with the bytes around it."""
     da, db = a.read_bytes(), b.read_bytes()
     n = next((i for i, (x, y) in enumerate(zip(da, db, strict=False)) if x != y), min(len(da), len(db)))
     lo = max(0, n - 16)

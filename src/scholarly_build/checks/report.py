@@ -1,4 +1,10 @@
-"""Printing problems: human lines, JSON (a stable contract), GitHub annotations."""
+"""Printing problems: human lines, JSON (a stable contract), SARIF, GitHub annotations.
+
+Each report is composed as one string and written with one call: thousands of
+findings must not become hundreds of thousands of small writes (``json.dump``
+writes every token separately). This module formats; it never decides what is
+a problem or which problems to show (``checks/policy.py``).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from scholarly_build.core.problems import Problem, Severity
 
 
 def summary(problems: Sequence[Problem], *, files: int, entries: int, citations: int) -> dict[str, int]:
+    """The counts every format ends with."""
     return {
         "errors": sum(p.severity is Severity.ERROR for p in problems),
         "warnings": sum(p.severity is Severity.WARNING for p in problems),
@@ -67,24 +74,39 @@ def sarif(problems: Sequence[Problem], counts: dict[str, int]) -> dict[str, obje
     }
 
 
-def emit(problems: Sequence[Problem], counts: dict[str, int], fmt: str, out: TextIO, err: TextIO | None = None) -> None:
+def render(problems: Sequence[Problem], counts: dict[str, int], fmt: str) -> str:
+    """The whole report in ``fmt`` (human, json or sarif), as one string."""
     if fmt == "sarif":
-        json.dump(sarif(problems, counts), out, indent=2, ensure_ascii=False)
-        out.write("\n")
-    elif fmt == "json":
-        json.dump({"problems": [p.as_json() for p in problems], "summary": counts}, out, indent=2, ensure_ascii=False)
-        out.write("\n")
-    else:
-        for p in problems:
-            out.write(p.format() + "\n")
-        out.write(
-            f"{counts['errors']} error(s), {counts['warnings']} warning(s) in {counts['files']} file(s); "
-            f"{counts['entries']} entries, {counts['citations']} citations checked\n"
-        )
+        return json.dumps(sarif(problems, counts), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "json":
+        body = {"problems": [p.as_json() for p in problems], "summary": counts}
+        return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    lines = [p.format() + "\n" for p in problems]
+    lines.append(
+        f"{counts['errors']} error(s), {counts['warnings']} warning(s) in {counts['files']} file(s); "
+        f"{counts['entries']} entries, {counts['citations']} citations checked\n"
+    )
+    return "".join(lines)
+
+
+def gh_annotations(problems: Sequence[Problem]) -> str:
+    """GitHub Actions workflow commands (``::error file=…::``), one per problem."""
+    out = []
+    for p in problems:
+        level = "error" if p.severity is Severity.ERROR else "warning"
+        loc = f"file={p.file}" + (f",line={p.line}" if p.line else "") + (f",col={p.column}" if p.column else "")
+        out.append(f"::{level} {loc},title={p.code}::{_gh_escape(p.message)}\n")
+    return "".join(out)
+
+
+def emit(problems: Sequence[Problem], counts: dict[str, int], fmt: str, out: TextIO, err: TextIO | None = None) -> None:
+    """Write the report to ``out`` in one piece (and, under GitHub Actions, the annotations)."""
+    text = render(problems, counts, fmt)
     if os.environ.get("GITHUB_ACTIONS") == "true":
         # The runner reads workflow commands from stderr too; JSON on stdout stays parseable.
-        stream = (err or out) if fmt in ("json", "sarif") else out
-        for p in problems:
-            level = "error" if p.severity is Severity.ERROR else "warning"
-            loc = f"file={p.file}" + (f",line={p.line}" if p.line else "") + (f",col={p.column}" if p.column else "")
-            stream.write(f"::{level} {loc},title={p.code}::{_gh_escape(p.message)}\n")
+        if fmt in ("json", "sarif") and err is not None:
+            out.write(text)
+            err.write(gh_annotations(problems))
+            return
+        text += gh_annotations(problems)
+    out.write(text)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 
 class Severity(enum.StrEnum):
+    """How bad a problem is: errors fail the check, warnings only with --strict."""
+
     ERROR = "error"
     WARNING = "warning"
 
@@ -33,9 +35,11 @@ class Problem:
     hint: str | None = None
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
+        """File, line, column, code, message: the order reports print in."""
         return (self.file, self.line, self.column, self.code, self.message)
 
     def format(self) -> str:
+        """The problem as ``path:line:col: severity code: message`` plus its hint line."""
         where = self.file or "<project>"
         if self.line:
             where += f":{self.line}"
@@ -47,6 +51,7 @@ class Problem:
         return text
 
     def as_json(self) -> dict[str, object]:
+        """The problem as the JSON report's stable object."""
         return {
             "code": self.code,
             "severity": self.severity.value,
@@ -64,15 +69,26 @@ class Problems:
     def __init__(self, root: Path | None = None) -> None:
         self._items: list[Problem] = []
         self.root = root
+        self._resolved_root: Path | None = None
+        # Each file is relativised once: a large bibliography yields thousands of findings per file.
+        self._names: dict[Path | str, str] = {}
 
     def _rel(self, path: Path | str | None) -> str:
         if path is None:
             return ""
+        name = self._names.get(path)
+        if name is None:
+            name = self._names[path] = self._relativise(path)
+        return name
+
+    def _relativise(self, path: Path | str) -> str:
         p = Path(path)
         if self.root is not None:
+            if self._resolved_root is None:
+                self._resolved_root = self.root.resolve()
             # Not resolve(): a symlink is reported under its own name, not its target's.
             try:
-                return str(Path(os.path.abspath(p)).relative_to(self.root.resolve()))
+                return str(Path(os.path.abspath(p)).relative_to(self._resolved_root))
             except ValueError:
                 pass
         return str(p)
@@ -89,15 +105,19 @@ class Problems:
         key: str | None = None,
         hint: str | None = None,
     ) -> None:
+        """Record a problem at ``path`` (relativised to the root once per file)."""
         self._items.append(Problem(self._rel(path), line, column, code, severity, message, key, hint))
 
     def error(self, code: str, message: str, **kw: object) -> None:
+        """Record an error (see :meth:`add`)."""
         self.add(code, message, severity=Severity.ERROR, **kw)  # type: ignore[arg-type]
 
     def warning(self, code: str, message: str, **kw: object) -> None:
+        """Record a warning (see :meth:`add`)."""
         self.add(code, message, severity=Severity.WARNING, **kw)  # type: ignore[arg-type]
 
     def extend(self, items: Iterable[Problem]) -> None:
+        """Record problems made elsewhere."""
         self._items.extend(items)
 
     def __iter__(self) -> Iterator[Problem]:
@@ -108,10 +128,12 @@ class Problems:
 
     @property
     def errors(self) -> list[Problem]:
+        """The errors, sorted and without duplicates."""
         return [p for p in self if p.severity is Severity.ERROR]
 
     @property
     def warnings(self) -> list[Problem]:
+        """The warnings, sorted and without duplicates."""
         return [p for p in self if p.severity is Severity.WARNING]
 
 
@@ -124,6 +146,7 @@ class BuildFailed(Exception):
         self.problems = sorted(problems, key=Problem.sort_key)
 
     def render(self) -> str:
+        """The problems and the message, one per line, for the user."""
         lines = [p.format() for p in self.problems]
         if self.message:
             lines.append(self.message)

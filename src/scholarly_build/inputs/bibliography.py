@@ -6,7 +6,7 @@ main file): macros defined in earlier files are visible in later ones.
 
 from __future__ import annotations
 
-import dataclasses
+import gc
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -30,6 +30,8 @@ LowLevelParser.NAME = Pattern(r"[^\s\"#%'(),={}0-9][^\s\"#%'(),={}]*", "a valid 
 
 @dataclass
 class BibEntry:
+    """One parsed entry: fields and names as pybtex read them, with the lines they were written on."""
+
     key: str
     type: str
     fields: dict[str, str]
@@ -39,10 +41,12 @@ class BibEntry:
     field_lines: dict[str, int] = field(default_factory=dict)
 
     def line_of(self, name: str) -> int:
+        """The line field ``name`` was written on (the entry's line if it is not there)."""
         return self.field_lines.get(name, self.line)
 
     @property
     def year(self) -> str | None:
+        """The year, from ``year`` or the start of ``date``."""
         if "year" in self.fields:
             return self.fields["year"].strip()
         date = self.fields.get("date", "").strip()
@@ -50,12 +54,15 @@ class BibEntry:
 
     @property
     def family_names(self) -> list[str]:
+        """The authors' (else editors') family names."""
         people = self.persons.get("author") or self.persons.get("editor") or []
         return [p.split(",")[0].strip() for p in people]
 
 
 @dataclass
 class Bibliography:
+    """Every entry of every .bib file by key, the files read and the @string macros defined."""
+
     entries: dict[str, BibEntry] = field(default_factory=dict)  # key as written -> entry
     files: list[Path] = field(default_factory=list)
     strings: dict[str, tuple[Path, int]] = field(default_factory=dict)
@@ -78,7 +85,7 @@ class _FileResult:
     errors: list[str]
 
 
-_CACHE_VERSION = b"v6-json"
+_CACHE_VERSION = b"v7-json-compact"
 _BATCH = 2000  # entries per pybtex parse
 _CACHE_MAX_BYTES = 16 * 1024 * 1024  # caching a huge parse would double its peak memory
 
@@ -126,6 +133,8 @@ def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tu
             entries.append((key, entry.type.lower(), {k.lower(): str(v) for k, v in entry.fields.items()}, persons))
         current = {str(k): str(v) for k, v in parser.macros.items()}
         del data, parser
+        if not gc.isenabled():  # the check pauses the collector: free this batch's cycles now
+            gc.collect()
     out_macros = current
     result = (_FileResult(scan, entries, errors), out_macros)
     if cache is not None and len(text) <= _CACHE_MAX_BYTES:
@@ -144,53 +153,63 @@ def _encoding_errors(problems: Problems) -> int:
 
 
 def _to_json(result: tuple[_FileResult, dict[str, str]]) -> dict[str, object]:
+    """Plain, compact JSON (lists, not objects per field): a warm check decodes this instead of parsing."""
     file_result, macros = result
+    scan = file_result.scan
     return {
-        "scan": dataclasses.asdict(file_result.scan),
+        "entries_scan": [
+            [e.type, e.key, e.line, e.start, e.end, [[f.name, f.line, f.macros] for f in e.fields]]
+            for e in scan.entries
+        ],
+        "strings": scan.strings,
+        "faults": [[f.line, f.column, f.message, f.hint] for f in scan.faults],
+        "good_spans": scan.good_spans,
+        "string_macros": scan.string_macros,
         "entries": file_result.entries,
         "errors": file_result.errors,
         "macros": macros,
     }
 
 
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
+
+
+def _int(value: object) -> int:
+    if type(value) is not int:
+        raise TypeError("not an integer")
+    return value
+
+
+def _raw_field(row: list[Any]) -> bibscan.RawField:
+    name, line, macros = row
+    return bibscan.RawField(_str(name), _int(line), [(_str(m), _int(n)) for m, n in macros])
+
+
 def _from_json(data: dict[str, Any]) -> tuple[_FileResult, dict[str, str]]:
     """Rebuild a parse result from plain JSON data (wrong shapes raise, and the file is re-parsed)."""
-    scan = data["scan"]
     entries = [
-        bibscan.RawEntry(
-            type=str(e["type"]),
-            key=str(e["key"]),
-            line=int(e["line"]),
-            start=int(e["start"]),
-            end=int(e["end"]),
-            fields=[
-                bibscan.RawField(str(f["name"]), int(f["line"]), [(str(m), int(n)) for m, n in f["macros"]])
-                for f in e["fields"]
-            ],
-        )
-        for e in scan["entries"]
+        bibscan.RawEntry(_str(t), _str(k), _int(line), _int(a), _int(b), [_raw_field(f) for f in fields])
+        for t, k, line, a, b, fields in data["entries_scan"]
     ]
     result = bibscan.ScanResult(
         entries=entries,
-        strings={str(k): int(v) for k, v in scan["strings"].items()},
-        faults=[
-            bibscan.SyntaxFault(int(f["line"]), int(f["column"]), str(f["message"]), str(f["hint"]))
-            for f in scan["faults"]
-        ],
-        good_spans=[(int(a), int(b)) for a, b in scan["good_spans"]],
-        string_macros=[(str(m), int(n)) for m, n in scan["string_macros"]],
+        strings={_str(k): _int(v) for k, v in data["strings"].items()},
+        faults=[bibscan.SyntaxFault(_int(a), _int(b), _str(c), _str(d)) for a, b, c, d in data["faults"]],
+        good_spans=[(_int(a), _int(b)) for a, b in data["good_spans"]],
+        string_macros=[(_str(m), _int(n)) for m, n in data["string_macros"]],
     )
-    parsed = [
-        (
-            str(key),
-            str(typ),
-            {str(k): str(v) for k, v in fields.items()},
-            {str(r): [str(p) for p in people] for r, people in persons.items()},
-        )
-        for key, typ, fields, persons in data["entries"]
-    ]
-    errors = [str(e) for e in data["errors"]]
-    macros = {str(k): str(v) for k, v in data["macros"].items()}
+    parsed = []
+    for key, typ, fields, persons in data["entries"]:
+        if not all(isinstance(v, str) for v in fields.values()):
+            raise TypeError("a field value is not a string")
+        if not all(isinstance(n, str) for people in persons.values() for n in people):
+            raise TypeError("a name is not a string")
+        parsed.append((_str(key), _str(typ), fields, persons))
+    errors = [_str(e) for e in data["errors"]]
+    macros = {_str(k): _str(v) for k, v in data["macros"].items()}
     return _FileResult(result, parsed, errors), macros
 
 
@@ -202,23 +221,7 @@ def load_bibliography(
     macros: dict[str, str] = {}
     first_seen: dict[str, tuple[Path, int, str]] = {}
     for path in paths:
-        if not path.is_file():
-            problems.error(
-                "missing-file",
-                "bibliography file not found",
-                path=path,
-                hint="check `bibliography` in manuscript/paper.yaml",
-            )
-            continue
-        encoding_before = _encoding_errors(problems)
-        text = read_text(path, problems)
-        if text is None and _encoding_errors(problems) > encoding_before:
-            # Reported as `encoding` (pandoc reads UTF-8 only); still read the entries, as
-            # Latin-1, so that the rest of the file is checked and no key is lost.
-            try:
-                text = path.read_bytes().decode("latin-1") if path.stat().st_size <= MAX_INPUT_BYTES else None
-            except OSError:
-                text = None
+        text = _read_bib_text(path, problems)
         if text is None:
             continue
         bib.files.append(path)
@@ -226,78 +229,123 @@ def load_bibliography(
             problems.warning("bib-syntax", "bibliography file is empty", path=path, line=1)
             continue
         result, macros = _parse_file(text, macros, cache_dir)
-        scan = result.scan
-        for fault in scan.faults:
-            problems.error(
-                "bib-syntax", fault.message, path=path, line=fault.line, column=fault.column, hint=fault.hint
-            )
         earlier = set(bib.strings)  # macros from the files loaded before this one
-        for name, line in scan.strings.items():
+        for name, line in result.scan.strings.items():
             bib.strings[name] = (path, line)
-        for message in result.errors:
-            lowered = message.lower()
-            if "repeated" in lowered or "undefined string" in lowered or "duplicate" in lowered:
-                continue  # reported below with locations
-            problems.error("bib-syntax", f"pybtex: {message}", path=path, line=1)
+        _report_file(path, result, earlier, problems)
+        _add_entries(bib, path, result, earlier, first_seen, problems)
+    return bib
 
-        def defined(macro: str, line: int, earlier: set[str] = earlier, strings: dict[str, int] = scan.strings) -> bool:
-            """BibTeX needs a macro defined before its use: in an earlier file or above this line."""
-            name = macro.lower()
-            here = strings.get(name)
-            return name in month_names or name in earlier or (here is not None and here < line)
 
-        for macro, mline in scan.string_macros:
-            if not defined(macro, mline):
+def _read_bib_text(path: Path, problems: Problems) -> str | None:
+    """The file's text; a file that is not UTF-8 is reported and still read, as Latin-1."""
+    if not path.is_file():
+        problems.error(
+            "missing-file",
+            "bibliography file not found",
+            path=path,
+            hint="check `bibliography` in manuscript/paper.yaml",
+        )
+        return None
+    encoding_before = _encoding_errors(problems)
+    text = read_text(path, problems)
+    if text is None and _encoding_errors(problems) > encoding_before:
+        # Reported as `encoding` (pandoc reads UTF-8 only); still read the entries, as
+        # Latin-1, so that the rest of the file is checked and no key is lost.
+        try:
+            text = path.read_bytes().decode("latin-1") if path.stat().st_size <= MAX_INPUT_BYTES else None
+        except OSError:
+            text = None
+    return text
+
+
+def _macro_defined(macro: str, line: int, earlier: set[str], strings: dict[str, int]) -> bool:
+    """BibTeX needs a macro defined before its use: in an earlier file or above this line."""
+    name = macro.lower()
+    here = strings.get(name)
+    return name in month_names or name in earlier or (here is not None and here < line)
+
+
+def _report_file(path: Path, result: _FileResult, earlier: set[str], problems: Problems) -> None:
+    """Syntax faults, pybtex's own errors and undefined macros in ``@string`` values."""
+    scan = result.scan
+    for fault in scan.faults:
+        problems.error("bib-syntax", fault.message, path=path, line=fault.line, column=fault.column, hint=fault.hint)
+    for message in result.errors:
+        lowered = message.lower()
+        if "repeated" in lowered or "undefined string" in lowered or "duplicate" in lowered:
+            continue  # reported with locations by _add_entries
+        problems.error("bib-syntax", f"pybtex: {message}", path=path, line=1)
+    for macro, mline in scan.string_macros:
+        if not _macro_defined(macro, mline, earlier, scan.strings):
+            problems.error(
+                "undefined-macro",
+                f"@string macro {macro!r} is used but never defined",
+                path=path,
+                line=mline,
+                hint=f"define @string{{{macro} = {{...}}}} before this line",
+            )
+
+
+def _report_fields(
+    path: Path, raw: bibscan.RawEntry, earlier: set[str], strings: dict[str, int], problems: Problems
+) -> None:
+    """Fields given twice and macros used before (or without) their definition."""
+    names: set[str] = set()
+    for f in raw.fields:
+        if f.name in names:
+            problems.error(
+                "duplicate-field",
+                f"field {f.name!r} is given twice in entry {raw.key!r}",
+                path=path,
+                line=f.line,
+                key=raw.key,
+                hint="keep one of the two values",
+            )
+        names.add(f.name)
+        for macro, mline in f.macros:
+            if not _macro_defined(macro, mline, earlier, strings):
                 problems.error(
                     "undefined-macro",
                     f"@string macro {macro!r} is used but never defined",
                     path=path,
                     line=mline,
-                    hint=f"define @string{{{macro} = {{...}}}} before this line",
-                )
-        parsed = {key.lower(): (key, typ, fields, persons) for key, typ, fields, persons in result.entries}
-        for raw in scan.entries:
-            lower = raw.key.lower()
-            names = [f.name for f in raw.fields]
-            for i, f in enumerate(raw.fields):
-                if f.name in names[:i]:
-                    problems.error(
-                        "duplicate-field",
-                        f"field {f.name!r} is given twice in entry {raw.key!r}",
-                        path=path,
-                        line=f.line,
-                        key=raw.key,
-                        hint="keep one of the two values",
-                    )
-                for macro, mline in f.macros:
-                    if not defined(macro, mline):
-                        problems.error(
-                            "undefined-macro",
-                            f"@string macro {macro!r} is used but never defined",
-                            path=path,
-                            line=mline,
-                            key=raw.key,
-                            hint=f"define it with @string{{{macro} = {{...}}}} or put the value in braces",
-                        )
-            if lower in first_seen:
-                fpath, fline, fkey = first_seen[lower]
-                where = f"line {fline}" if fpath == path else f"{fpath.name}:{fline}"
-                problems.error(
-                    "duplicate-key",
-                    f"key {raw.key!r} is defined twice (first as {fkey!r} at {where}); "
-                    "BibTeX compares keys case-insensitively",
-                    path=path,
-                    line=raw.line,
                     key=raw.key,
-                    hint="rename or remove one of the entries",
+                    hint=f"define it with @string{{{macro} = {{...}}}} or put the value in braces",
                 )
-                continue
-            first_seen[lower] = (path, raw.line, raw.key)
-            if lower not in parsed:
-                continue
-            _key, typ, fields, persons = parsed[lower]
-            field_lines: dict[str, int] = {}
-            for f in raw.fields:
-                field_lines.setdefault(f.name, f.line)
-            bib.entries[raw.key] = BibEntry(raw.key, typ, fields, persons, path, raw.line, field_lines)
-    return bib
+
+
+def _add_entries(
+    bib: Bibliography,
+    path: Path,
+    result: _FileResult,
+    earlier: set[str],
+    first_seen: dict[str, tuple[Path, int, str]],
+    problems: Problems,
+) -> None:
+    """Each scanned entry that pybtex parsed joins ``bib``; a key seen before is a ``duplicate-key``."""
+    parsed = {key.lower(): (typ, fields, persons) for key, typ, fields, persons in result.entries}
+    for raw in result.scan.entries:
+        lower = raw.key.lower()
+        _report_fields(path, raw, earlier, result.scan.strings, problems)
+        if lower in first_seen:
+            fpath, fline, fkey = first_seen[lower]
+            where = f"line {fline}" if fpath == path else f"{fpath.name}:{fline}"
+            problems.error(
+                "duplicate-key",
+                f"key {raw.key!r} is defined twice (first as {fkey!r} at {where}); "
+                "BibTeX compares keys case-insensitively",
+                path=path,
+                line=raw.line,
+                key=raw.key,
+                hint="rename or remove one of the entries",
+            )
+            continue
+        first_seen[lower] = (path, raw.line, raw.key)
+        if lower not in parsed:
+            continue
+        typ, fields, persons = parsed[lower]
+        field_lines: dict[str, int] = {}
+        for f in raw.fields:
+            field_lines.setdefault(f.name, f.line)
+        bib.entries[raw.key] = BibEntry(raw.key, typ, fields, persons, path, raw.line, field_lines)

@@ -26,6 +26,8 @@ _KEY = re.compile(r"[ \t\r\n]*([^\s,{}()\"#%'=]*)[ \t\r\n]*")
 
 @dataclass
 class RawField:
+    """A field as written: its lower-cased name, its line and the macros its value uses."""
+
     name: str
     line: int
     macros: list[tuple[str, int]]  # bare identifiers used in the value, with lines
@@ -33,6 +35,8 @@ class RawField:
 
 @dataclass
 class RawEntry:
+    """An entry as written: type, key, line, span in the text and fields."""
+
     type: str
     key: str
     line: int
@@ -43,6 +47,8 @@ class RawEntry:
 
 @dataclass
 class SyntaxFault:
+    """A syntax error with its location and a hint."""
+
     line: int
     column: int
     message: str
@@ -51,6 +57,8 @@ class SyntaxFault:
 
 @dataclass
 class ScanResult:
+    """Everything one scan found: entries, @string definitions, faults, spans safe to parse."""
+
     entries: list[RawEntry]
     strings: dict[str, int]  # macro name (lower) -> line
     faults: list[SyntaxFault]
@@ -69,12 +77,15 @@ class _Scanner:
         self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
     def line(self, pos: int) -> int:
+        """The 1-based line of offset ``pos``."""
         return bisect.bisect_right(self.starts, pos)
 
     def column(self, pos: int) -> int:
+        """The 1-based column of offset ``pos``."""
         return pos - self.starts[self.line(pos) - 1] + 1
 
     def next_entry_line_start(self, pos: int) -> int:
+        """Offset of the next line that starts with ``@type{`` (where a broken entry ends)."""
         m = _LINE_ENTRY.search(self.text, pos)
         return m.start() if m else len(self.text)
 
@@ -145,6 +156,7 @@ class _Scanner:
             return pos
 
     def entry(self, kind: str, body: int, close: str, limit: int, result: ScanResult, start: int) -> int:
+        """Scan one entry's body from ``body``; record it in ``result``; return the offset after it."""
         text = self.text
         if kind in ("comment",):
             return self.balanced(body, limit) if close == "}" else body
@@ -230,6 +242,7 @@ class _Scanner:
 
 
 def scan(text: str) -> ScanResult:
+    """Scan BibTeX text; a fault is reported and scanning resumes at the next entry line."""
     sc = _Scanner(text)
     result = ScanResult([], {}, [], [])
     pos = 0

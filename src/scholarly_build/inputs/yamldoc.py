@@ -54,6 +54,26 @@ _Loader.yaml_implicit_resolvers = {
     for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
+# libyaml composes the same nodes several times faster (every build parses every note's front
+# matter). It is used only when it parses the text; any error is re-raised by the pure-Python
+# parser, whose messages the error reports are written for.
+class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's safe loader (where PyYAML has it) with the same implicit resolvers as :class:`_Loader`."""
+
+
+_FastLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+_HAVE_LIBYAML = bool(getattr(yaml, "__with_libyaml__", False))
+
+
+def _compose(text: str) -> yaml.Node | None:
+    if _HAVE_LIBYAML:
+        try:
+            return yaml.compose(text, Loader=_FastLoader)
+        except (yaml.YAMLError, RecursionError):
+            pass  # reported by the pure-Python parser below, with its messages
+    return yaml.compose(text, Loader=_Loader)
+
+
 MAX_NODES = 100_000  # far beyond any real note; stops alias "billion laughs" expansion
 MAX_DEPTH = 100
 
@@ -107,7 +127,7 @@ def _deepest_line(text: str) -> int:
 def load(text: str) -> YamlDoc:
     """Parse ``text`` as one YAML document with line tracking."""
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         if exc.context and "quoted scalar" in exc.context and exc.context_mark is not None:

@@ -1,6 +1,10 @@
 """Running figure scripts: ``python SCRIPT --data DATA --out STEM`` -> STEM.pdf/.png.
 
 Each figure is re-run only when its script or data changed (content hashes).
+:func:`plan_figures` checks the paths and computes each figure's digest without
+running anything, so the build can declare its outputs first and then run the
+scripts in parallel (:func:`run_figure`, one per worker). This module must not
+decide what else is rebuilt, and a script's files land only inside ``build/``.
 """
 
 from __future__ import annotations
@@ -22,10 +26,25 @@ from scholarly_build.inputs.project import Figure, Project
 
 @dataclass(frozen=True)
 class FigureResult:
+    """A figure's two files, and whether its script ran in this build."""
+
     id: str
     pdf: Path
     png: Path
     ran: bool
+
+
+@dataclass(frozen=True)
+class FigurePlan:
+    """One figure before it runs: its script, data, digest (script + data) and whether it must run."""
+
+    figure: Figure
+    script: Path
+    data: Path
+    digest: str
+    pdf: Path
+    png: Path
+    needs_run: bool
 
 
 def coverage_csv(project: Project, notes: dict[str, Note]) -> str:
@@ -54,15 +73,10 @@ def _check_path(project: Project, figure: Figure, path: Path, what: str) -> None
         )
 
 
-def build_figures(
-    project: Project,
-    notes: dict[str, Note],
-    env: dict[str, str],
-    state: dict[str, str],
-    log: list[str],
-) -> list[FigureResult]:
+def plan_figures(project: Project, notes: dict[str, Note], state: dict[str, str]) -> list[FigurePlan]:
+    """Check each figure's paths, write the notes' coverage data, and say which figures must run."""
     out_dir = project.build_dir / "figures"
-    results = []
+    plans = []
     for figure in project.figures:
         script = project.root / figure.script
         _check_path(project, figure, script, "script")
@@ -77,41 +91,63 @@ def build_figures(
         stem = require_inside(out_dir / figure.id, project.build_dir, f"figure {figure.id!r}")
         digest = sha256_bytes(script.read_bytes() + b"\0" + data.read_bytes())
         pdf, png = stem.with_name(stem.name + ".pdf"), stem.with_name(stem.name + ".png")
-        if state.get(f"figure:{figure.id}") == digest and pdf.is_file() and png.is_file():
-            results.append(FigureResult(figure.id, pdf, png, ran=False))
+        fresh = state.get(f"figure:{figure.id}") == digest and pdf.is_file() and png.is_file()
+        plans.append(FigurePlan(figure, script, data, digest, pdf, png, needs_run=not fresh))
+    return plans
+
+
+def run_figure(project: Project, plan: FigurePlan, env: dict[str, str]) -> FigureResult:
+    """Run one figure's script and move its two files into place (safe to call from a worker thread)."""
+    figure, data = plan.figure, plan.data
+    out_dir = project.build_dir / "figures"
+    tmp_stem = require_inside(out_dir / ".tmp" / figure.id, project.build_dir, f"figure {figure.id!r}")
+    tmp_stem.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # Its own process group: at the time limit the script's children die with it.
+        proc = run_limited(
+            [sys.executable, str(plan.script), "--data", str(data), "--out", str(tmp_stem)],
+            tool="figure",
+            cwd=project.root,
+            env={**os.environ, **env, "MPLBACKEND": "Agg"},
+        )
+    except ToolLimitExceeded as exc:
+        raise BuildFailed(
+            f"{figure.script}: error limit: figure {figure.id!r}: {exc}; it was stopped with its child processes"
+            f"\n    hint: {exc.hint}"
+        ) from None
+    if proc.returncode != 0:
+        raise BuildFailed(
+            f"{figure.script}: error figure: the figure script failed (exit {proc.returncode}); its output:\n"
+            + "\n".join("    " + line for line in (proc.stderr or proc.stdout).rstrip().splitlines()[-25:])
+            + f"\n    hint: run it yourself: python {figure.script} "
+            f"--data {data.relative_to(project.root)} --out /tmp/{figure.id}"
+        )
+    made = {p: tmp_stem.with_name(tmp_stem.name + p) for p in (".pdf", ".png")}
+    missing = [s for s, p in made.items() if not p.is_file()]
+    if missing:
+        raise BuildFailed(
+            f"{figure.script}: error figure: the script did not write {', '.join(missing)} "
+            "(it must write OUT.pdf and OUT.png)"
+        )
+    os.replace(made[".pdf"], plan.pdf)
+    os.replace(made[".png"], plan.png)
+    return FigureResult(figure.id, plan.pdf, plan.png, ran=True)
+
+
+def build_figures(
+    project: Project,
+    notes: dict[str, Note],
+    env: dict[str, str],
+    state: dict[str, str],
+    log: list[str],
+) -> list[FigureResult]:
+    """Run, one after another, every figure whose script or data changed (``invoke figures``)."""
+    results = []
+    for plan in plan_figures(project, notes, state):
+        if not plan.needs_run:
+            results.append(FigureResult(plan.figure.id, plan.pdf, plan.png, ran=False))
             continue
-        tmp_stem = require_inside(out_dir / ".tmp" / figure.id, project.build_dir, f"figure {figure.id!r}")
-        tmp_stem.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            # Its own process group: at the time limit the script's children die with it.
-            proc = run_limited(
-                [sys.executable, str(script), "--data", str(data), "--out", str(tmp_stem)],
-                tool="figure",
-                cwd=project.root,
-                env={**os.environ, **env, "MPLBACKEND": "Agg"},
-            )
-        except ToolLimitExceeded as exc:
-            raise BuildFailed(
-                f"{figure.script}: error limit: figure {figure.id!r}: {exc}; it was stopped with its child processes"
-                f"\n    hint: {exc.hint}"
-            ) from None
-        if proc.returncode != 0:
-            raise BuildFailed(
-                f"{figure.script}: error figure: the figure script failed (exit {proc.returncode}); its output:\n"
-                + "\n".join("    " + line for line in (proc.stderr or proc.stdout).rstrip().splitlines()[-25:])
-                + f"\n    hint: run it yourself: python {figure.script} "
-                f"--data {data.relative_to(project.root)} --out /tmp/{figure.id}"
-            )
-        made = {p: tmp_stem.with_name(tmp_stem.name + p) for p in (".pdf", ".png")}
-        missing = [s for s, p in made.items() if not p.is_file()]
-        if missing:
-            raise BuildFailed(
-                f"{figure.script}: error figure: the script did not write {', '.join(missing)} "
-                "(it must write OUT.pdf and OUT.png)"
-            )
-        os.replace(made[".pdf"], pdf)
-        os.replace(made[".png"], png)
-        state[f"figure:{figure.id}"] = digest
-        log.append(f"figure {figure.id}")
-        results.append(FigureResult(figure.id, pdf, png, ran=True))
+        results.append(run_figure(project, plan, env))
+        state[f"figure:{plan.figure.id}"] = plan.digest
+        log.append(f"figure {plan.figure.id}")
     return results

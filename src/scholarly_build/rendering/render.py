@@ -1,4 +1,13 @@
-"""Rendering assembled Markdown with pandoc (HTML, DOCX, LaTeX) and latexmk (PDF)."""
+"""Rendering assembled Markdown with pandoc (HTML, DOCX, LaTeX) and latexmk (PDF).
+
+Each render runs in its own work folder and returns the finished files; it must
+not install them (``building/build.py`` installs a document's outputs together).
+A TeX render starts in an emptied work folder. Only LaTeX's own auxiliary files of
+the previous run of the same document (``.aux``, ``.toc``, ``.out``, …; never a
+configuration file) are copied back in, and only from ``aux_dir``, a folder
+outside the project that a pull request cannot write: with them latexmk needs
+fewer passes after a small edit, and it still runs until they are stable.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +46,14 @@ class RenderJob:
     citations: str = "citeproc"  # or "biblatex" (LaTeX outputs only)
     crossref_prefixes: tuple[str, ...] = ("fig:", "tbl:", "eq:", "sec:")
     latex_variables: tuple[str, ...] = ()
+    aux_dir: Path | None = None  # the previous run's auxiliary files (outside the project), or None
+
+
+# LaTeX's own records between passes: cross-references, contents, bookmarks. Nothing that
+# configures a tool (latexmkrc, biber.conf) is ever kept, nor biber's .bbl/.bcf: without the
+# record latexmk keeps of them, a stale .bbl might be taken as current, so biber always runs.
+AUX_SUFFIXES = (".aux", ".toc", ".out", ".lof", ".lot")
+_AUX_MAX_BYTES = 64 * 1024 * 1024
 
 
 def _pandoc_args(job: RenderJob, fmt_defaults: str, output: Path, extra: list[str]) -> list[str]:
@@ -117,6 +134,7 @@ def render_job(job: RenderJob) -> list[tuple[Path, Path]]:
         # build/) left there, such as a biber.conf or a latexmkrc, is read.
         shutil.rmtree(job.work_dir)
         job.work_dir.mkdir(parents=True)
+        _restore_aux(job)
         tex = job.work_dir / job.outputs[0].name
         variables = [
             "-V",
@@ -135,9 +153,46 @@ def render_job(job: RenderJob) -> list[tuple[Path, Path]]:
                 if fig.suffix == ".pdf":
                     shutil.copyfile(fig, job.work_dir / fig.name)
             pdf = latexmk(tex, job.pdf_engine, job.env)
+            _save_aux(job)
             return [(tex, job.outputs[0]), (pdf, job.outputs[1])]
         return [(tex, job.outputs[0])]
     raise ValueError(job.fmt)  # pragma: no cover - the build only creates the formats above
+
+
+def _aux_names(job: RenderJob) -> list[str]:
+    stem = job.outputs[0].stem
+    return [stem + suffix for suffix in AUX_SUFFIXES]
+
+
+def _restore_aux(job: RenderJob) -> None:
+    """Copy the previous run's auxiliary files (regular files, not links) into the fresh work folder."""
+    if job.aux_dir is None or not job.aux_dir.is_dir() or job.aux_dir.is_symlink():
+        return
+    for name in _aux_names(job):
+        src = job.aux_dir / name
+        try:
+            if src.is_file() and not src.is_symlink() and src.stat().st_size <= _AUX_MAX_BYTES:
+                shutil.copyfile(src, job.work_dir / name)
+        except OSError:
+            pass  # a lost auxiliary file only costs a LaTeX pass
+
+
+def _save_aux(job: RenderJob) -> None:
+    """Keep this run's auxiliary files for the next run (best effort: they only save passes)."""
+    if job.aux_dir is None:
+        return
+    try:
+        job.aux_dir.mkdir(parents=True, exist_ok=True)
+        for name in _aux_names(job):
+            src = job.work_dir / name
+            if src.is_file() and not src.is_symlink():
+                tmp = job.aux_dir / f".{name}.tmp"
+                shutil.copyfile(src, tmp)
+                os.replace(tmp, job.aux_dir / name)
+            else:
+                (job.aux_dir / name).unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def tex_env(base: dict[str, str]) -> dict[str, str]:
@@ -158,6 +213,7 @@ PRETEX = {"xelatex": None, "lualatex": f"\\directlua{{dofile([[{LUA_SANDBOX_NAME
 
 
 def latexmk_command(tex_name: str, engine: str) -> list[str]:
+    """The latexmk command line: no rc files, no shell escape, biber without its config file."""
     flag = {"xelatex": "-xelatex", "lualatex": "-lualatex"}[engine]
     return [
         "latexmk",
@@ -181,6 +237,7 @@ def latexmk_command(tex_name: str, engine: str) -> list[str]:
 
 
 def latexmk(tex: Path, engine: str, env: dict[str, str]) -> Path:
+    """Run latexmk in the TeX file's folder (with TeX's limits); return the PDF or raise BuildFailed."""
     cmd = latexmk_command(tex.name, engine)
     if engine == "lualatex":
         shutil.copyfile(LUA_SANDBOX, tex.parent / LUA_SANDBOX_NAME)
@@ -226,4 +283,5 @@ def overfull_boxes(log: Path, threshold_pt: float) -> list[str]:
 
 
 def digest_of(*parts: bytes | str) -> str:
+    """sha256 of the parts, NUL-separated (strings as UTF-8)."""
     return sha256_bytes(b"\0".join(p.encode() if isinstance(p, str) else p for p in parts))
