@@ -165,7 +165,7 @@ def test_edit_and_revert_gives_the_bytes_of_a_cold_build(project: Path, built_on
     """TeX's kept auxiliary files save passes but never change the output: edit, rebuild, revert, rebuild."""
     note = project / "bib/notes/gamma1999.md"
     original = note.read_text()
-    note.write_text(original + "An added sentence about Gamma.\n")
+    note.write_text(original + "\nAn added sentence about Gamma.\n")  # a paragraph of its own: the card's opening stays
     quiet_build(project)
     aux = aux_cache_dir(load_project(project), "annotated-bibliography-latex-citeproc")
     assert (aux / "annotated-bibliography.aux").is_file()  # kept outside the project, for the next run
