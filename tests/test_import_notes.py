@@ -97,3 +97,17 @@ def test_import_notes_names_a_missing_file(project_copy: Path, run_cli: Run) -> 
     code, out, err = run_cli("--root", str(project_copy), "import-notes", "nosuch.bib")
     assert (code, out) == (1, "")
     assert err == "nosuch.bib: error import-notes: no such file\n    hint: name a .bib export\n"
+
+
+def test_new_note_for_an_undated_entry_is_a_valid_note(project_copy: Path, run_cli: Run) -> None:
+    """An entry without a year gets ``year: n.d.`` (as the reference list prints it), not an invalid empty year."""
+    bib = project_copy / "bib/references.bib"
+    entry = "\n@misc{undated2024x,\n  author = {Roe, Jane},\n  title = {An undated leaflet},\n}\n"
+    bib.write_text(bib.read_text() + entry)
+    code, _, err = run_cli("--root", str(project_copy), "new-note", "undated2024x")
+    assert code == 0, err
+    text = (project_copy / "bib/notes/undated2024x.md").read_text()
+    assert "year: n.d.\n" in text
+    problems = Problems(project_copy)
+    note = load_note(project_copy / "bib/notes/undated2024x.md", load_project(project_copy), problems)
+    assert note is not None and [p.code for p in problems] == []

@@ -64,7 +64,8 @@ def note_template(entry: BibEntry, project: Project) -> str:
         "key": entry.key,
         "metadata": "complete",
         "author": "; ".join(_plain(p) for p in entry.persons.get("author") or entry.persons.get("editor") or []),
-        "year": int(entry.year) if entry.year and entry.year.isdigit() else entry.year,
+        # An undated entry gets "n.d." (as the reference list prints it), never an empty year.
+        "year": int(entry.year) if entry.year and entry.year.isdigit() else (entry.year or "n.d."),
         "themes": [project.themes[0].id] if project.themes else [],
         "summary": "TODO: what the work is and argues.",
         "uses": {w.key: [] for w in project.works},
