@@ -63,43 +63,34 @@ def scan_citations(
     return [c for cites in results for c in cites]
 
 
+_Scan = tuple[list[Citation], list[ReservedId], dict[str, list[CitingSection]]]
+
+
 def _scan_text(
     path: Path, text: str, prefixes: tuple[str, ...], cache_dir: Path | None
 ) -> tuple[list[Citation], list[ReservedId]]:
     """scan_markdown, cached by content (raises PandocError)."""
-    digest = sha256_bytes(f"scan-v3\0{path}\0{prefixes}\0{pandoc_version()}\0{text}".encode())
-    cache = cache_dir / f"scan-{digest}.json" if cache_dir else None
-    if cache is not None and cache.is_file():
-        try:
-            data = json.loads(cache.read_text())
-            return (
-                [Citation(**{**row, "path": Path(row["path"])}) for row in data["cites"]],
-                [ReservedId(**row) for row in data["ids"]],
-            )
-        except (ValueError, TypeError, KeyError):
-            pass  # a corrupt cache entry is simply recomputed
-    cites, ids = scan_markdown(path, text, prefixes)
-    if cache is not None:
-        rows = {
-            "cites": [{**dataclasses.asdict(c), "path": str(c.path)} for c in cites],
-            "ids": [dataclasses.asdict(i) for i in ids],
-        }
-        try:
-            write_atomic(cache, json.dumps(rows))
-        except OSError:
-            pass  # the cache is an optimisation: a full or read-only disk must not fail the check
+    cites, ids, _ = _scan_cached(path, text, prefixes, cache_dir, sections=False)
     return cites, ids
 
 
-def _scan_assembled(
-    path: Path, text: str, prefixes: tuple[str, ...], cache_dir: Path | None
-) -> tuple[list[Citation], list[ReservedId], dict[str, list[CitingSection]]]:
+def _scan_assembled(path: Path, text: str, prefixes: tuple[str, ...], cache_dir: Path | None) -> _Scan:
     """The assembled paper's citations, reserved ids and citing sections, from one pandoc parse cached by content.
 
     Raises PandocError. The citing sections ("cited in" under each annotation) come from
     the same AST as the citations, so the two cannot disagree.
     """
-    digest = sha256_bytes(f"assembled-v1\0{path}\0{prefixes}\0{pandoc_version()}\0{text}".encode())
+    return _scan_cached(path, text, prefixes, cache_dir, sections=True)
+
+
+def _scan_cached(path: Path, text: str, prefixes: tuple[str, ...], cache_dir: Path | None, sections: bool) -> _Scan:
+    """One pandoc parse of ``text`` (citations, reserved ids, and with ``sections`` the citing sections), cached.
+
+    The cache is keyed by everything the result depends on, pandoc's version included; a
+    corrupt or unwritable cache only costs the parse again.
+    """
+    tag = "assembled-v1" if sections else "scan-v3"
+    digest = sha256_bytes(f"{tag}\0{path}\0{prefixes}\0{pandoc_version()}\0{text}".encode())
     cache = cache_dir / f"scan-{digest}.json" if cache_dir else None
     if cache is not None and cache.is_file():
         try:
@@ -107,13 +98,13 @@ def _scan_assembled(
             return (
                 [Citation(**{**row, "path": Path(row["path"])}) for row in data["cites"]],
                 [ReservedId(**row) for row in data["ids"]],
-                {k: [CitingSection(*pair) for pair in v] for k, v in data["cited_in"].items()},
+                {k: [CitingSection(*pair) for pair in v] for k, v in data.get("cited_in", {}).items()},
             )
         except (ValueError, TypeError, KeyError):
             pass  # a corrupt cache entry is simply recomputed
     ast = parse_markdown(text)
     cites, ids = scan_markdown(path, text, prefixes, ast=ast)
-    cited_in = citing_sections(ast)
+    cited_in = citing_sections(ast) if sections else {}
     if cache is not None:
         rows = {
             "cites": [{**dataclasses.asdict(c), "path": str(c.path)} for c in cites],
