@@ -9,6 +9,7 @@ with a regular expression where pandoc's parse can answer.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -292,19 +293,40 @@ def scan_markdown(
     cursor: dict[str, int] = {}
     searchable = mask_code(text)
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    spans: dict[str, list[tuple[int, int]]] = {}
+
+    def occurrences(key: str) -> list[tuple[int, int]]:
+        """Every place the key is cited in the text, in order (found once per key, then looked up)."""
+        if key not in spans:
+            # A regex search from each citation's cursor rescans the text each time (quadratic
+            # at thesis scale); str.find jumps between candidates, and the pattern confirms each.
+            pattern = re.compile(r"(?<![\w.+])@(?:\{" + re.escape(key) + r"\}|" + re.escape(key) + r"(?![\w:./-]*\w))")
+            found_at = set()
+            for needle in ("@" + key, "@{" + key + "}"):
+                i = searchable.find(needle)
+                while i != -1:
+                    m = pattern.match(searchable, i)
+                    if m is not None:
+                        found_at.add((m.start(), m.end()))
+                    i = searchable.find(needle, i + 1)
+            spans[key] = sorted(found_at)
+        return spans[key]
 
     def locate(key: str) -> tuple[int, int]:
-        pattern = re.compile(r"(?<![\w.+])@(?:\{" + re.escape(key) + r"\}|" + re.escape(key) + r"(?![\w:./-]*\w))")
-        m = pattern.search(searchable, cursor.get(key, 0)) or pattern.search(searchable)
-        if m is None:  # odd contexts (`@a@b`, unbalanced backticks): any occurrence at all
+        """Line and column of the key's next citation after the previous one found (or its first)."""
+        places = occurrences(key)
+        at = bisect.bisect_left(places, (cursor.get(key, 0), -1))
+        span: tuple[int, int] | None = places[at] if at < len(places) else (places[0] if places else None)
+        if span is None:  # odd contexts (`@a@b`, unbalanced backticks): any occurrence at all
             m = re.search("@" + re.escape(key), searchable) or re.search("@" + re.escape(key), text)
-        if m is None:
+            span = (m.start(), m.end()) if m is not None else None
+        if span is None:
             return 0, 0
-        cursor[key] = m.end()
-        start = m.start()
+        cursor[key] = span[1]
+        start = span[0]
         if start > 0 and searchable[start - 1] == "-" and (start == 1 or searchable[start - 2] in "[ ;\n\t"):
             start -= 1  # `[-@key]`: the citation starts at the suppress-author dash
-        line = sum(1 for s in line_starts if s <= start)
+        line = bisect.bisect_right(line_starts, start)
         return line, start - line_starts[line - 1] + 1
 
     scan = _QuoteScan()
