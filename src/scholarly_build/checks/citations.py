@@ -280,6 +280,52 @@ def find_citations(path: Path, text: str, crossref_prefixes: tuple[str, ...] = (
     return scan_markdown(path, text, crossref_prefixes)[0]
 
 
+class _Locator:
+    """Where each citation of a key stands in the text: its next place after the previous one found.
+
+    A regex search from a cursor rescans the text for every citation (quadratic at thesis
+    scale); here each key's places are found once with ``str.find``, each confirmed by the
+    pattern, and later citations of the key are looked up by bisection.
+    """
+
+    def __init__(self, text: str, searchable: str, line_starts: list[int]) -> None:
+        self.text, self.searchable, self.line_starts = text, searchable, line_starts
+        self.cursor: dict[str, int] = {}
+        self.spans: dict[str, list[tuple[int, int]]] = {}
+
+    def occurrences(self, key: str) -> list[tuple[int, int]]:
+        """Every place the key is cited in the text, in order (found once per key)."""
+        if key not in self.spans:
+            pattern = re.compile(r"(?<![\w.+])@(?:\{" + re.escape(key) + r"\}|" + re.escape(key) + r"(?![\w:./-]*\w))")
+            found_at = set()
+            for needle in ("@" + key, "@{" + key + "}"):
+                i = self.searchable.find(needle)
+                while i != -1:
+                    m = pattern.match(self.searchable, i)
+                    if m is not None:
+                        found_at.add((m.start(), m.end()))
+                    i = self.searchable.find(needle, i + 1)
+            self.spans[key] = sorted(found_at)
+        return self.spans[key]
+
+    def locate(self, key: str) -> tuple[int, int]:
+        """Line and column of the key's next citation after the previous one found (or of its first)."""
+        places = self.occurrences(key)
+        at = bisect.bisect_left(places, (self.cursor.get(key, 0), -1))
+        span: tuple[int, int] | None = places[at] if at < len(places) else (places[0] if places else None)
+        if span is None:  # odd contexts (`@a@b`, unbalanced backticks): any occurrence at all
+            m = re.search("@" + re.escape(key), self.searchable) or re.search("@" + re.escape(key), self.text)
+            span = (m.start(), m.end()) if m is not None else None
+        if span is None:
+            return 0, 0
+        self.cursor[key] = span[1]
+        start = span[0]
+        if start > 0 and self.searchable[start - 1] == "-" and (start == 1 or self.searchable[start - 2] in "[ ;\n\t"):
+            start -= 1  # `[-@key]`: the citation starts at the suppress-author dash
+        line = bisect.bisect_right(self.line_starts, start)
+        return line, start - self.line_starts[line - 1] + 1
+
+
 def scan_markdown(
     path: Path, text: str, crossref_prefixes: tuple[str, ...] = (), ast: dict[str, Any] | None = None
 ) -> tuple[list[Citation], list[ReservedId]]:
@@ -290,44 +336,9 @@ def scan_markdown(
     if ast is None:
         ast = parse_markdown(text)
     found: list[Citation] = []
-    cursor: dict[str, int] = {}
     searchable = mask_code(text)
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    spans: dict[str, list[tuple[int, int]]] = {}
-
-    def occurrences(key: str) -> list[tuple[int, int]]:
-        """Every place the key is cited in the text, in order (found once per key, then looked up)."""
-        if key not in spans:
-            # A regex search from each citation's cursor rescans the text each time (quadratic
-            # at thesis scale); str.find jumps between candidates, and the pattern confirms each.
-            pattern = re.compile(r"(?<![\w.+])@(?:\{" + re.escape(key) + r"\}|" + re.escape(key) + r"(?![\w:./-]*\w))")
-            found_at = set()
-            for needle in ("@" + key, "@{" + key + "}"):
-                i = searchable.find(needle)
-                while i != -1:
-                    m = pattern.match(searchable, i)
-                    if m is not None:
-                        found_at.add((m.start(), m.end()))
-                    i = searchable.find(needle, i + 1)
-            spans[key] = sorted(found_at)
-        return spans[key]
-
-    def locate(key: str) -> tuple[int, int]:
-        """Line and column of the key's next citation after the previous one found (or its first)."""
-        places = occurrences(key)
-        at = bisect.bisect_left(places, (cursor.get(key, 0), -1))
-        span: tuple[int, int] | None = places[at] if at < len(places) else (places[0] if places else None)
-        if span is None:  # odd contexts (`@a@b`, unbalanced backticks): any occurrence at all
-            m = re.search("@" + re.escape(key), searchable) or re.search("@" + re.escape(key), text)
-            span = (m.start(), m.end()) if m is not None else None
-        if span is None:
-            return 0, 0
-        cursor[key] = span[1]
-        start = span[0]
-        if start > 0 and searchable[start - 1] == "-" and (start == 1 or searchable[start - 2] in "[ ;\n\t"):
-            start -= 1  # `[-@key]`: the citation starts at the suppress-author dash
-        line = bisect.bisect_right(line_starts, start)
-        return line, start - line_starts[line - 1] + 1
+    locate = _Locator(text, searchable, line_starts).locate
 
     scan = _QuoteScan()
     scan.blocks(ast.get("blocks", []))

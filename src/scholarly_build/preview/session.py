@@ -9,10 +9,11 @@ other than through the build, and it leaves no tool running when it returns.
 
 from __future__ import annotations
 
+import queue
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -108,11 +109,45 @@ def _stop_signals() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous_int)
 
 
+@contextmanager
+def _watching(root: Path) -> Iterator[Callable[[], Iterator[set[str]]]]:
+    """Watch from now on, in a thread: a save during the first build (or before the address
+    is printed) is queued, not lost. Yields a function that iterates over the saves."""
+    stop = threading.Event()
+    saves: queue.Queue[set[str] | None] = queue.Queue()
+
+    def pump() -> None:
+        try:
+            for changed in watcher.changes(root, stop):
+                saves.put(changed)
+        finally:
+            saves.put(None)
+
+    thread = threading.Thread(target=pump, name="preview-watcher", daemon=True)
+    thread.start()
+
+    def each() -> Iterator[set[str]]:
+        while True:
+            try:
+                changed = saves.get(timeout=0.2)  # a timeout keeps Ctrl-C responsive
+            except queue.Empty:
+                continue
+            if changed is None:
+                return
+            yield changed
+
+    try:
+        yield each
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+
+
 def run_preview(root: Path, port: int, console: Console, ready: threading.Event | None = None) -> int:
     """Build, serve on 127.0.0.1:``port`` and rebuild on each save until interrupted; the exit code."""
     root = root.resolve()
     preview = Preview(root, console)
-    with _stop_signals(), tools.versions_remembered():
+    with _stop_signals(), tools.versions_remembered(), _watching(root) as saves:
         try:
             preview.rebuild_html(("paper", "bibliography"))
             try:
@@ -133,7 +168,7 @@ def run_preview(root: Path, port: int, console: Console, ready: threading.Event 
                 )
                 if ready is not None:
                     ready.set()
-                for changed in watcher.changes(root):
+                for changed in saves():
                     preview.after_save(changed)
             finally:
                 preview.stop()
