@@ -27,8 +27,9 @@ from scholarly_build.core.problems import BuildFailed, Problems, os_error_messag
 from scholarly_build.core.safety import check_build_dir
 from scholarly_build.inputs.csl import resolve_csl
 from scholarly_build.inputs.project import Project
+from scholarly_build.rendering import figurehost
 from scholarly_build.rendering.biblatex_export import annotated_bib
-from scholarly_build.rendering.figures import FigurePlan, plan_figures, run_figure
+from scholarly_build.rendering.figures import FigurePlan, may_run_figures, plan_figures, run_figure
 from scholarly_build.rendering.render import RenderJob, digest_of, render_job
 
 # Used when the project is not a git checkout (documented in the README).
@@ -129,13 +130,15 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     """check -> assemble -> declare outputs -> figures and stale renders, by dependency -> record -> manifest."""
     start = time.monotonic()
     report = BuildReport()
+    state = {} if options.force else _load_state(project.build_dir / STATE_FILE)
+    if may_run_figures(project, state):
+        figurehost.warm()  # matplotlib's imports, on the other core while the check runs
     inputs = _check(project, options, console, report)
     report.stages["check"] = time.monotonic() - start
     notes = inputs.notes or {}
     csl = resolve_csl(project.csl, project.root, project.settings_lines.get("csl", 0))
     epoch = source_date_epoch(project.root)
     env = {"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1", "TZ": "UTC", "LC_ALL": "C.UTF-8"}
-    state = {} if options.force else _load_state(project.build_dir / STATE_FILE)
     docs = _assemble(project, options, inputs, csl)
     console.print(
         f"[green]✓[/green] assembled {', '.join(docs)} ({len(notes)} notes, "

@@ -12,6 +12,7 @@ command line from user data, use a shell, or decide how a tool's failure is repo
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import resource
@@ -20,7 +21,7 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -89,11 +90,24 @@ _live: set[int] = set()
 _live_lock = threading.Lock()
 
 
-def _kill_group(pid: int) -> None:
+def kill_group(pid: int) -> None:
+    """SIGKILL the process group ``pid`` leads (gone already is fine)."""
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+@contextlib.contextmanager
+def tracked(pid: int) -> Iterator[None]:
+    """While inside, :func:`kill_all` kills the process group ``pid`` (a tool this module did not start)."""
+    with _live_lock:
+        _live.add(pid)
+    try:
+        yield
+    finally:
+        with _live_lock:
+            _live.discard(pid)
 
 
 def kill_all() -> None:
@@ -101,7 +115,7 @@ def kill_all() -> None:
     with _live_lock:
         pids = list(_live)
     for pid in pids:
-        _kill_group(pid)
+        kill_group(pid)
 
 
 @dataclass(frozen=True)
@@ -153,7 +167,7 @@ def run_limited(
         ferr.seek(0)
         out = fout.read().decode("utf-8", "replace")
         err = ferr.read().decode("utf-8", "replace")
-    _raise_if_out_of_memory(proc.returncode, out, err, tool, memory)
+    raise_if_out_of_memory(proc.returncode, out, err, tool, memory)
     return subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)
 
 
@@ -192,24 +206,35 @@ def _wait(proc: subprocess.Popen[bytes], tool: str, seconds: float) -> None:
     """Wait for the tool, at most ``seconds``; then (and on any interruption) kill its whole group."""
     with _live_lock:
         _live.add(proc.pid)
+    # A timer kills the group at the limit while this thread blocks in waitpid: Popen.wait
+    # with a timeout polls (sleeps up to 50 ms), which added that much to every pandoc call.
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        kill_group(proc.pid)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
     try:
         try:
-            proc.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc.pid)
             proc.wait()
-            raise ToolLimitExceeded(tool, "time", f"{seconds:g} s") from None
         except BaseException:
-            _kill_group(proc.pid)
+            kill_group(proc.pid)
             proc.wait()
             raise
-        _kill_group(proc.pid)  # a tool that exited leaves no stray children behind either
+        finally:
+            timer.cancel()
+        kill_group(proc.pid)  # a tool that exited leaves no stray children behind either
+        if expired.is_set() and proc.returncode == -signal.SIGKILL:
+            raise ToolLimitExceeded(tool, "time", f"{seconds:g} s")
     finally:
         with _live_lock:
             _live.discard(proc.pid)
 
 
-def _raise_if_out_of_memory(returncode: int, out: str, err: str, tool: str, memory: int) -> None:
+def raise_if_out_of_memory(returncode: int, out: str, err: str, tool: str, memory: int) -> None:
     """A failure that looks like the address-space limit was hit becomes :class:`ToolLimitExceeded`."""
     if returncode != 0 and any(m in (err + out).lower() for m in _MEMORY_MARKERS):
         raise ToolLimitExceeded(tool, "memory", describe_bytes(memory))

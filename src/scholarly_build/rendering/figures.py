@@ -12,16 +12,16 @@ from __future__ import annotations
 import csv
 import io
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from scholarly_build.core.fsutil import sha256_bytes, write_atomic
-from scholarly_build.core.limits import ToolLimitExceeded, run_limited
+from scholarly_build.core.limits import ToolLimitExceeded
 from scholarly_build.core.problems import BuildFailed
 from scholarly_build.core.safety import require_inside
 from scholarly_build.inputs.notes import Note
 from scholarly_build.inputs.project import Figure, Project
+from scholarly_build.rendering import figurehost
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,25 @@ def plan_figures(project: Project, notes: dict[str, Note], state: dict[str, str]
     return plans
 
 
+def may_run_figures(project: Project, state: dict[str, str]) -> bool:
+    """Before the check: whether a figure script will probably run (the build warms the figure server).
+
+    A guess, never a decision: the coverage figure's data comes from the notes, so only a
+    first run is foreseen for it; :func:`plan_figures` decides after the check.
+    """
+    for figure in project.figures:
+        if f"figure:{figure.id}" not in state:
+            return True
+        if figure.data is not None:
+            try:
+                script, data = (project.root / figure.script).read_bytes(), (project.root / figure.data).read_bytes()
+            except OSError:
+                continue  # plan_figures reports it
+            if sha256_bytes(script + b"\0" + data) != state[f"figure:{figure.id}"]:
+                return True
+    return False
+
+
 def run_figure(project: Project, plan: FigurePlan, env: dict[str, str]) -> FigureResult:
     """Run one figure's script and move its two files into place (safe to call from a worker thread)."""
     figure, data = plan.figure, plan.data
@@ -104,9 +123,9 @@ def run_figure(project: Project, plan: FigurePlan, env: dict[str, str]) -> Figur
     tmp_stem.parent.mkdir(parents=True, exist_ok=True)
     try:
         # Its own process group: at the time limit the script's children die with it.
-        proc = run_limited(
-            [sys.executable, str(plan.script), "--data", str(data), "--out", str(tmp_stem)],
-            tool="figure",
+        proc = figurehost.run_script(
+            plan.script,
+            ["--data", str(data), "--out", str(tmp_stem)],
             cwd=project.root,
             env={**os.environ, **env, "MPLBACKEND": "Agg"},
         )
