@@ -166,12 +166,16 @@ def test_edit_and_revert_gives_the_bytes_of_a_cold_build(project: Path, built_on
     note = project / "bib/notes/gamma1999.md"
     original = note.read_text()
     note.write_text(original + "\nAn added sentence about Gamma.\n")  # a paragraph of its own: the card's opening stays
-    quiet_build(project)
+    first = quiet_build(project)
     aux = aux_cache_dir(load_project(project), "annotated-bibliography-latex-citeproc")
     assert (aux / "annotated-bibliography.aux").is_file()  # kept outside the project, for the next run
+    assert (aux / "annotated-bibliography.fdb_latexmk").is_file()
     note.write_text(original)
     report = quiet_build(project)
     assert sorted(report.rendered) == BIBLIOGRAPHY
+    # This copy's first build had no auxiliary files (two passes or more); the revert needs one.
+    pdf_job = BIBLIOGRAPHY[1]
+    assert first.tex_passes[pdf_job] >= 2 and report.tex_passes[pdf_job] == 1, (first.tex_passes, report.tex_passes)
     outputs = [name for name in tree_hashes(built_once / "build") if "/" not in name and not name.startswith(".")]
     assert outputs
     assert {n: tree_hashes(project / "build")[n] for n in outputs} == {

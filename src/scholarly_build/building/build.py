@@ -30,7 +30,7 @@ from scholarly_build.inputs.project import Project
 from scholarly_build.rendering import figurehost
 from scholarly_build.rendering.biblatex_export import annotated_bib
 from scholarly_build.rendering.figures import FigurePlan, may_run_figures, plan_figures, run_figure
-from scholarly_build.rendering.render import RenderJob, digest_of, render_job
+from scholarly_build.rendering.render import RenderJob, digest_of, render_job, tex_passes
 
 # Used when the project is not a git checkout (documented in the README).
 FALLBACK_SOURCE_DATE_EPOCH = 1704067200  # 2024-01-01T00:00:00Z
@@ -66,6 +66,7 @@ class BuildReport:
     failed: list[str] = field(default_factory=list)  # the jobs that failed
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (the bench reads them)
     job_seconds: dict[str, float] = field(default_factory=dict)  # seconds of each figure script and render
+    tex_passes: dict[str, int] = field(default_factory=dict)  # TeX passes latexmk ran, per installed PDF job
     seconds: float = 0.0
 
 
@@ -508,7 +509,11 @@ def _install(
                     install_atomic(src, dest)
                 _record(state, job)
                 report.rendered.append(job.name)
-                console.print(f"[green]✓[/green] {job.name} ({seconds:.1f} s)")
+                passes = tex_passes(job) if job.fmt == "latex" and len(job.outputs) > 1 else None
+                if passes is not None:
+                    report.tex_passes[job.name] = passes
+                detail = f", {passes} TeX pass{'es' if passes != 1 else ''}" if passes is not None else ""
+                console.print(f"[green]✓[/green] {job.name} ({seconds:.1f} s{detail})")
             write_atomic(project.build_dir / STATE_FILE, json.dumps(state, indent=1, sort_keys=True))
             _save_record(project.build_dir / RECORD_FILE, [declared[job.name] for job, _f, _s in done])
         except OSError as exc:  # the disk (full, read-only), not the input

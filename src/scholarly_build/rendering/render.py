@@ -4,7 +4,7 @@ Each render runs in its own work folder and returns the finished files; it must
 not install them (``building/build.py`` installs a document's outputs together).
 A TeX render starts in an emptied work folder. Only LaTeX's own auxiliary files of
 the previous run of the same document (``.aux``, ``.toc``, ``.out``, …; never a
-configuration file) are copied back in, and only from ``aux_dir``, a folder
+configuration file; latexmk's record of the run) are copied back in, and only from ``aux_dir``, a folder
 outside the project that a pull request cannot write: with them latexmk needs
 fewer passes after a small edit, and it still runs until they are stable.
 """
@@ -49,10 +49,13 @@ class RenderJob:
     aux_dir: Path | None = None  # the previous run's auxiliary files (outside the project), or None
 
 
-# LaTeX's own records between passes: cross-references, contents, bookmarks. Nothing that
-# configures a tool (latexmkrc, biber.conf) is ever kept, nor biber's .bbl/.bcf: without the
-# record latexmk keeps of them, a stale .bbl might be taken as current, so biber always runs.
-AUX_SUFFIXES = (".aux", ".toc", ".out", ".lof", ".lot")
+# LaTeX's own records between passes (cross-references, contents, bookmarks) and latexmk's
+# record of the last successful run (.fdb_latexmk: the checksums of what each pass read).
+# Without that record latexmk takes a restored .aux for a new file and always runs a
+# second pass (measured: 2 XeLaTeX passes after a one-word edit of a note, 1 with it);
+# -g still forces the first pass. Nothing that configures a tool (latexmkrc, biber.conf)
+# is ever kept, nor biber's .bbl/.bcf: a missing .bbl makes latexmk run biber.
+AUX_SUFFIXES = (".aux", ".toc", ".out", ".lof", ".lot", ".fdb_latexmk")
 _AUX_MAX_BYTES = 64 * 1024 * 1024
 
 
@@ -206,6 +209,7 @@ BIBER_COMMAND = "biber --noconf %O %S"
 # (fontspec) from working. So Lua runs in a sandbox set up before the document is read (see
 # luasandbox.lua: reading only here and in the TeX and font trees, writing only here and in the
 # font cache, no processes), and --nosocket removes the network library.
+PASSES_FILE = "tex-passes.txt"  # in the work folder: how many TeX passes latexmk ran (the build reports it)
 LUA_SANDBOX = Path(__file__).with_name("luasandbox.lua")
 LUA_SANDBOX_NAME = "scholarly-sandbox.lua"
 ENGINE_OPTIONS = {"xelatex": (), "lualatex": ("--nosocket",)}
@@ -249,7 +253,17 @@ def latexmk(tex: Path, engine: str, env: dict[str, str]) -> Path:
     pdf = tex.with_suffix(".pdf")
     if proc.returncode != 0 or not pdf.is_file():
         raise BuildFailed(latex_failure(log, proc.stdout + proc.stderr))
+    passes = len(re.findall(r"Run number \d+ of rule '(?:xe|lua)?latex'", proc.stdout))
+    tex.with_name(PASSES_FILE).write_text(f"{passes}\n")
     return pdf
+
+
+def tex_passes(job: RenderJob) -> int | None:
+    """How many TeX passes the job's latexmk ran (None: no PDF was made, or the record is unreadable)."""
+    try:
+        return int((job.work_dir / PASSES_FILE).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def latex_failure(log: Path, output: str) -> str:
