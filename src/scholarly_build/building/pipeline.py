@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from scholarly_build.assembly.assemble import CitingSection, assemble_paper, citing_sections, paper_metadata
 from scholarly_build.checks import rules as checks
@@ -24,7 +26,7 @@ from scholarly_build.checks.figurecaptions import check_figure_captions
 from scholarly_build.checks.quotecheck import SourceReport, run_source_checks
 from scholarly_build.core.fsutil import sha256_bytes, write_atomic
 from scholarly_build.core.limits import MAX_SECTION_BYTES
-from scholarly_build.core.pandoc import PandocError, parse_markdown
+from scholarly_build.core.pandoc import PandocError, parse_many, parse_markdown
 from scholarly_build.core.problems import BuildFailed, Problems
 from scholarly_build.core.safety import check_links
 from scholarly_build.core.textfile import read_text
@@ -58,19 +60,63 @@ def scan_citations(
     Files are parsed concurrently: the work happens in pandoc processes. Identifiers the
     build reserves (``refs``, ``ref-KEY``) are reported as errors on the way.
     """
-    with ThreadPoolExecutor(max_workers=max(1, min(4, len(paths)))) as pool:
-        results = list(pool.map(lambda p: _scan_one(p, prefixes, problems, cache_dir), paths))
+    texts = [read_text(p, problems, limit=MAX_SECTION_BYTES, kind="a manuscript file") for p in paths]
+    parsed = parse_uncached([(p, t) for p, t in zip(paths, texts, strict=True) if t is not None], prefixes, cache_dir)
+    results = [
+        _scan_one(p, t, prefixes, problems, cache_dir, parsed.get(id(t))) if t is not None else []
+        for p, t in zip(paths, texts, strict=True)
+    ]
     return [c for cites in results for c in cites]
 
 
+def _cache_file(
+    path: Path, text: str, prefixes: tuple[str, ...], cache_dir: Path | None, sections: bool
+) -> Path | None:
+    """Where the scan of ``text`` is cached: keyed by everything the result depends on, pandoc's version included."""
+    if cache_dir is None:
+        return None
+    tag = "assembled-v1" if sections else "scan-v3"
+    digest = sha256_bytes(f"{tag}\0{path}\0{prefixes}\0{pandoc_version()}\0{text}".encode())
+    return cache_dir / f"scan-{digest}.json"
+
+
+def parse_uncached(
+    items: list[tuple[Path, str]], prefixes: tuple[str, ...], cache_dir: Path | None
+) -> dict[int, dict[str, Any]]:
+    """The ASTs of the texts whose scan is not cached, by ``id(text)``: parsed a few per pandoc process.
+
+    One process per core, each parsing its share (``parse_many``): starting a process per
+    short note cost more than parsing it. A share that fails is left out, so the caller
+    parses those texts one by one and reports which failed, as before.
+    """
+    todo = [(p, t) for p, t in items if not ((c := _cache_file(p, t, prefixes, cache_dir, False)) and c.is_file())]
+    if len(todo) < 2:
+        return {}
+    shares = [todo[i :: _PARSE_PROCESSES] for i in range(min(_PARSE_PROCESSES, len(todo)))]
+
+    def parse(share: list[tuple[Path, str]]) -> dict[int, dict[str, Any]]:
+        try:
+            return {id(t): ast for (_p, t), ast in zip(share, parse_many([t for _p, t in share]), strict=True)}
+        except (PandocError, RuntimeError, ValueError, KeyError, TypeError):
+            return {}
+
+    with ThreadPoolExecutor(max_workers=len(shares)) as pool:
+        found: dict[int, dict[str, Any]] = {}
+        for part in pool.map(parse, shares):
+            found.update(part)
+    return found
+
+
 _Scan = tuple[list[Citation], list[ReservedId], dict[str, list[CitingSection]]]
+# pandoc processes that parse uncached texts at once (each takes a share of them).
+_PARSE_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 
 
 def _scan_text(
-    path: Path, text: str, prefixes: tuple[str, ...], cache_dir: Path | None
+    path: Path, text: str, prefixes: tuple[str, ...], cache_dir: Path | None, ast: dict[str, Any] | None = None
 ) -> tuple[list[Citation], list[ReservedId]]:
-    """scan_markdown, cached by content (raises PandocError)."""
-    cites, ids, _ = _scan_cached(path, text, prefixes, cache_dir, sections=False)
+    """scan_markdown, cached by content (raises PandocError); ``ast`` is ``text`` already parsed, if it was."""
+    cites, ids, _ = _scan_cached(path, text, prefixes, cache_dir, sections=False, ast=ast)
     return cites, ids
 
 
@@ -83,15 +129,19 @@ def _scan_assembled(path: Path, text: str, prefixes: tuple[str, ...], cache_dir:
     return _scan_cached(path, text, prefixes, cache_dir, sections=True)
 
 
-def _scan_cached(path: Path, text: str, prefixes: tuple[str, ...], cache_dir: Path | None, sections: bool) -> _Scan:
+def _scan_cached(
+    path: Path,
+    text: str,
+    prefixes: tuple[str, ...],
+    cache_dir: Path | None,
+    sections: bool,
+    ast: dict[str, Any] | None = None,
+) -> _Scan:
     """One pandoc parse of ``text`` (citations, reserved ids, and with ``sections`` the citing sections), cached.
 
-    The cache is keyed by everything the result depends on, pandoc's version included; a
-    corrupt or unwritable cache only costs the parse again.
+    A corrupt or unwritable cache only costs the parse again.
     """
-    tag = "assembled-v1" if sections else "scan-v3"
-    digest = sha256_bytes(f"{tag}\0{path}\0{prefixes}\0{pandoc_version()}\0{text}".encode())
-    cache = cache_dir / f"scan-{digest}.json" if cache_dir else None
+    cache = _cache_file(path, text, prefixes, cache_dir, sections)
     if cache is not None and cache.is_file():
         try:
             data = json.loads(cache.read_text())
@@ -102,7 +152,8 @@ def _scan_cached(path: Path, text: str, prefixes: tuple[str, ...], cache_dir: Pa
             )
         except (ValueError, TypeError, KeyError):
             pass  # a corrupt cache entry is simply recomputed
-    ast = parse_markdown(text)
+    if ast is None:
+        ast = parse_markdown(text)
     cites, ids = scan_markdown(path, text, prefixes, ast=ast)
     cited_in = citing_sections(ast) if sections else {}
     if cache is not None:
@@ -133,12 +184,17 @@ def report_reserved(ids: list[ReservedId], problems: Problems, path: Path, line_
         )
 
 
-def _scan_one(path: Path, prefixes: tuple[str, ...], problems: Problems, cache_dir: Path | None) -> list[Citation]:
-    text = read_text(path, problems, limit=MAX_SECTION_BYTES, kind="a manuscript file")
-    if text is None:
-        return []
+def _scan_one(
+    path: Path,
+    text: str,
+    prefixes: tuple[str, ...],
+    problems: Problems,
+    cache_dir: Path | None,
+    ast: dict[str, Any] | None,
+) -> list[Citation]:
+    """One manuscript file's citations; its reserved identifiers and a failed parse are reported."""
     try:
-        cites, ids = _scan_text(path, text, prefixes, cache_dir)
+        cites, ids = _scan_text(path, text, prefixes, cache_dir, ast)
     except (PandocError, RuntimeError) as exc:
         problems.error(
             "parse", f"pandoc could not parse this file: {exc}", path=path, line=1, hint=getattr(exc, "hint", None)
@@ -152,51 +208,69 @@ def check_note_text(
     notes: dict[str, Note], bib: Bibliography, prefixes: tuple[str, ...], problems: Problems, cache_dir: Path | None
 ) -> None:
     """What the annotated bibliography renders of each note (body, `uses.how`) is checked like a section."""
+    joined = {key: _note_text(note) for key, note in notes.items()}
+    parsed = parse_uncached([(notes[k].path, text) for k, (text, _s) in joined.items()], prefixes, cache_dir)
+    for key, note in notes.items():
+        text, starts = joined[key]
+        _check_note(note, text, starts, bib, prefixes, problems, cache_dir, parsed.get(id(text)))
 
-    def one(note: Note) -> None:
-        """Check one note's rendered text (body and each ``how``) in one pandoc parse."""
-        # One parse per note: the body, then each `how` as its own paragraph.
-        parts = [(note.body, note.body_line, True)] + [(u.how, u.line, False) for u in note.uses]
-        starts: list[tuple[int, int, bool]] = []  # (first line in the joined text, line in the note, body?)
-        lines = 1
-        chunks = []
-        for text, line, is_body in parts:
-            starts.append((lines, line, is_body))
-            chunks.append(text)
-            lines += text.count("\n") + 2
-        joined = "\n\n".join(chunks)
 
-        def where(line: int) -> int:
-            """The note's line for a line of the joined text."""
-            line = max(line, 1)
-            first, at, is_body = max((s for s in starts if s[0] <= line), key=lambda s: s[0])
-            return at + (line - first) if is_body else at
+_Starts = list[tuple[int, int, bool]]  # (first line in the joined text, line in the note, body?)
 
-        try:
-            cites, ids = _scan_text(note.path, joined, prefixes, cache_dir)
-        except PandocError as exc:
-            problems.error(
-                "parse", f"pandoc could not parse this note: {exc}", path=note.path, line=note.body_line, hint=exc.hint
-            )
-            return
-        for rid in ids:
-            report_reserved([ReservedId(rid.ident, where(rid.line), rid.column)], problems, note.path)
-        seen: set[str] = set()
-        for cite in cites:
-            if cite.crossref or cite.key in bib.entries or cite.key in seen:
-                continue
-            seen.add(cite.key)
-            problems.error(
-                "undefined-citation",
-                f"citation key {cite.key!r} is not in any .bib file (the annotated bibliography renders it)",
-                path=note.path,
-                line=where(cite.line),
-                key=cite.key,
-                hint="add an entry for it to the bibliography, or fix the key",
-            )
 
-    with ThreadPoolExecutor(max_workers=max(1, min(4, len(notes)))) as pool:
-        list(pool.map(one, notes.values()))
+def _note_text(note: Note) -> tuple[str, _Starts]:
+    """A note's rendered text for one parse: the body, then each `how` as its own paragraph."""
+    parts = [(note.body, note.body_line, True)] + [(u.how, u.line, False) for u in note.uses]
+    starts: _Starts = []
+    lines = 1
+    chunks = []
+    for text, line, is_body in parts:
+        starts.append((lines, line, is_body))
+        chunks.append(text)
+        lines += text.count("\n") + 2
+    return "\n\n".join(chunks), starts
+
+
+def _check_note(
+    note: Note,
+    joined: str,
+    starts: _Starts,
+    bib: Bibliography,
+    prefixes: tuple[str, ...],
+    problems: Problems,
+    cache_dir: Path | None,
+    ast: dict[str, Any] | None,
+) -> None:
+    """Check one note's rendered text: reserved identifiers, citations of keys not in the bibliography."""
+
+    def where(line: int) -> int:
+        """The note's line for a line of the joined text."""
+        line = max(line, 1)
+        first, at, is_body = max((s for s in starts if s[0] <= line), key=lambda s: s[0])
+        return at + (line - first) if is_body else at
+
+    try:
+        cites, ids = _scan_text(note.path, joined, prefixes, cache_dir, ast)
+    except PandocError as exc:
+        problems.error(
+            "parse", f"pandoc could not parse this note: {exc}", path=note.path, line=note.body_line, hint=exc.hint
+        )
+        return
+    for rid in ids:
+        report_reserved([ReservedId(rid.ident, where(rid.line), rid.column)], problems, note.path)
+    seen: set[str] = set()
+    for cite in cites:
+        if cite.crossref or cite.key in bib.entries or cite.key in seen:
+            continue
+        seen.add(cite.key)
+        problems.error(
+            "undefined-citation",
+            f"citation key {cite.key!r} is not in any .bib file (the annotated bibliography renders it)",
+            path=note.path,
+            line=where(cite.line),
+            key=cite.key,
+            hint="add an entry for it to the bibliography, or fix the key",
+        )
 
 
 def load_and_check(

@@ -84,3 +84,27 @@ def parse_markdown(text: str) -> dict[str, Any]:
     out = run(["--from", READER, "--to", "json", "--sandbox"], stdin=text).stdout
     result: dict[str, Any] = json.loads(out)
     return result
+
+
+MULTI_READER = Path(__file__).with_name("multiread.lua")
+
+
+def parse_many(texts: list[str]) -> list[dict[str, Any]]:
+    """Several Markdown texts -> their ASTs, in one sandboxed pandoc process.
+
+    The same ASTs as :func:`parse_markdown` on each text (``multiread.lua`` reads each
+    with pandoc's own reader options; ``tests/test_pandoc_batch.py`` compares them on
+    every note and section of this repository), without starting a process per text,
+    which was most of the cost of parsing short notes. Raises PandocError when any text
+    fails: the caller then parses them one by one to say which.
+    """
+    if len(texts) <= 1:
+        return [parse_markdown(t) for t in texts]
+    request = json.dumps({"format": READER, "texts": texts})
+    out = run(["--from", str(MULTI_READER), "--to", "json", "--sandbox"], stdin=request).stdout
+    combined = json.loads(out)
+    docs = combined["meta"]["docs"]["c"]
+    if len(docs) != len(texts):  # pragma: no cover - the reader returns one entry per text
+        raise PandocError(f"pandoc returned {len(docs)} documents for {len(texts)} texts", "")
+    api = combined["pandoc-api-version"]
+    return [{"pandoc-api-version": api, "meta": d["c"]["meta"]["c"], "blocks": d["c"]["blocks"]["c"]} for d in docs]

@@ -113,6 +113,24 @@ def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tu
                 continue
             seen.add(entry.key.lower())
         keep.append(text[start:end])
+    entries, errors, current = _parse_batches(keep, macros)
+    out_macros = current
+    result = (_FileResult(scan, entries, errors), out_macros)
+    if cache is not None and len(text) <= _CACHE_MAX_BYTES:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(".tmp")
+            tmp.write_text(json.dumps(_to_json(result)), encoding="utf-8")
+            tmp.replace(cache)
+        except OSError:
+            pass
+    return result
+
+
+def _parse_batches(
+    keep: list[str], macros: dict[str, str]
+) -> tuple[list[tuple[str, str, dict[str, str], dict[str, list[str]]]], list[str], dict[str, str]]:
+    """pybtex over the clean entries: their plain data, pybtex's errors, and the macros defined at the end."""
     # Parsed in batches, each converted to plain data and dropped before the next:
     # pybtex's objects cost several times the text, which bounds memory on huge files.
     current = dict(macros) | {k: v for k, v in month_names.items() if k not in macros}
@@ -128,7 +146,7 @@ def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tu
                 errors.append(str(exc))
                 data = BibliographyData()
         errors.extend(str(e) for e in captured)
-        failed = bool(captured) or len(errors) > errors_before
+        failed = len(errors) > errors_before
         for key, entry in data.entries.items():
             # Field names, person roles and types are case-insensitive in BibTeX: `Author = {...}`.
             persons = {role.lower(): [str(p) for p in people] for role, people in entry.persons.items()}
@@ -140,17 +158,7 @@ def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tu
             # collection after a clean batch frees nothing and cost 0.14 s per batch), but an
             # error's traceback may: free those now.
             gc.collect()
-    out_macros = current
-    result = (_FileResult(scan, entries, errors), out_macros)
-    if cache is not None and len(text) <= _CACHE_MAX_BYTES:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(".tmp")
-            tmp.write_text(json.dumps(_to_json(result)), encoding="utf-8")
-            tmp.replace(cache)
-        except OSError:
-            pass
-    return result
+    return entries, errors, current
 
 
 def _encoding_errors(problems: Problems) -> int:
