@@ -228,3 +228,28 @@ def test_undefined_macro_inside_a_string_value_is_reported(tmp_path: Path) -> No
     load_bibliography([path], problems)
     assert [(p.code, p.line, p.message) for p in problems] == [
         ("undefined-macro", 2, "@string macro 'nope' is used but never defined")]
+
+
+def test_a_large_file_parsed_in_two_processes_gives_the_serial_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second half parsed by a worker process: the same entries, fields, errors and final macros as one
+    process, with @string macros defined (and one redefined) in the first half and used in the second."""
+    from scholarly_build.inputs import bibliography as bibmod
+
+    monkeypatch.setattr(bibmod, "_BATCH", 40)
+    entries = [
+        f"@article{{k{i}, author = {{Last{i}, First and Other, A.}}, title = {{Title {i}}}, date = {{{1900 + i}}}}}\n"
+        for i in range(300)
+    ]
+    entries.insert(10, '@string{jn = "Journal of Tests"}\n')
+    entries.insert(100, '@STRING ( jn = "Redefined " # jn )\n')
+    entries.insert(250, "@article{usesjn, title = jn # { again}, author = {A, B}, date = {2000}}\n")
+    entries.insert(260, "@article{broken, title = undefinedmacro, date = {2000}}\n")
+    text = "\n".join(entries)
+    monkeypatch.setattr(bibmod, "_PARALLEL_FROM", 100)
+    parallel = bibmod._parse_file(text, {}, None)
+    monkeypatch.setattr(bibmod, "_PARALLEL_FROM", 10**9)
+    serial = bibmod._parse_file(text, {}, None)
+    assert parallel == serial
+    fields = {key: f for key, _t, f, _p in parallel[0].entries}
+    assert fields["usesjn"]["title"] == "Redefined Journal of Tests again"
+    assert len(parallel[0].entries) == 302 and parallel[0].errors  # the undefined macro is reported once

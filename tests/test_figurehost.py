@@ -129,3 +129,35 @@ def test_without_a_fork_server_the_script_runs_as_a_subprocess(tmp_path: Path, m
     proc = figurehost.run_script(script, ["--out", "x"], cwd=tmp_path, env=dict(os.environ))
     assert proc.returncode == 4 and proc.stdout.strip() == "['--out', 'x']"
     assert proc.args[:2] == [sys.executable, str(script)]
+
+
+CALLER = """
+import os, sys
+from pathlib import Path
+from scholarly_build.rendering import figurehost
+with open(sys.argv[1], "a") as log:
+    log.write("main ran\\n")
+proc = figurehost.run_script(Path(sys.argv[2]), [], cwd=Path(sys.argv[3]), env=dict(os.environ))
+print("exit", proc.returncode, proc.stdout.strip())
+"""
+
+
+@pytest.mark.parametrize("how", ["file without a main guard", "stdin"])
+def test_the_callers_main_module_is_never_imported_again(tmp_path: Path, how: str) -> None:
+    """A script that calls the engine without `if __name__ == "__main__"`, or a main read from stdin:
+    the child runs the figure script, and the caller's code runs once (multiprocessing would re-import it)."""
+    log, fig = tmp_path / "log", tmp_path / "fig.py"
+    fig.write_text("print('figure ran')\n")
+    args = [str(log), str(fig), str(tmp_path)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    if how == "stdin":
+        cmd = [sys.executable, "-", *args]
+        proc = subprocess.run(cmd, input=CALLER, capture_output=True, text=True, env=env, check=False, timeout=120)
+    else:
+        caller = tmp_path / "caller.py"
+        caller.write_text(CALLER)
+        cmd = [sys.executable, str(caller), *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "exit 0 figure ran"
+    assert log.read_text() == "main ran\n"

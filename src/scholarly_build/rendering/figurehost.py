@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scholarly_build.core import limits
+from scholarly_build.core import children, limits
 
 # What figure scripts import; a module that is not installed is skipped by the server.
 PRELOAD = [
@@ -91,7 +91,8 @@ def run_script(
         proc = ctx.Process(
             target=_child, args=(str(script), list(args), str(cwd), dict(env), str(out), str(err), memory)
         )
-        proc.start()
+        with children.main_hidden():
+            proc.start()
         timed_out = False
         with limits.tracked(proc.pid):
             try:
