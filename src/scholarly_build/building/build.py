@@ -66,6 +66,10 @@ class BuildReport:
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (the bench reads them)
     job_seconds: dict[str, float] = field(default_factory=dict)  # seconds of each figure script and render
     seconds: float = 0.0
+    # What the check loaded, and the HTML render of each declared HTML output (rendered or
+    # not): the preview renders a single saved note's entry with the very same job.
+    inputs: Inputs | None = None
+    html_jobs: dict[str, RenderJob] = field(default_factory=dict)
 
 
 def source_date_epoch(root: Path) -> int:
@@ -129,7 +133,7 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     """check -> assemble -> declare outputs -> figures and stale renders, by dependency -> record -> manifest."""
     start = time.monotonic()
     report = BuildReport()
-    inputs = _check(project, options, console, report)
+    report.inputs = inputs = _check(project, options, console, report)
     report.stages["check"] = time.monotonic() - start
     notes = inputs.notes or {}
     csl = resolve_csl(project.csl, project.root, project.settings_lines.get("csl", 0))
@@ -146,6 +150,7 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     plans = plan_figures(project, notes, state)
     ctx = _context(project, options, inputs, docs, csl, epoch, plans)
     outputs = graph.declare_outputs(ctx)
+    report.html_jobs = {o.label: _render_job(o, ctx, env) for o in outputs if o.fmt == "html"}
     fresh = [graph.is_fresh(o, state) for o in outputs]
     # A figure script about to run may change its files, which the paper's renders read: those
     # are declared again once the scripts ran (an unchanged picture re-renders nothing).

@@ -2,8 +2,9 @@
 
 It reuses the reader-view server (nothing outside ``build/``, no hidden files)
 and changes only what goes over the wire: an HTML page gets the reload script
-(:func:`reload.inject`), and ``/__preview/events`` streams the hub's news. It
-must never write into ``build/``.
+(:func:`reload.inject`), a page the preview spliced in memory is served instead
+of its file until the build has written it, and ``/__preview/events`` streams
+the hub's news. It must never write into ``build/``.
 """
 
 from __future__ import annotations
@@ -18,9 +19,17 @@ from scholarly_build.preview.reload import EVENTS_PATH, Hub, inject
 from scholarly_build.verification.readerview import make_server
 
 
-def make_preview_server(build_dir: Path, port: int, hub: Hub) -> ThreadingHTTPServer:
-    """A server for ``build_dir`` on 127.0.0.1:``port`` (0: any free port) that injects the reload script."""
+def make_preview_server(
+    build_dir: Path, port: int, hub: Hub, overrides: dict[str, bytes] | None = None
+) -> ThreadingHTTPServer:
+    """A server for ``build_dir`` on 127.0.0.1:``port`` (0: any free port) that injects the reload script.
+
+    ``overrides`` maps a page's file name in ``build_dir`` to the bytes served instead of
+    the file (the preview's spliced page, until the build has written the real one).
+    """
     server = make_server(build_dir, port)
+    served_instead = overrides if overrides is not None else {}
+    folder = build_dir.resolve()
     base: Any = server.RequestHandlerClass
 
     class PreviewHandler(base):  # type: ignore[misc]
@@ -41,7 +50,8 @@ def make_preview_server(build_dir: Path, port: int, hub: Hub) -> ThreadingHTTPSe
             super().do_GET()
 
         def _page(self, target: Path) -> None:
-            body = inject(target.read_bytes())
+            instead = served_instead.get(target.name) if target.resolve().parent == folder else None
+            body = inject(instead if instead is not None else target.read_bytes())
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
