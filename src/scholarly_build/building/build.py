@@ -48,6 +48,9 @@ class BuildOptions:
     jobs: int = 2
     citations: str | None = None  # None: the `citations` setting
     explain: bool = False  # print why each output is rebuilt
+    # The (documents, formats) of the build whose outputs the HTML links to; None: this build's own.
+    # The preview renders one document's HTML at a time, as a full build (run next) renders it.
+    linked_as: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
 
 @dataclass
@@ -238,9 +241,8 @@ def _assemble(project: Project, options: BuildOptions, inputs: Inputs, csl: Path
     notes = inputs.notes or {}
     docs: dict[str, tuple[str, str]] = {}
     # The HTML links to the other outputs this build writes (never to a file it may not have).
-    outputs = assemble.linked_outputs(
-        options.documents, options.formats, tools.latex_available(project.pdf_engine)
-    )
+    documents, formats = options.linked_as or (options.documents, options.formats)
+    outputs = assemble.linked_outputs(documents, formats, tools.latex_available(project.pdf_engine))
     if "paper" in options.documents:
         # Assembled once: what the check read is what is rendered.
         md = inputs.paper_markdown

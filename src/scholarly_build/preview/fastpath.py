@@ -19,6 +19,7 @@ the build prints for it.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +84,8 @@ def fragment_markdown(markdown: str, key: str) -> tuple[str, str, str] | None:
     """
     blocks = annotation_blocks(markdown)
     mine = [b for b in blocks if b[0] == key]
-    if len(mine) != 1 or any(b[2] > c[1] or markdown[b[2] : c[1]].strip() for b, c in zip(blocks, blocks[1:])):
+    pairs = itertools.pairwise(blocks)  # each block and the next
+    if len(mine) != 1 or any(b[2] > c[1] or markdown[b[2] : c[1]].strip() for b, c in pairs):
         return None
     _key, start, end = mine[0]
     first, last = blocks[0][1], blocks[-1][2]

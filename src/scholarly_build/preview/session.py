@@ -62,7 +62,7 @@ class Preview:
         self.cancel_background()
         for document in documents:
             try:
-                report = build(self.root, BuildOptions(documents=(document,), formats=("html",)), self.console)
+                report = build(self.root, self._html_options(document), self.console)
             except (BuildFailed, OSError) as exc:
                 self._drop_spliced(spliced)
                 self.fast.forget()
@@ -82,6 +82,13 @@ class Preview:
             )
         self._drop_spliced(spliced)
         return True
+
+    @staticmethod
+    def _html_options(document: str) -> BuildOptions:
+        """One document's HTML, linking to what the background build (a full build) writes: the same
+        bytes as that build's HTML, so it has no HTML left to render and the pages keep every link."""
+        full = BuildOptions()
+        return BuildOptions(documents=(document,), formats=("html",), linked_as=(full.documents, full.formats))
 
     def _same_as_spliced(self, spliced: Spliced) -> bool:
         """The page the build wrote has the spliced element exactly as it was spliced (no second reload)."""
