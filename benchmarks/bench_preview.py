@@ -117,6 +117,7 @@ def main() -> None:
         "in-process HTML build (check, assemble, render, record)": r"\.html rebuilt in ([\d.]+) s",
         "  of which pandoc's HTML render": r"✓ [\w-]+\.html \(([\d.]+) s\)",
         "cancelling the background PDF job": r"cancelled the background build \(([\d.]+) s\)",
+        "a note's entry spliced in (check, render, splice)": r"spliced in ([\d.]+) s",
     }
     print(f"\nsave -> reloaded page in Chromium, median of {args.runs} edits ({os.cpu_count()} cores):")
     for document, times in results.items():

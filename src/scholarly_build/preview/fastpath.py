@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,30 +94,25 @@ def fragment_markdown(markdown: str, key: str) -> tuple[str, str, str] | None:
     return document, markdown[:start] + "\0" + markdown[end:], markdown[start:end]
 
 
-def _check_note(project: Project, inputs: Inputs, path: Path, key: str) -> dict[str, Note] | None:
-    """Load and check the saved note as the build does; the notes with it, or None if it is not the same note.
+def _load_checked(project: Project, inputs: Inputs, path: Path, key: str, problems: Problems) -> Note | None:
+    """Load the saved note and run the build's rules on it (all but the pandoc parse of its text).
 
-    Raises BuildFailed (the build's words) when the check finds an error in it.
+    None when it is not the same note (another key, or nothing usable without an error to show).
     """
-    problems = Problems(project.root)
     note = load_note(path, project, problems)
-    if not problems.errors and (note is None or note.key != key):
+    if note is None or note.key != key:
         return None
-    if note is not None and not problems.errors:
-        data = rules.CheckInput(
-            bib=inputs.bib,
-            citations=[],
-            notes={key: note},
-            listed=set(inputs.notes or {}),
-            annotation_min_words=project.annotation_min_words,
-            annotation_max_words=project.annotation_max_words,
-        )
-        rules.check_note(data, key, note, problems)
-        check_note_text({key: note}, inputs.bib, project.crossref_prefixes, problems, project.build_dir / ".cache")
-        run_source_checks(project, {key: note}, [], problems, None, set(inputs.bib.entries))
-    if problems.errors or note is None:
-        raise BuildFailed(STOPPED, problems.errors)
-    return {**(inputs.notes or {}), key: note}
+    data = rules.CheckInput(
+        bib=inputs.bib,
+        citations=[],
+        notes={key: note},
+        listed=set(inputs.notes or {}),
+        annotation_min_words=project.annotation_min_words,
+        annotation_max_words=project.annotation_max_words,
+    )
+    rules.check_note(data, key, note, problems)
+    run_source_checks(project, {key: note}, [], problems, None, set(inputs.bib.entries))
+    return note
 
 
 class NoteFastPath:
@@ -162,10 +158,26 @@ class NoteFastPath:
         if key is None or inputs is None or job is None or not job.defaults_dir.is_dir():
             return None
         project = load_project(self.root)
-        notes = _check_note(project, inputs, self.root / next(iter(changed)), key)
-        if notes is None:
+        problems = Problems(project.root)
+        note = _load_checked(project, inputs, self.root / next(iter(changed)), key, problems)
+        if note is None:
+            if problems.errors:
+                raise BuildFailed(STOPPED, problems.errors)
             return None
-        markdown = assemble_bibliography(project, notes, job.csl.stem, inputs.cited_in)
+        # The parse of the note's text (pandoc) runs while its entry renders (pandoc too): two cores.
+        args = ({key: note}, inputs.bib, project.crossref_prefixes, problems, project.build_dir / ".cache")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            parsed = pool.submit(check_note_text, *args)
+            spliced = None if problems.errors else self._entry(project, inputs, job, note, served)
+            parsed.result()
+        if problems.errors:
+            raise BuildFailed(STOPPED, problems.errors)
+        return spliced
+
+    def _entry(self, project: Project, inputs: Inputs, job: RenderJob, note: Note, served: bytes) -> Spliced | None:
+        """Assemble as the build does, check that only ``note``'s block changed, render it and splice it."""
+        key = note.key
+        markdown = assemble_bibliography(project, {**(inputs.notes or {}), key: note}, job.csl.stem, inputs.cited_in)
         split_now = fragment_markdown(markdown, key)
         split_before = fragment_markdown(job.markdown.read_text(encoding="utf-8"), key)
         # Only this note's block may differ from what the page was rendered from.
@@ -218,12 +230,11 @@ def _splice(served: bytes, key: str, element: str) -> Spliced | None:
     """
     element_id = f"ref-{key}"
     page = served.decode("utf-8")
-    current = splice.element_html(page, element_id)
-    if current is None or _before_annotation(current) != _before_annotation(element):
+    span = splice.element_span(page, element_id)  # the served page is parsed once
+    if span is None or splice.element_span(element, element_id) != (0, len(element)):
         return None
-    if 'class="citation"' in element:
+    current = page[span[0] : span[1]]
+    if _before_annotation(current) != _before_annotation(element) or 'class="citation"' in element:
         return None
-    spliced = splice.splice(page, element_id, element)
-    if spliced is None:
-        return None
+    spliced = page[: span[0]] + element + page[span[1] :]
     return Spliced(PAGE, element_id, element, spliced.encode("utf-8"))
