@@ -30,7 +30,9 @@ from scholarly_build.core.problems import BuildFailed, os_error_message
 from scholarly_build.preview import fastpath, scheduler, splice, watcher
 from scholarly_build.preview.fastpath import NoteFastPath, Spliced
 from scholarly_build.preview.reload import Hub
-from scholarly_build.preview.server import make_preview_server, serve_in_background
+from scholarly_build.preview.server import SplicedPages, make_preview_server, serve_in_background
+
+FETCH_WAIT_S = 1.0  # after a splice, how long the full build waits for an open page to fetch it
 
 
 class Preview:
@@ -41,7 +43,7 @@ class Preview:
         self.console = console
         self.hub = Hub()
         self.background = scheduler.BackgroundBuild(root, self._background_done)
-        self.overrides: dict[str, bytes] = {}  # file name -> spliced page, served instead of build/NAME
+        self.spliced = SplicedPages()  # served instead of their file in build/ until the build writes it
         self._work = Path(tempfile.mkdtemp(prefix="scholarly-preview-"))  # outside the project
         self.fast = NoteFastPath(root, self._work / "fragment")
 
@@ -71,8 +73,8 @@ class Preview:
             if document == "bibliography":
                 self.fast.remember(report)
             rendered = [name for name in report.rendered if name.endswith(".html")]
-            if spliced is not None and spliced.name in self.overrides and self._same_as_spliced(spliced):
-                self.overrides.pop(spliced.name, None)
+            if spliced is not None and self.spliced.peek(spliced.name) is not None and self._same_as_spliced(spliced):
+                self.spliced.pop(spliced.name)
                 rendered = [name for name in rendered if name != spliced.name]
             self.hub.reloaded(rendered)
             self.console.print(
@@ -100,7 +102,7 @@ class Preview:
 
     def _drop_spliced(self, spliced: Spliced | None) -> None:
         """Serve the file again; if it still differs from what the pages show, reload them."""
-        if spliced is not None and self.overrides.pop(spliced.name, None) is not None:
+        if spliced is not None and self.spliced.pop(spliced.name) is not None:
             self.hub.reloaded([spliced.name])
 
     def splice_note(self, changed: set[str]) -> Spliced | None:
@@ -108,7 +110,7 @@ class Preview:
         started = time.monotonic()
         name = fastpath.PAGE
         try:
-            served = self.overrides.get(name) or (self.root / "build" / name).read_bytes()
+            served = self.spliced.peek(name) or (self.root / "build" / name).read_bytes()
             spliced = self.fast.try_note(changed, served)
         except BuildFailed as exc:
             self._failed(exc.render())  # the build that follows says the same, with anything else it finds
@@ -118,13 +120,17 @@ class Preview:
             return None
         if spliced is None:
             return None
-        self.overrides[name] = spliced.page
+        self.spliced.put(name, spliced.page)
         self.hub.reloaded([name])
         self.console.print(
             f"[green]✓[/green] {name}: {spliced.element_id} spliced in {time.monotonic() - started:.2f} s "
             "(shown from memory until the build writes the file)",
             highlight=False,
         )
+        if self.hub.listeners:
+            # The full build takes both cores (and the GIL) for a second or more: let the open
+            # pages fetch the spliced page first, or their reload waits behind it.
+            self.spliced.wait_fetched(name, FETCH_WAIT_S)
         return spliced
 
     def _failed(self, text: str) -> None:
@@ -219,7 +225,7 @@ def run_preview(root: Path, port: int, console: Console, ready: threading.Event 
         try:
             preview.rebuild_html(("paper", "bibliography"))
             try:
-                server = make_preview_server(root / "build", port, preview.hub, preview.overrides)
+                server = make_preview_server(root / "build", port, preview.hub, preview.spliced)
             except OSError as exc:
                 raise BuildFailed(
                     f"error preview: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}\n"
