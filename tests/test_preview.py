@@ -260,3 +260,31 @@ def test_a_save_rebuilds_the_html_it_feeds_first() -> None:
     assert plan({"figures/data/bars.csv"}) == ("paper",)
     assert plan({"templates/annotated-bibliography.md.j2"}) == ("bibliography",)
     assert plan({"manuscript/paper.yaml"}) == ("paper", "bibliography")
+
+
+def test_cancelling_the_background_build_kills_it_at_once_and_leaves_build_usable(project: Path) -> None:
+    """cancel() SIGKILLs the job's whole session (no grace period): nothing of it runs after, no
+    temporary file stays, the lock is free, and the next build completes, whatever phase was hit."""
+    import time
+
+    from scholarly_build.preview.scheduler import BackgroundBuild, session_members
+
+    quiet_build(project)  # as the preview starts: a complete build/, then saves
+    section = project / "manuscript" / "sections" / "01-intro.md"
+    for delay in (0.3, 1.5, 4.0):
+        section.write_text(section.read_text(encoding="utf-8") + f"\n\nCANCEL-{delay} here.\n", encoding="utf-8")
+        job = BackgroundBuild(project, lambda code, out: None)
+        job.start()
+        pid = job._proc.pid if job._proc else 0
+        threading.Event().wait(delay)
+        started = time.monotonic()
+        job.cancel()
+        assert time.monotonic() - started < 1.0, "cancel() waited as if for a grace period"
+        assert session_members(pid) == [], f"processes of the cancelled job survived (after {delay} s)"
+        build_dir = project / "build"
+        assert [p for p in build_dir.rglob("*.tmp") if p.is_file()] == [], f"partial files (after {delay} s)"
+        with (build_dir / ".lock").open("a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if a killed holder kept it
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    quiet_build(project)
+    assert "CANCEL-4.0" in (project / "build" / "paper.html").read_text(encoding="utf-8")

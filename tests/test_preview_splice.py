@@ -145,3 +145,35 @@ def test_a_note_the_check_rejects_raises_the_builds_error(built: tuple[Path, Not
     with pytest.raises(BuildFailed) as build_error:
         _build(root)
     assert fast_error.value.render() == build_error.value.render()
+
+
+@pytest.mark.integration
+def test_a_failed_build_after_a_splice_drops_the_spliced_page(
+    built: tuple[Path, NoteFastPath], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The full build after a splice fails: the page is served from build/ again (the last good
+    build), the pages are told to reload, and the error is shown."""
+    from scholarly_build.preview import session
+
+    root, _fast = built
+    preview = session.Preview(root, Console(file=io.StringIO()))
+    try:
+        assert preview.rebuild_html(("bibliography",))
+        note = root / "bib" / "notes" / "alpha2018.md"
+        note.write_text(note.read_text().replace("ANNOTATION-alpha2018", "ANNOTATION-alpha2018 DROPPED"))
+        spliced = preview.splice_note({"bib/notes/alpha2018.md"})
+        assert spliced is not None and preview.spliced.peek(spliced.name) == spliced.page
+
+        def failing(*_args: object, **_kwargs: object) -> None:
+            raise BuildFailed("x.md:1: error test: the build failed after the splice")
+
+        monkeypatch.setattr(session, "build", failing)
+        assert not preview.rebuild_html(("bibliography", "paper"), spliced)
+        assert preview.spliced.peek(spliced.name) is None
+        assert "DROPPED" not in (root / "build" / "annotated-bibliography.html").read_text()
+        events = preview.hub._events[-2:]
+        assert '"reload"' in events[0] and spliced.name in events[0]
+        assert '"error"' in events[1] and "failed after the splice" in events[1]
+        assert preview.fast.job is None, "no splice onto a page the last build did not vouch for"
+    finally:
+        preview.stop()
