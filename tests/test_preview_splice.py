@@ -177,3 +177,33 @@ def test_a_failed_build_after_a_splice_drops_the_spliced_page(
         assert preview.fast.job is None, "no splice onto a page the last build did not vouch for"
     finally:
         preview.stop()
+
+
+@pytest.mark.integration
+def test_the_pages_reload_again_only_when_the_built_entry_differs(built: tuple[Path, NoteFastPath]) -> None:
+    """After the build, the spliced page gives way to the file; a reload is sent only if the
+    built entry is not the one spliced (here: a spliced entry made to differ)."""
+    import dataclasses
+    import json
+
+    from scholarly_build.preview import session
+
+    root, _fast = built
+    preview = session.Preview(root, Console(file=io.StringIO()))
+    try:
+        assert preview.rebuild_html(("bibliography",))
+        note = root / "bib" / "notes" / "alpha2018.md"
+        for word, differ in (("SAME", False), ("DIFFERENT", True)):
+            note.write_text(note.read_text().replace("ANNOTATION-alpha2018", f"ANNOTATION-alpha2018 {word}"))
+            spliced = preview.splice_note({"bib/notes/alpha2018.md"})
+            assert spliced is not None
+            if differ:  # as if the entry rendered alone had come out otherwise
+                spliced = dataclasses.replace(spliced, element=spliced.element.replace(word, "OTHER"))
+            seen = len(preview.hub._events)
+            assert preview.rebuild_html(("bibliography",), spliced)
+            assert preview.spliced.peek(spliced.name) is None, "the file is served again"
+            reloads = [json.loads(e) for e in preview.hub._events[seen:] if '"reload"' in e]
+            assert len(reloads) == (1 if differ else 0), reloads  # one reload, after the file is served again
+            assert all(r["files"] == [spliced.name] for r in reloads)
+    finally:
+        preview.stop()

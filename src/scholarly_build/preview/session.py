@@ -73,9 +73,12 @@ class Preview:
             if document == "bibliography":
                 self.fast.remember(report)
             rendered = [name for name in report.rendered if name.endswith(".html")]
-            if spliced is not None and self.spliced.peek(spliced.name) is not None and self._same_as_spliced(spliced):
-                self.spliced.pop(spliced.name)
-                rendered = [name for name in rendered if name != spliced.name]
+            page = scheduler.HTML_OF[document]
+            if spliced is not None and spliced.name == page and self.spliced.pop(page) is not None:
+                # The file is served again: the pages reload only if its entry is not the spliced one.
+                rendered = [name for name in rendered if name != page]
+                if not self._same_as_spliced(spliced):
+                    rendered.append(page)
             self.hub.reloaded(rendered)
             self.console.print(
                 f"[green]✓[/green] {scheduler.HTML_OF[document]} "
