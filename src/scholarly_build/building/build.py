@@ -71,6 +71,7 @@ class BuildReport:
     seconds: float = 0.0
     # What the check loaded, and the HTML render of each declared HTML output (rendered or
     # not): the preview renders a single saved note's entry with the very same job.
+    project: Project | None = None
     inputs: Inputs | None = None
     html_jobs: dict[str, RenderJob] = field(default_factory=dict)
 
@@ -135,7 +136,7 @@ def build(root: Path, options: BuildOptions, console: Console | None = None) -> 
 def _build_locked(project: Project, options: BuildOptions, console: Console) -> BuildReport:
     """check -> assemble -> declare outputs -> figures and stale renders, by dependency -> record -> manifest."""
     start = time.monotonic()
-    report = BuildReport()
+    report = BuildReport(project=project)
     report.inputs = inputs = _check(project, options, console, report)
     report.stages["check"] = time.monotonic() - start
     notes = inputs.notes or {}

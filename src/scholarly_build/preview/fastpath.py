@@ -35,7 +35,7 @@ from scholarly_build.checks.quotecheck import run_source_checks
 from scholarly_build.core.fsutil import build_lock
 from scholarly_build.core.problems import BuildFailed, Problems
 from scholarly_build.inputs.notes import Note, load_note
-from scholarly_build.inputs.project import Project, load_project
+from scholarly_build.inputs.project import Project
 from scholarly_build.preview import splice
 from scholarly_build.rendering.render import RenderJob, render_job
 
@@ -121,17 +121,19 @@ class NoteFastPath:
     def __init__(self, root: Path, work_dir: Path) -> None:
         self.root = root
         self.work_dir = work_dir  # outside the project: the fragment's render folder
+        self.project: Project | None = None
         self.inputs: Inputs | None = None
         self.job: RenderJob | None = None
 
     def remember(self, report: BuildReport) -> None:
         """Keep what a successful build of the bibliography's HTML checked and rendered with."""
-        if report.inputs is not None and report.inputs.notes and PAGE in report.html_jobs:
-            self.inputs, self.job = report.inputs, report.html_jobs[PAGE]
+        project, inputs, job = report.project, report.inputs, report.html_jobs.get(PAGE)
+        if project is not None and inputs is not None and inputs.notes and job is not None:
+            self.project, self.inputs, self.job = project, inputs, job
 
     def forget(self) -> None:
         """The last build failed: nothing is spliced until one succeeds again."""
-        self.inputs = self.job = None
+        self.project = self.inputs = self.job = None
 
     def note_key(self, changed: set[str]) -> str | None:
         """The key of the one existing note that ``changed`` consists of, or None."""
@@ -154,10 +156,10 @@ class NoteFastPath:
         Raises BuildFailed with the build's text when the note does not pass the check.
         """
         key = self.note_key(changed)
-        inputs, job = self.inputs, self.job
-        if key is None or inputs is None or job is None or not job.defaults_dir.is_dir():
+        # The settings are as the last build read them: a save of only a note did not change them.
+        project, inputs, job = self.project, self.inputs, self.job
+        if key is None or project is None or inputs is None or job is None or not job.defaults_dir.is_dir():
             return None
-        project = load_project(self.root)
         problems = Problems(project.root)
         note = _load_checked(project, inputs, self.root / next(iter(changed)), key, problems)
         if note is None:
