@@ -144,7 +144,7 @@ def test_a_saved_note_reloads_the_page_and_a_broken_one_shows_the_error(
     _assert_build_is_a_normal_build(project, tmp_path, note.read_text(encoding="utf-8"))
 
 
-def _assert_build_is_a_normal_build(project: Path, tmp_path: Path, note_text: str) -> None:
+def _assert_build_is_a_normal_build(project: Path, tmp_path: Path, note_text: str, note: str = "alpha2018.md") -> None:
     """No partial files, the lock free, no reload script, and the bytes of a normal build of the same inputs."""
     build_dir = project / "build"
     assert [p for p in build_dir.rglob("*.tmp") if p.is_file()] == [], "partial files left in build/"
@@ -155,12 +155,58 @@ def _assert_build_is_a_normal_build(project: Path, tmp_path: Path, note_text: st
         assert EVENTS_PATH not in html.read_text(encoding="utf-8"), f"{html.name} holds the reload script"
     quiet_build(project)  # what the stopped preview's background job had not finished
     reference = copy_mini(tmp_path / "reference")
-    (reference / "bib" / "notes" / "alpha2018.md").write_text(note_text, encoding="utf-8")
+    (reference / "bib" / "notes" / note).write_text(note_text, encoding="utf-8")
     quiet_build(reference)
     ours = {k: v for k, v in tree_hashes(build_dir).items() if OUTPUTS.search(k) and "/" not in k}
     theirs = {k: v for k, v in tree_hashes(reference / "build").items() if OUTPUTS.search(k) and "/" not in k}
     assert "annotated-bibliography.html" in ours
     assert ours == theirs
+
+
+def _wait_for_line(preview: Running, after: str, wanted: str) -> list[str]:
+    """The preview's lines once one containing ``wanted`` follows the first one starting with ``after``."""
+    for _ in range(1200):
+        lines = list(preview.lines)
+        start = next((i for i, line in enumerate(lines) if line.startswith(after)), None)
+        if start is not None and any(wanted in line for line in lines[start:]):
+            return lines[start:]
+        threading.Event().wait(0.1)
+    raise AssertionError(f"no {wanted!r} after {after!r}:\n" + "\n".join(preview.lines))
+
+
+@pytest.mark.skipif(NO_BROWSER is not None, reason=f"needs Chromium: {NO_BROWSER}")
+def test_a_saved_note_is_spliced_in_and_the_build_follows_without_a_second_reload(
+    project: Path, preview: Running, tmp_path: Path
+) -> None:
+    """One note saved: the page shows its entry (spliced from memory) after one reload; the build's
+    file, written next, has the same entry, so no second reload; build/ ends as a normal build's."""
+    page_url = f"{preview.url}/annotated-bibliography.html"
+    note = project / "bib" / "notes" / "beta2016.md"
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        loads: list[str] = []
+        page.on("load", lambda p: loads.append(p.url))
+        page.goto(page_url)
+        page.get_by_text("ANNOTATION-beta2016").wait_for(timeout=WAIT_MS)
+        opened = len(loads)
+        _edit_annotation(note, "ANNOTATION-beta2016", 'ANNOTATION-beta2016 FASTMARK <i>kept</i> & so')
+        page.get_by_text("FASTMARK").wait_for(timeout=WAIT_MS)
+        assert len(loads) == opened + 1, "reloads: " + str(len(loads) - opened) + "\n" + "\n".join(preview.lines)
+        lines = _wait_for_line(preview, "changed: bib/notes/beta2016.md", "annotated-bibliography.html rebuilt")
+        assert any("ref-beta2016 spliced" in line for line in lines), "\n".join(lines)
+        threading.Event().wait(1.0)  # a second reload would have been sent with the build's "rebuilt"
+        assert len(loads) == opened + 1, "reloaded again although the built entry is the spliced one"
+        entry = page.locator("#ref-beta2016")
+        assert '<i>kept</i> & so' in " ".join(entry.inner_text().split()), "markup in a note is text"
+        assert entry.locator("i").count() == 0
+        # What the page shows is what the build wrote (the file in build/ follows the spliced page).
+        built = (project / "build" / "annotated-bibliography.html").read_text(encoding="utf-8")
+        assert "FASTMARK" in built
+        assert page.locator("div.csl-entry").count() == built.count('class="csl-entry"')
+        page.close()
+    print("\n".join(preview.lines))  # shown when the test fails
+    assert preview.stop() == 0, "\n".join(preview.lines)
+    _assert_build_is_a_normal_build(project, tmp_path, note.read_text(encoding="utf-8"), "beta2016.md")
 
 
 def test_sigterm_during_the_background_pdf_job_stops_everything(project: Path, preview: Running) -> None:
@@ -214,3 +260,31 @@ def test_a_save_rebuilds_the_html_it_feeds_first() -> None:
     assert plan({"figures/data/bars.csv"}) == ("paper",)
     assert plan({"templates/annotated-bibliography.md.j2"}) == ("bibliography",)
     assert plan({"manuscript/paper.yaml"}) == ("paper", "bibliography")
+
+
+def test_cancelling_the_background_build_kills_it_at_once_and_leaves_build_usable(project: Path) -> None:
+    """cancel() SIGKILLs the job's whole session (no grace period): nothing of it runs after, no
+    temporary file stays, the lock is free, and the next build completes, whatever phase was hit."""
+    import time
+
+    from scholarly_build.preview.scheduler import BackgroundBuild, session_members
+
+    quiet_build(project)  # as the preview starts: a complete build/, then saves
+    section = project / "manuscript" / "sections" / "01-intro.md"
+    for delay in (0.3, 1.5, 4.0):
+        section.write_text(section.read_text(encoding="utf-8") + f"\n\nCANCEL-{delay} here.\n", encoding="utf-8")
+        job = BackgroundBuild(project, lambda code, out: None)
+        job.start()
+        pid = job._proc.pid if job._proc else 0
+        threading.Event().wait(delay)
+        started = time.monotonic()
+        job.cancel()
+        assert time.monotonic() - started < 1.0, "cancel() waited as if for a grace period"
+        assert session_members(pid) == [], f"processes of the cancelled job survived (after {delay} s)"
+        build_dir = project / "build"
+        assert [p for p in build_dir.rglob("*.tmp") if p.is_file()] == [], f"partial files (after {delay} s)"
+        with (build_dir / ".lock").open("a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if a killed holder kept it
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    quiet_build(project)
+    assert "CANCEL-4.0" in (project / "build" / "paper.html").read_text(encoding="utf-8")

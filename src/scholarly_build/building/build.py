@@ -49,6 +49,9 @@ class BuildOptions:
     jobs: int = 2
     citations: str | None = None  # None: the `citations` setting
     explain: bool = False  # print why each output is rebuilt
+    # The (documents, formats) of the build whose outputs the HTML links to; None: this build's own.
+    # The preview renders one document's HTML at a time, as a full build (run next) renders it.
+    linked_as: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
 
 @dataclass
@@ -68,6 +71,11 @@ class BuildReport:
     job_seconds: dict[str, float] = field(default_factory=dict)  # seconds of each figure script and render
     tex_passes: dict[str, int] = field(default_factory=dict)  # TeX passes latexmk ran, per installed PDF job
     seconds: float = 0.0
+    # What the check loaded, and the HTML render of each declared HTML output (rendered or
+    # not): the preview renders a single saved note's entry with the very same job.
+    project: Project | None = None
+    inputs: Inputs | None = None
+    html_jobs: dict[str, RenderJob] = field(default_factory=dict)
 
 
 def source_date_epoch(root: Path) -> int:
@@ -130,11 +138,11 @@ def build(root: Path, options: BuildOptions, console: Console | None = None) -> 
 def _build_locked(project: Project, options: BuildOptions, console: Console) -> BuildReport:
     """check -> assemble -> declare outputs -> figures and stale renders, by dependency -> record -> manifest."""
     start = time.monotonic()
-    report = BuildReport()
+    report = BuildReport(project=project)
     state = {} if options.force else _load_state(project.build_dir / STATE_FILE)
     if may_run_figures(project, state):
         figurehost.warm()  # matplotlib's imports, on the other core while the check runs
-    inputs = _check(project, options, console, report)
+    report.inputs = inputs = _check(project, options, console, report)
     report.stages["check"] = time.monotonic() - start
     notes = inputs.notes or {}
     csl = resolve_csl(project.csl, project.root, project.settings_lines.get("csl", 0))
@@ -150,6 +158,7 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     plans = plan_figures(project, notes, state)
     ctx = _context(project, options, inputs, docs, csl, epoch, plans)
     outputs = graph.declare_outputs(ctx)
+    report.html_jobs = {o.label: _render_job(o, ctx, env) for o in outputs if o.fmt == "html"}
     fresh = [graph.is_fresh(o, state) for o in outputs]
     # A figure script about to run may change its files, which the paper's renders read: those
     # are declared again once the scripts ran (an unchanged picture re-renders nothing).
@@ -237,9 +246,8 @@ def _assemble(project: Project, options: BuildOptions, inputs: Inputs, csl: Path
     notes = inputs.notes or {}
     docs: dict[str, tuple[str, str]] = {}
     # The HTML links to the other outputs this build writes (never to a file it may not have).
-    outputs = assemble.linked_outputs(
-        options.documents, options.formats, tools.latex_available(project.pdf_engine)
-    )
+    documents, formats = options.linked_as or (options.documents, options.formats)
+    outputs = assemble.linked_outputs(documents, formats, tools.latex_available(project.pdf_engine))
     if "paper" in options.documents:
         # Assembled once: what the check read is what is rendered.
         md = inputs.paper_markdown

@@ -433,14 +433,22 @@ def check_notes(data: CheckInput, problems: Problems) -> None:
     notes = data.notes
     _check_every_entry_has_a_note(data, notes, problems)
     for key, note in notes.items():
-        entry = data.bib.get(key)
-        if entry is None:
-            hint = _suggest(key, data.bib.entries) or "add the entry, or delete the note"
-            message = f"note {key!r} has no entry in the bibliography"
-            problems.error("orphan-note", message, hint=hint, **_in_note(note, key, 1))
-            continue
-        _check_annotation_length(data, key, note, problems)
-        _check_note_against_entry(key, note, entry, problems)
+        check_note(data, key, note, problems)
+
+
+def check_note(data: CheckInput, key: str, note: Note, problems: Problems) -> None:
+    """One note against its entry: that it has one, the annotation's length, locators, year and authors.
+
+    What :func:`check_notes` runs for each note (the preview checks a single saved note with it).
+    """
+    entry = data.bib.get(key)
+    if entry is None:
+        hint = _suggest(key, data.bib.entries) or "add the entry, or delete the note"
+        message = f"note {key!r} has no entry in the bibliography"
+        problems.error("orphan-note", message, hint=hint, **_in_note(note, key, 1))
+        return
+    _check_annotation_length(data, key, note, problems)
+    _check_note_against_entry(key, note, entry, problems)
 
 
 def check_unused(data: CheckInput, problems: Problems) -> None:

@@ -114,6 +114,7 @@ class Hub:
 
     error: str | None = None
     closed: bool = False
+    listeners: int = 0  # pages listening now
     _events: list[str] = field(default_factory=list)
     _cond: threading.Condition = field(default_factory=threading.Condition)
 
@@ -146,15 +147,20 @@ class Hub:
         with self._cond:
             seen = len(self._events)
             current = self.error
-        if current is not None:
-            yield json.dumps({"type": "error", "text": current})
-        while True:
+            self.listeners += 1
+        try:
+            if current is not None:
+                yield json.dumps({"type": "error", "text": current})
+            while True:
+                with self._cond:
+                    if seen == len(self._events) and not self.closed:
+                        self._cond.wait(KEEPALIVE_S)
+                    if self.closed:
+                        return
+                    news, seen = self._events[seen:], len(self._events)
+                if not news:
+                    yield None
+                yield from news
+        finally:
             with self._cond:
-                if seen == len(self._events) and not self.closed:
-                    self._cond.wait(KEEPALIVE_S)
-                if self.closed:
-                    return
-                news, seen = self._events[seen:], len(self._events)
-            if not news:
-                yield None
-            yield from news
+                self.listeners -= 1

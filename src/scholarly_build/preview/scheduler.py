@@ -22,7 +22,6 @@ from pathlib import Path
 HTML_OF = {"paper": "paper.html", "bibliography": "annotated-bibliography.html"}
 BOTH_PAPER_FIRST = ("paper", "bibliography")
 BOTH_BIBLIOGRAPHY_FIRST = ("bibliography", "paper")
-GRACE_S = 3.0  # after SIGINT, how long a cancelled job may take to clean up before it is killed
 
 
 def _documents_of(rel: str) -> tuple[str, ...]:
@@ -61,7 +60,8 @@ def session_members(sid: int) -> list[int]:
         except OSError:
             continue  # gone meanwhile
         fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 3 and int(fields[3]) == sid:
+        # A zombie has ended already (it only waits to be reaped): nothing to kill.
+        if len(fields) > 3 and int(fields[3]) == sid and fields[0] != "Z":
             members.append(int(entry))
     return members
 
@@ -75,10 +75,23 @@ def kill_session(sid: int) -> None:
             pass
 
 
+def kill_whole_session(sid: int, passes: int = 50) -> None:
+    """SIGKILL session ``sid`` until none of it is left: a tool may have started another one meanwhile."""
+    for _ in range(passes):
+        if not session_members(sid):
+            return
+        kill_session(sid)
+        time.sleep(0.005)
+
+
+# Where the build writes through fsutil.write_atomic / install_atomic (``.NAME.XXXX.tmp`` beside the file).
+PARTIAL_FOLDERS = ("", "assembled", "figures", "figures/data", "biblatex", ".cache")
+
+
 def remove_partial_files(build_dir: Path) -> list[Path]:
-    """Remove the temporary files a killed build left beside its outputs (``.NAME.XXXX.tmp``)."""
+    """Remove the temporary files a killed build left beside its outputs and caches (``.NAME.XXXX.tmp``)."""
     removed = []
-    for folder in (build_dir, build_dir / "assembled", build_dir / "figures"):
+    for folder in (build_dir / sub for sub in PARTIAL_FOLDERS):
         if folder.is_dir() and not folder.is_symlink():
             for path in folder.glob(".*.tmp"):
                 if path.is_file() and not path.is_symlink():
@@ -130,18 +143,20 @@ class BackgroundBuild:
             self.on_done(code, out)
 
     def cancel(self) -> bool:
-        """Stop the running job (SIGINT, then SIGKILL for its whole session); True if one was running."""
+        """Stop the running job at once (SIGKILL for its whole session); True if one was running.
+
+        Killing is safe: every output and cache is written to a temporary file and renamed
+        into place (removed here), the state and manifest are written after what they
+        describe (a later build finds a half-recorded output stale and renders it again),
+        and the kernel releases the build lock (``flock``) with the last process holding it.
+        Waiting for a clean SIGINT exit cost a save about 0.2 s on the critical path.
+        """
         with self._lock:
             proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return False
-        # SIGINT first: the build kills its tools' groups and its atomic writes remove their temporaries.
-        os.kill(proc.pid, signal.SIGINT)
-        deadline = time.monotonic() + GRACE_S
-        while proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
         kill_session(proc.pid)
         proc.wait()
-        if proc.returncode == -signal.SIGKILL:
-            remove_partial_files(self.root / "build")
+        kill_whole_session(proc.pid)
+        remove_partial_files(self.root / "build")
         return True

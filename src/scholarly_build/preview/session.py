@@ -2,15 +2,19 @@
 
 The HTML a save feeds is rebuilt first, in this process, through the build's
 public API (so it is checked, written atomically and recorded like any build);
-the pages showing it reload; the remaining outputs (PDF, DOCX, TeX) follow in a
-background job that the next save cancels. It must not write into ``build/``
+the pages showing it reload. A save of one note takes a fast path before that
+(``fastpath``): its entry alone is rendered and spliced into the page, served
+from memory until the build has written the file. The remaining outputs (PDF,
+DOCX, TeX) follow in a background job that the next save cancels. It must not write into ``build/``
 other than through the build, and it leaves no tool running when it returns.
 """
 
 from __future__ import annotations
 
 import queue
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,44 +27,114 @@ from rich.console import Console
 from scholarly_build.building.build import BuildOptions, build
 from scholarly_build.core import limits, tools
 from scholarly_build.core.problems import BuildFailed, os_error_message
-from scholarly_build.preview import scheduler, watcher
+from scholarly_build.preview import fastpath, scheduler, splice, watcher
+from scholarly_build.preview.fastpath import NoteFastPath, Spliced
 from scholarly_build.preview.reload import Hub
-from scholarly_build.preview.server import make_preview_server, serve_in_background
+from scholarly_build.preview.server import SplicedPages, make_preview_server, serve_in_background
+
+FETCH_WAIT_S = 1.0  # after a splice, how long the full build waits for an open page to fetch it
 
 
 class Preview:
-    """The state of a running preview: the hub the pages listen to and the background job."""
+    """The state of a running preview: the hub the pages listen to, the background job, the spliced pages."""
 
     def __init__(self, root: Path, console: Console) -> None:
         self.root = root
         self.console = console
         self.hub = Hub()
         self.background = scheduler.BackgroundBuild(root, self._background_done)
+        self.spliced = SplicedPages()  # served instead of their file in build/ until the build writes it
+        self._work = Path(tempfile.mkdtemp(prefix="scholarly-preview-"))  # outside the project
+        self.fast = NoteFastPath(root, self._work / "fragment")
 
-    def rebuild_html(self, documents: tuple[str, ...]) -> bool:
-        """Rebuild the HTML of ``documents`` one by one, reloading each page as soon as it is done."""
+    def cancel_background(self) -> None:
+        """Stop the background job: it holds the build lock, and it is about to be stale anyway."""
         started = time.monotonic()
-        if self.background.cancel():  # it holds the build lock, and it is about to be stale anyway
+        if self.background.cancel():
             self.console.print(
                 f"[yellow]·[/yellow] cancelled the background build ({time.monotonic() - started:.2f} s)",
                 highlight=False,
             )
+
+    def rebuild_html(self, documents: tuple[str, ...], spliced: Spliced | None = None) -> bool:
+        """Rebuild the HTML of ``documents`` one by one, reloading each page as soon as it is done.
+
+        A page already showing ``spliced`` is reloaded only if the build's entry differs from it.
+        """
+        self.cancel_background()
         for document in documents:
             try:
-                report = build(self.root, BuildOptions(documents=(document,), formats=("html",)), self.console)
-            except BuildFailed as exc:
-                self._failed(exc.render())
+                report = build(self.root, self._html_options(document), self.console)
+            except (BuildFailed, OSError) as exc:
+                self._drop_spliced(spliced)
+                self.fast.forget()
+                self._failed(exc.render() if isinstance(exc, BuildFailed) else os_error_message(exc, self.root))
                 return False
-            except OSError as exc:
-                self._failed(os_error_message(exc, self.root))
-                return False
-            self.hub.reloaded([name for name in report.rendered if name.endswith(".html")])
+            if document == "bibliography":
+                self.fast.remember(report)
+            rendered = [name for name in report.rendered if name.endswith(".html")]
+            page = scheduler.HTML_OF[document]
+            if spliced is not None and spliced.name == page and self.spliced.pop(page) is not None:
+                # The file is served again: the pages reload only if its entry is not the spliced one.
+                rendered = [name for name in rendered if name != page]
+                if not self._same_as_spliced(spliced):
+                    rendered.append(page)
+            self.hub.reloaded(rendered)
             self.console.print(
                 f"[green]✓[/green] {scheduler.HTML_OF[document]} "
                 f"{'rebuilt' if report.rendered else 'up to date'} in {report.seconds:.2f} s",
                 highlight=False,
             )
+        self._drop_spliced(spliced)
         return True
+
+    @staticmethod
+    def _html_options(document: str) -> BuildOptions:
+        """One document's HTML, linking to what the background build (a full build) writes: the same
+        bytes as that build's HTML, so it has no HTML left to render and the pages keep every link."""
+        full = BuildOptions()
+        return BuildOptions(documents=(document,), formats=("html",), linked_as=(full.documents, full.formats))
+
+    def _same_as_spliced(self, spliced: Spliced) -> bool:
+        """The page the build wrote has the spliced element exactly as it was spliced (no second reload)."""
+        try:
+            page = (self.root / "build" / spliced.name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return False
+        return splice.element_html(page, spliced.element_id) == spliced.element
+
+    def _drop_spliced(self, spliced: Spliced | None) -> None:
+        """Serve the file again; if it still differs from what the pages show, reload them."""
+        if spliced is not None and self.spliced.pop(spliced.name) is not None:
+            self.hub.reloaded([spliced.name])
+
+    def splice_note(self, changed: set[str]) -> Spliced | None:
+        """The fast path for a saved note: its entry rendered alone and spliced into the served page."""
+        started = time.monotonic()
+        name = fastpath.PAGE
+        try:
+            served = self.spliced.peek(name) or (self.root / "build" / name).read_bytes()
+            spliced = self.fast.try_note(changed, served)
+        except BuildFailed as exc:
+            self._failed(exc.render())  # the build that follows says the same, with anything else it finds
+            return None
+        except Exception as exc:  # noqa: BLE001 - a preview shortcut must never stop the real build
+            self.console.print(f"[dim]· fast path skipped: {type(exc).__name__}: {exc}[/dim]", highlight=False)
+            return None
+        if spliced is None:
+            return None
+        self.spliced.put(name, spliced.page)
+        self.hub.reloaded([name])
+        self.console.print(
+            f"[green]✓[/green] {name}: {spliced.element_id} spliced in {time.monotonic() - started:.2f} s "
+            "(shown from memory until the build writes the file)",
+            highlight=False,
+        )
+        if self.hub.listeners:
+            # The full build takes both cores (and the GIL) for a second or more: let the open
+            # pages fetch the spliced page first, or their reload waits behind it.
+            self.spliced.wait_fetched(name, FETCH_WAIT_S)
+        return spliced
 
     def _failed(self, text: str) -> None:
         self.console.print(text, style="red", markup=False, highlight=False)  # data, never markup
@@ -79,7 +153,9 @@ class Preview:
         """Everything one save triggers: the HTML it feeds now, the rest in the background."""
         documents = scheduler.plan(changed)
         self.console.print(f"changed: {', '.join(sorted(changed))}", highlight=False)
-        if self.rebuild_html(documents):
+        self.cancel_background()
+        spliced = self.splice_note(changed) if self.hub.error is None else None
+        if self.rebuild_html(documents, spliced):
             self.background.start()
 
     def stop(self) -> None:
@@ -87,6 +163,7 @@ class Preview:
         self.background.cancel()
         limits.kill_all()
         self.hub.close()
+        shutil.rmtree(self._work, ignore_errors=True)
 
 
 @contextmanager
@@ -151,7 +228,7 @@ def run_preview(root: Path, port: int, console: Console, ready: threading.Event 
         try:
             preview.rebuild_html(("paper", "bibliography"))
             try:
-                server = make_preview_server(root / "build", port, preview.hub)
+                server = make_preview_server(root / "build", port, preview.hub, preview.spliced)
             except OSError as exc:
                 raise BuildFailed(
                     f"error preview: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}\n"

@@ -1,0 +1,242 @@
+"""The preview's fast path for a saved note: check it, render only its entry, and splice it into the page.
+
+A full render of the annotated bibliography takes longer than the preview's
+latency target, so when a save changed exactly one existing note, that note is
+loaded and checked as the build checks it, the bibliography is assembled as the
+build assembles it, and only the note's entry (with everything outside the
+annotations: the reference list's context, the legend) is rendered by the very
+render job of the last build's HTML, citing only that entry. The entry's element
+is cut from that rendering and put in place of the one in the page being served.
+
+Everything here is a preview: the spliced page lives in memory only (this module
+must never write into ``build/``, and renders in a folder of its own outside
+the project), and the full build that follows replaces it. Whenever the fast
+path cannot vouch for its result it returns None and the preview takes the full
+path; only a note the check rejects raises :class:`BuildFailed`, with the text
+the build prints for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from scholarly_build.assembly.assemble import assemble_bibliography
+from scholarly_build.building.build import BuildReport
+from scholarly_build.building.pipeline import Inputs, check_note_text
+from scholarly_build.checks import rules
+from scholarly_build.checks.quotecheck import run_source_checks
+from scholarly_build.core.fsutil import build_lock
+from scholarly_build.core.problems import BuildFailed, Problems
+from scholarly_build.inputs.notes import Note, load_note
+from scholarly_build.inputs.project import Project
+from scholarly_build.preview import splice
+from scholarly_build.rendering.render import RenderJob, render_job
+
+PAGE = "annotated-bibliography.html"
+# The same words the build stops with (building/build.py _check), so the banner reads the same.
+STOPPED = "the build stopped before rendering: fix the errors above (previous outputs in build/ are unchanged)"
+_OPEN = re.compile(r'(?m)^(:{3,})\s*\{\.annotation key="([^"]*)"\}[ \t]*$')
+_FENCE = re.compile(r"(?m)^(:{3,})(.*)$")
+_ANNOTATION = '<div class="annotation">'
+
+
+@dataclass(frozen=True)
+class Spliced:
+    """A page to serve instead of ``build/NAME`` until the full build has written it."""
+
+    name: str  # the file in build/, e.g. annotated-bibliography.html
+    element_id: str  # the spliced element, e.g. ref-KEY
+    element: str  # its markup as spliced
+    page: bytes
+
+
+def annotation_blocks(markdown: str) -> list[tuple[str, int, int]]:
+    """Each annotation Div of the assembled bibliography: (key, start, end), ``end`` past its closing line.
+
+    Fences are counted (an opening line has text after the colons, a closing one has
+    none): the template escapes fence-like lines of a note's body, so only its own
+    Divs open and close here.
+    """
+    blocks = []
+    for match in _OPEN.finditer(markdown):
+        depth = 0
+        for fence in _FENCE.finditer(markdown, match.start()):
+            depth += 1 if fence.group(2).strip() else -1
+            if depth == 0:
+                end = fence.end() + 1 if fence.end() < len(markdown) else fence.end()
+                blocks.append((match.group(2), match.start(), end))
+                break
+    return blocks
+
+
+def fragment_markdown(markdown: str, key: str) -> tuple[str, str, str] | None:
+    """Split the assembled bibliography around ``key``'s annotation.
+
+    Returns (the document with that annotation only, every other annotation's text
+    around it, the annotation itself), or None when the blocks are not one unbroken,
+    non-nested run with exactly one for ``key``.
+    """
+    blocks = annotation_blocks(markdown)
+    mine = [b for b in blocks if b[0] == key]
+    pairs = itertools.pairwise(blocks)  # each block and the next
+    if len(mine) != 1 or any(b[2] > c[1] or markdown[b[2] : c[1]].strip() for b, c in pairs):
+        return None
+    _key, start, end = mine[0]
+    first, last = blocks[0][1], blocks[-1][2]
+    document = markdown[:first] + markdown[start:end] + markdown[last:]
+    return document, markdown[:start] + "\0" + markdown[end:], markdown[start:end]
+
+
+def _load_checked(project: Project, inputs: Inputs, path: Path, key: str, problems: Problems) -> Note | None:
+    """Load the saved note and run the build's rules on it (all but the pandoc parse of its text).
+
+    None when it is not the same note (another key, or nothing usable without an error to show).
+    """
+    note = load_note(path, project, problems)
+    if note is None or note.key != key:
+        return None
+    data = rules.CheckInput(
+        bib=inputs.bib,
+        citations=[],
+        notes={key: note},
+        listed=set(inputs.notes or {}),
+        annotation_min_words=project.annotation_min_words,
+        annotation_max_words=project.annotation_max_words,
+    )
+    rules.check_note(data, key, note, problems)
+    run_source_checks(project, {key: note}, [], problems, None, set(inputs.bib.entries))
+    return note
+
+
+class NoteFastPath:
+    """What the last good build of the bibliography left (its inputs and HTML job), and the fast path over it."""
+
+    def __init__(self, root: Path, work_dir: Path) -> None:
+        self.root = root
+        self.work_dir = work_dir  # outside the project: the fragment's render folder
+        self.project: Project | None = None
+        self.inputs: Inputs | None = None
+        self.job: RenderJob | None = None
+
+    def remember(self, report: BuildReport) -> None:
+        """Keep what a successful build of the bibliography's HTML checked and rendered with."""
+        project, inputs, job = report.project, report.inputs, report.html_jobs.get(PAGE)
+        if project is not None and inputs is not None and inputs.notes and job is not None:
+            self.project, self.inputs, self.job = project, inputs, job
+
+    def forget(self) -> None:
+        """The last build failed: nothing is spliced until one succeeds again."""
+        self.project = self.inputs = self.job = None
+
+    def note_key(self, changed: set[str]) -> str | None:
+        """The key of the one existing note that ``changed`` consists of, or None."""
+        if len(changed) != 1 or self.inputs is None or not self.inputs.notes:
+            return None
+        rel = next(iter(changed))
+        parts = rel.split("/")
+        if len(parts) != 3 or parts[:2] != ["bib", "notes"] or not parts[2].endswith(".md"):
+            return None
+        key = parts[2][: -len(".md")]
+        note = self.inputs.notes.get(key)
+        path = self.root / rel
+        if note is None or note.path != path or not path.is_file() or path.is_symlink():
+            return None  # new, renamed, deleted or linked: the full path decides
+        return key
+
+    def try_note(self, changed: set[str], served: bytes) -> Spliced | None:
+        """``served`` (the page now shown) with the saved note's entry rendered anew, or None: full path.
+
+        Raises BuildFailed with the build's text when the note does not pass the check.
+        """
+        key = self.note_key(changed)
+        # The settings are as the last build read them: a save of only a note did not change them.
+        project, inputs, job = self.project, self.inputs, self.job
+        if key is None or project is None or inputs is None or job is None or not job.defaults_dir.is_dir():
+            return None
+        problems = Problems(project.root)
+        note = _load_checked(project, inputs, self.root / next(iter(changed)), key, problems)
+        if note is None:
+            if problems.errors:
+                raise BuildFailed(STOPPED, problems.errors)
+            return None
+        # The parse of the note's text (pandoc) runs while its entry renders (pandoc too): two cores.
+        args = ({key: note}, inputs.bib, project.crossref_prefixes, problems, project.build_dir / ".cache")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            parsed = pool.submit(check_note_text, *args)
+            spliced = None if problems.errors else self._entry(project, inputs, job, note, served)
+            parsed.result()
+        if problems.errors:
+            raise BuildFailed(STOPPED, problems.errors)
+        return spliced
+
+    def _entry(self, project: Project, inputs: Inputs, job: RenderJob, note: Note, served: bytes) -> Spliced | None:
+        """Assemble as the build does, check that only ``note``'s block changed, render it and splice it."""
+        key = note.key
+        markdown = assemble_bibliography(project, {**(inputs.notes or {}), key: note}, job.csl.stem, inputs.cited_in)
+        split_now = fragment_markdown(markdown, key)
+        split_before = fragment_markdown(job.markdown.read_text(encoding="utf-8"), key)
+        # Only this note's block may differ from what the page was rendered from.
+        if split_now is None or split_before is None or split_now[1] != split_before[1]:
+            return None
+        if split_now[2] == split_before[2]:
+            return None  # nothing the bibliography shows changed (claims, say): the full path has little to do
+        element = self._render(job, key, split_now[0])
+        return _splice(served, key, element) if element is not None else None
+
+    def _render(self, job: RenderJob, key: str, markdown: str) -> str | None:
+        """Render ``markdown`` with the job of the real page, citing ``key`` only; that entry's element."""
+        meta = yaml.safe_load(job.metadata.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or f"@{key}" not in str(meta.get("nocite", "")).replace(",", " ").split():
+            return None
+        meta["nocite"] = f"@{key}"
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        (self.work_dir / "fragment.md").write_text(markdown, encoding="utf-8")
+        (self.work_dir / "fragment.meta.yaml").write_text(
+            yaml.safe_dump(meta, allow_unicode=True, sort_keys=True, width=1000), encoding="utf-8"
+        )
+        fragment = dataclasses.replace(
+            job,
+            markdown=self.work_dir / "fragment.md",
+            metadata=self.work_dir / "fragment.meta.yaml",
+            outputs=(self.work_dir / "out" / job.outputs[0].name,),
+            work_dir=self.work_dir / "render",
+            aux_dir=None,
+        )
+        try:
+            with build_lock(job.outputs[0].parent, wait=False):  # the staged templates are not being replaced
+                [(rendered, _dest)] = render_job(fragment)  # staged only: nothing is installed
+        except (BuildFailed, OSError, ValueError):
+            return None
+        return splice.element_html(rendered.read_text(encoding="utf-8"), f"ref-{key}")
+
+
+def _before_annotation(element: str) -> str:
+    """The formatted reference of an entry's element: its markup before the annotation."""
+    at = element.find(_ANNOTATION)
+    return element[:at] if at >= 0 else element
+
+
+def _splice(served: bytes, key: str, element: str) -> Spliced | None:
+    """``served`` with the entry ``ref-KEY`` replaced by ``element``; None if the page cannot take it as is.
+
+    Rendered alone, the entry must read as in the full page: the same formatted reference
+    (its year suffix, numbering or repeated-author dash could depend on the other entries)
+    and no citation in the annotation (its form could depend on them too).
+    """
+    element_id = f"ref-{key}"
+    page = served.decode("utf-8")
+    span = splice.element_span(page, element_id)  # the served page is parsed once
+    if span is None or splice.element_span(element, element_id) != (0, len(element)):
+        return None
+    current = page[span[0] : span[1]]
+    if _before_annotation(current) != _before_annotation(element) or 'class="citation"' in element:
+        return None
+    spliced = page[: span[0]] + element + page[span[1] :]
+    return Spliced(PAGE, element_id, element, spliced.encode("utf-8"))
