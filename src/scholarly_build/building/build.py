@@ -29,6 +29,7 @@ from scholarly_build.inputs.csl import resolve_csl
 from scholarly_build.inputs.project import Project
 from scholarly_build.rendering import figurehost
 from scholarly_build.rendering.biblatex_export import annotated_bib
+from scholarly_build.rendering.disambiguation import equivalent_style
 from scholarly_build.rendering.figures import FigurePlan, may_run_figures, plan_figures, run_figure
 from scholarly_build.rendering.render import RenderJob, digest_of, render_job, tex_passes
 
@@ -156,7 +157,9 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     report.stages["assembly"] = time.monotonic() - start - report.stages["check"]
     mark = time.monotonic()
     plans = plan_figures(project, notes, state)
-    ctx = _context(project, options, inputs, docs, csl, epoch, plans)
+    # The renders may use an equivalent copy of the style that pandoc's citeproc runs much faster.
+    style = equivalent_style(csl, list(project.bibliography), project.build_dir)
+    ctx = _context(project, options, inputs, docs, style, epoch, plans)
     outputs = graph.declare_outputs(ctx)
     report.html_jobs = {o.label: _render_job(o, ctx, env) for o in outputs if o.fmt == "html"}
     fresh = [graph.is_fresh(o, state) for o in outputs]
