@@ -157,9 +157,7 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     report.stages["assembly"] = time.monotonic() - start - report.stages["check"]
     mark = time.monotonic()
     plans = plan_figures(project, notes, state)
-    # The renders may use an equivalent copy of the style that pandoc's citeproc runs much faster.
-    style = equivalent_style(csl, list(project.bibliography), project.build_dir)
-    ctx = _context(project, options, inputs, docs, style, epoch, plans)
+    ctx = _context(project, options, inputs, docs, csl, epoch, plans)
     outputs = graph.declare_outputs(ctx)
     report.html_jobs = {o.label: _render_job(o, ctx, env) for o in outputs if o.fmt == "html"}
     fresh = [graph.is_fresh(o, state) for o in outputs]
@@ -214,7 +212,8 @@ def _context(
     return graph.BuildContext(
         project=project,
         documents=docs,
-        csl=csl,
+        # An equivalent copy of the style that pandoc's citeproc runs much faster, where there is one.
+        csl=equivalent_style(csl, list(project.bibliography), project.build_dir),
         resources=_resource_digest(project),
         figures=tuple(p for f in plans for p in (f.png, f.pdf)),
         epoch=epoch,
