@@ -13,7 +13,6 @@ import multiprocessing
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,7 +165,7 @@ def _parse_parallel(keep: list[str], macros: dict[str, str]) -> _Parsed:
         entries, errors, _current = _parse_batches(first, macros, _BATCH)
         try:
             more, more_errors, current = later.result()
-        except (OSError, BrokenProcessPool):
+        except Exception:  # noqa: BLE001 - the worker failed (killed, unpicklable, ...): parse it here
             more, more_errors, current = _parse_batches(second, at_mid, _BATCH)
     return entries + more, errors + more_errors, current
 
