@@ -12,7 +12,9 @@ import json
 import multiprocessing
 import os
 import re
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,20 +107,21 @@ def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tu
             return _from_json(json.loads(cache.read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             pass  # a corrupt or foreign cache entry is simply rebuilt
-    scan = bibscan.scan(text)
-    # pybtex sees only the spans that scanned cleanly, so a broken entry cannot
-    # swallow its neighbours; later duplicates are dropped (reported separately).
-    seen: set[str] = set()
-    keep: list[str] = []
-    by_start = {e.start: e for e in scan.entries}
-    for start, end in scan.good_spans:
-        entry = by_start.get(start)
-        if entry is not None:
-            if entry.key.lower() in seen:
-                continue
-            seen.add(entry.key.lower())
-        keep.append(text[start:end])
-    entries, errors, current = _parse_parallel(keep, macros)
+    with _parse_worker(text) as worker:  # starting while our scanner reads the file
+        scan = bibscan.scan(text)
+        # pybtex sees only the spans that scanned cleanly, so a broken entry cannot
+        # swallow its neighbours; later duplicates are dropped (reported separately).
+        seen: set[str] = set()
+        keep: list[str] = []
+        by_start = {e.start: e for e in scan.entries}
+        for start, end in scan.good_spans:
+            entry = by_start.get(start)
+            if entry is not None:
+                if entry.key.lower() in seen:
+                    continue
+                seen.add(entry.key.lower())
+            keep.append(text[start:end])
+        entries, errors, current = _parse_parallel(keep, macros, worker)
     out_macros = current
     result = (_FileResult(scan, entries, errors), out_macros)
     if cache is not None and len(text) <= _CACHE_MAX_BYTES:
@@ -139,15 +142,32 @@ _PARALLEL_FROM = 2 * _BATCH
 _STRING_COMMAND = re.compile(r"\s*@\s*string\s*[{(]", re.IGNORECASE)
 
 
-def _parse_parallel(keep: list[str], macros: dict[str, str]) -> _Parsed:
-    """:func:`_parse_batches` over ``keep``, the second half in a worker process when it is large.
+@contextmanager
+def _parse_worker(text: str) -> Iterator[ProcessPoolExecutor | None]:
+    """A process for the second half of a large file, started at once: its start (about 0.3 s,
+    importing pybtex) overlaps our scan of the file. None for a small file, or where none starts."""
+    if text.count("@") < _PARALLEL_FROM or (os.cpu_count() or 1) < 2:
+        yield None
+        return
+    try:
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        with children.main_hidden():
+            pool.submit(_parse_batches, [], {}, _BATCH)  # imports this module there now
+    except Exception:  # noqa: BLE001 - no worker (no fork/spawn, a broken pool): this process parses all
+        yield None
+        return
+    with pool:
+        yield pool
+
+
+def _parse_parallel(keep: list[str], macros: dict[str, str], pool: ProcessPoolExecutor | None) -> _Parsed:
+    """:func:`_parse_batches` over ``keep``, the second half in ``pool``'s process when it is large.
 
     The split falls on a batch boundary, and the second half starts from the macros the
     first half defines (its @string commands, parsed alone first), so the result is the
     one a single process gives, entry for entry, in the same order.
     """
-    workers = os.cpu_count() or 1
-    if len(keep) < _PARALLEL_FROM or workers < 2:
+    if pool is None or len(keep) < _PARALLEL_FROM:
         return _parse_batches(keep, macros, _BATCH)
     mid = (len(keep) // 2 // _BATCH) * _BATCH
     first, second = keep[:mid], keep[mid:]
@@ -155,18 +175,12 @@ def _parse_parallel(keep: list[str], macros: dict[str, str]) -> _Parsed:
     _entries, string_errors, at_mid = _parse_batches(strings, macros, _BATCH)
     if string_errors:  # where a batch fails matters to which macros exist after it: stay serial
         return _parse_batches(keep, macros, _BATCH)
+    later = pool.submit(_parse_batches, second, at_mid, _BATCH)
+    entries, errors, _current = _parse_batches(first, macros, _BATCH)
     try:
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    except (OSError, ValueError):
-        return _parse_batches(keep, macros, _BATCH)
-    with pool:
-        with children.main_hidden():
-            later = pool.submit(_parse_batches, second, at_mid, _BATCH)
-        entries, errors, _current = _parse_batches(first, macros, _BATCH)
-        try:
-            more, more_errors, current = later.result()
-        except Exception:  # noqa: BLE001 - the worker failed (killed, unpicklable, ...): parse it here
-            more, more_errors, current = _parse_batches(second, at_mid, _BATCH)
+        more, more_errors, current = later.result()
+    except Exception:  # noqa: BLE001 - the worker failed (killed, unpicklable, ...): parse it here
+        more, more_errors, current = _parse_batches(second, at_mid, _BATCH)
     return entries + more, errors + more_errors, current
 
 
