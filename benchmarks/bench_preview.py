@@ -134,7 +134,7 @@ def main() -> None:
         "in-process HTML build (check, assemble, render, record)": r"\.html rebuilt in ([\d.]+) s",
         "  of which pandoc's HTML render": r"✓ [\w-]+\.html \(([\d.]+) s\)",
         "cancelling the background PDF job": r"cancelled the background build \(([\d.]+) s\)",
-        "a note's entry spliced in (check, render, splice)": r"spliced in ([\d.]+) s",
+        "a page spliced or rendered ahead (check, render)": r"spliced in ([\d.]+) s",
     }
     print(f"\nsave -> reloaded page in Chromium, median of {args.runs} edits ({os.cpu_count()} cores):")
     for document, (times, loaded) in results.items():

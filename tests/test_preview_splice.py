@@ -18,7 +18,7 @@ from rich.console import Console
 from scholarly_build.building.build import BuildOptions, BuildReport, build
 from scholarly_build.core.problems import BuildFailed
 from scholarly_build.preview import splice
-from scholarly_build.preview.fastpath import NoteFastPath, annotation_blocks, fragment_markdown
+from scholarly_build.preview.fastpath import NoteFastPath, SectionFastPath, annotation_blocks, fragment_markdown
 from tests.conftest import copy_mini
 
 PAGE = (
@@ -207,3 +207,26 @@ def test_the_pages_reload_again_only_when_the_built_entry_differs(built: tuple[P
             assert all(r["files"] == [spliced.name] for r in reloads)
     finally:
         preview.stop()
+
+
+@pytest.mark.integration
+def test_a_section_rendered_ahead_is_the_page_a_build_writes(tmp_path: Path) -> None:
+    """A saved section: the whole paper page from the last build's job, byte for byte what the build then
+    writes; build/ untouched until then; an unknown key, two files or a file that is no section: None."""
+    root = copy_mini(tmp_path / "mini")
+    ahead = SectionFastPath(root, tmp_path / "ahead")
+    ahead.remember(_build(root, ("paper",)))
+    before = (root / "build" / "paper.html").read_bytes()
+    section = root / "manuscript" / "sections" / "02-body.md"
+    original = section.read_text()
+    section.write_text(original + '\n\nAHEAD <b>bold</b> & "q" [@beta2016, p. 4].\n')
+    page = ahead.try_section({"manuscript/sections/02-body.md"})
+    assert page is not None and page.element_id == "" and page.name == "paper.html"
+    assert (root / "build" / "paper.html").read_bytes() == before, "build/ must stay untouched"
+    assert "AHEAD &lt;b&gt;bold&lt;/b&gt; &amp;" in page.element
+    _build(root, ("paper",))
+    assert (root / "build" / "paper.html").read_bytes() == page.page
+    section.write_text(original + "\n\nSee [@nosuchkey2020].\n")
+    assert ahead.try_section({"manuscript/sections/02-body.md"}) is None  # the full check reports it
+    assert ahead.try_section({"manuscript/sections/02-body.md", "manuscript/sections/01-intro.md"}) is None
+    assert ahead.try_section({"bib/notes/alpha2018.md"}) is None

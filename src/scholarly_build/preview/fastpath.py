@@ -27,9 +27,9 @@ from pathlib import Path
 
 import yaml
 
-from scholarly_build.assembly.assemble import assemble_bibliography
+from scholarly_build.assembly.assemble import assemble_bibliography, assemble_paper
 from scholarly_build.building.build import BuildReport
-from scholarly_build.building.pipeline import Inputs, check_note_text
+from scholarly_build.building.pipeline import Inputs, check_note_text, scan_citations
 from scholarly_build.checks import rules
 from scholarly_build.checks.quotecheck import run_source_checks
 from scholarly_build.core.fsutil import build_lock
@@ -240,3 +240,71 @@ def _splice(served: bytes, key: str, element: str) -> Spliced | None:
         return None
     spliced = page[: span[0]] + element + page[span[1] :]
     return Spliced(PAGE, element_id, element, spliced.encode("utf-8"))
+
+
+PAPER = "paper.html"
+
+
+class SectionFastPath:
+    """A saved section: the whole paper page rendered at once by the last build's job, before the full check.
+
+    The section's own citations are checked first (its parse, keys in the bibliography,
+    reserved identifiers); what only the full check sees (the assembled paper's
+    generated citations, quotations against the sources) follows with the build, which
+    runs next as always: an error then replaces the page with the banner.
+    """
+
+    def __init__(self, root: Path, work_dir: Path) -> None:
+        self.root = root
+        self.work_dir = work_dir  # outside the project
+        self.project: Project | None = None
+        self.inputs: Inputs | None = None
+        self.job: RenderJob | None = None
+
+    def remember(self, report: BuildReport) -> None:
+        """Keep what a successful build of the paper's HTML checked and rendered with."""
+        project, inputs, job = report.project, report.inputs, report.html_jobs.get(PAPER)
+        if project is not None and inputs is not None and inputs.notes is not None and job is not None:
+            self.project, self.inputs, self.job = project, inputs, job
+
+    def forget(self) -> None:
+        """The last build failed: nothing is rendered ahead until one succeeds again."""
+        self.project = self.inputs = self.job = None
+
+    def try_section(self, changed: set[str]) -> Spliced | None:
+        """The paper's page with the saved section, or None: the full path decides."""
+        project, inputs, job = self.project, self.inputs, self.job
+        if len(changed) != 1 or project is None or inputs is None or job is None or not job.defaults_dir.is_dir():
+            return None
+        path = self.root / next(iter(changed))
+        listed = {project.sections_dir / s.path for s in project.sections if s.path is not None}
+        if path not in listed or path.is_symlink() or not path.is_file():
+            return None
+        problems = Problems(project.root)
+        cites = scan_citations([path], project.crossref_prefixes, problems, project.build_dir / ".cache")
+        unknown = [c for c in cites if not c.crossref and c.key not in inputs.bib.entries]
+        if problems.errors or unknown:
+            return None  # the full check reports it, with everything else it finds
+        markdown, _ = assemble_paper(project, inputs.notes or {}, problems)
+        if problems.errors:
+            return None
+        page = self._render(job, markdown)
+        return Spliced(PAPER, "", page.decode("utf-8"), page) if page is not None else None
+
+    def _render(self, job: RenderJob, markdown: str) -> bytes | None:
+        """The whole page, rendered by the paper's own HTML job from ``markdown``, in the work folder."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        (self.work_dir / "paper.md").write_text(markdown, encoding="utf-8")
+        ahead = dataclasses.replace(
+            job,
+            markdown=self.work_dir / "paper.md",
+            outputs=(self.work_dir / "out" / job.outputs[0].name,),
+            work_dir=self.work_dir / "render",
+            aux_dir=None,
+        )
+        try:
+            with build_lock(job.outputs[0].parent, wait=False):  # the staged templates are not being replaced
+                [(rendered, _dest)] = render_job(ahead)  # staged only: nothing is installed
+        except (BuildFailed, OSError, ValueError):
+            return None
+        return rendered.read_bytes()

@@ -28,7 +28,7 @@ from scholarly_build.building.build import BuildOptions, build
 from scholarly_build.core import limits, tools
 from scholarly_build.core.problems import BuildFailed, os_error_message
 from scholarly_build.preview import fastpath, scheduler, splice, watcher
-from scholarly_build.preview.fastpath import NoteFastPath, Spliced
+from scholarly_build.preview.fastpath import NoteFastPath, SectionFastPath, Spliced
 from scholarly_build.preview.reload import Hub
 from scholarly_build.preview.server import SplicedPages, make_preview_server, serve_in_background
 
@@ -46,6 +46,7 @@ class Preview:
         self.spliced = SplicedPages()  # served instead of their file in build/ until the build writes it
         self._work = Path(tempfile.mkdtemp(prefix="scholarly-preview-"))  # outside the project
         self.fast = NoteFastPath(root, self._work / "fragment")
+        self.ahead = SectionFastPath(root, self._work / "ahead")
 
     def cancel_background(self) -> None:
         """Stop the background job: it holds the build lock, and it is about to be stale anyway."""
@@ -68,10 +69,13 @@ class Preview:
             except (BuildFailed, OSError) as exc:
                 self._drop_spliced(spliced)
                 self.fast.forget()
+                self.ahead.forget()
                 self._failed(exc.render() if isinstance(exc, BuildFailed) else os_error_message(exc, self.root))
                 return False
             if document == "bibliography":
                 self.fast.remember(report)
+            else:
+                self.ahead.remember(report)
             rendered = [name for name in report.rendered if name.endswith(".html")]
             page = scheduler.HTML_OF[document]
             if spliced is not None and spliced.name == page and self.spliced.pop(page) is not None:
@@ -101,6 +105,8 @@ class Preview:
             page = (self.root / "build" / spliced.name).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return False
+        if not spliced.element_id:  # a whole page rendered ahead
+            return page == spliced.element
         return splice.element_html(page, spliced.element_id) == spliced.element
 
     def _drop_spliced(self, spliced: Spliced | None) -> None:
@@ -110,11 +116,22 @@ class Preview:
 
     def splice_note(self, changed: set[str]) -> Spliced | None:
         """The fast path for a saved note: its entry rendered alone and spliced into the served page."""
+
+        def attempt() -> Spliced | None:
+            served = self.spliced.peek(fastpath.PAGE) or (self.root / "build" / fastpath.PAGE).read_bytes()
+            return self.fast.try_note(changed, served)
+
+        return self._fast_path(fastpath.PAGE, attempt)
+
+    def render_section_ahead(self, changed: set[str]) -> Spliced | None:
+        """The fast path for a saved section: the paper's page rendered before the full check."""
+        return self._fast_path(fastpath.PAPER, lambda: self.ahead.try_section(changed))
+
+    def _fast_path(self, name: str, attempt: Callable[[], Spliced | None]) -> Spliced | None:
+        """Serve ``attempt()``'s page from memory and reload the pages showing ``name`` (None: full path)."""
         started = time.monotonic()
-        name = fastpath.PAGE
         try:
-            served = self.spliced.peek(name) or (self.root / "build" / name).read_bytes()
-            spliced = self.fast.try_note(changed, served)
+            spliced = attempt()
         except BuildFailed as exc:
             self._failed(exc.render())  # the build that follows says the same, with anything else it finds
             return None
@@ -125,8 +142,9 @@ class Preview:
             return None
         self.spliced.put(name, spliced.page)
         self.hub.reloaded([name])
+        what = spliced.element_id or "the whole page"
         self.console.print(
-            f"[green]✓[/green] {name}: {spliced.element_id} spliced in {time.monotonic() - started:.2f} s "
+            f"[green]✓[/green] {name}: {what} spliced in {time.monotonic() - started:.2f} s "
             "(shown from memory until the build writes the file)",
             highlight=False,
         )
@@ -154,7 +172,9 @@ class Preview:
         documents = scheduler.plan(changed)
         self.console.print(f"changed: {', '.join(sorted(changed))}", highlight=False)
         self.cancel_background()
-        spliced = self.splice_note(changed) if self.hub.error is None else None
+        spliced = None
+        if self.hub.error is None:  # a page under an error banner waits for the full check
+            spliced = self.splice_note(changed) or self.render_section_ahead(changed)
         if self.rebuild_html(documents, spliced):
             self.background.start()
 
