@@ -1,4 +1,4 @@
-"""The preview's fast path for a saved note: check it, render only its entry, and splice it into the page.
+"""The preview's fast paths: a saved note's entry spliced into the page, a saved section's page rendered ahead.
 
 A full render of the annotated bibliography takes longer than the preview's
 latency target, so when a save changed exactly one existing note, that note is
@@ -13,7 +13,8 @@ must never write into ``build/``, and renders in a folder of its own outside
 the project), and the full build that follows replaces it. Whenever the fast
 path cannot vouch for its result it returns None and the preview takes the full
 path; only a note the check rejects raises :class:`BuildFailed`, with the text
-the build prints for it.
+the build prints for it. :class:`SectionFastPath` renders the whole paper page
+for a saved section with the same job, before the full check (see its docstring).
 """
 
 from __future__ import annotations
