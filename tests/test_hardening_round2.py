@@ -191,14 +191,21 @@ def test_memory_limit_ends_tools_with_a_clear_error(mini: Path) -> None:
 
 def test_pandoc_and_latex_run_with_a_time_limit(mini: Path) -> None:
     """A 3 s limit: pandoc's parses and renders fit, XeLaTeX does not; the whole latexmk group is stopped,
-    the build says which tool and limit, and (the paper's PDF having failed) none of its outputs is installed."""
+    the build says which tool and limit, and (the paper's PDF having failed) none of its outputs is installed.
+
+    The paper gets a 12,000-line code block first: the mini paper alone now takes XeLaTeX less than 3 s
+    (two passes of about 0.5 s), while 209 pages of verbatim keep it busy about 10 s (measured); for pandoc the block
+    is one node, so its parses and renders stay short."""
+    lines = "\n".join(f"line {n} of a long listing that only TeX has to set, page after page" for n in range(12000))
+    intro = mini / INTRO
+    intro.write_text(intro.read_text() + f"\n\n```\n{lines}\n```\n")
     code, out = cli(mini, "build", "--formats", "none")
     assert code == 0, out  # the figure is made, and the check's parses cached
     code, out = cli(mini, "build", "--formats", "html,pdf", env={"SCHOLARLY_BUILD_TIME_LIMIT_S": "3"}, timeout=120)
     assert code == 1
     assert re.search(r"error limit: (pandoc|LaTeX \(latexmk, TeX and biber\)) exceeded its time limit of 3 s", out), out
     assert "hint: look for a runaway input" in out
-    # The paper's XeLaTeX takes longer than 3 s (the shorter bibliography may fit under load or not).
+    # The paper's XeLaTeX takes longer than 3 s (the short bibliography fits, under load maybe not).
     assert not (mini / "build" / "paper.html").exists() and not (mini / "build" / "paper.pdf").exists()
     assert "paper: no output was replaced" in out
     time.sleep(0.5)
