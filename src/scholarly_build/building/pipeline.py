@@ -61,10 +61,10 @@ def scan_citations(
     build reserves (``refs``, ``ref-KEY``) are reported as errors on the way.
     """
     texts = [read_text(p, problems, limit=MAX_SECTION_BYTES, kind="a manuscript file") for p in paths]
-    parsed = parse_uncached([(p, t) for p, t in zip(paths, texts, strict=True) if t is not None], prefixes, cache_dir)
+    readable = [(p, t) for p, t in zip(paths, texts, strict=True) if t is not None]
+    parsed = parse_uncached(readable, prefixes, cache_dir)
     results = [
-        _scan_one(p, t, prefixes, problems, cache_dir, parsed.get(id(t))) if t is not None else []
-        for p, t in zip(paths, texts, strict=True)
+        _scan_one(p, t, prefixes, problems, cache_dir, ast) for (p, t), ast in zip(readable, parsed, strict=True)
     ]
     return [c for cites in results for c in cites]
 
@@ -82,28 +82,29 @@ def _cache_file(
 
 def parse_uncached(
     items: list[tuple[Path, str]], prefixes: tuple[str, ...], cache_dir: Path | None
-) -> dict[int, dict[str, Any]]:
-    """The ASTs of the texts whose scan is not cached, by ``id(text)``: parsed a few per pandoc process.
+) -> list[dict[str, Any] | None]:
+    """Each text's AST when its scan is not cached (else None), parsed a few per pandoc process.
 
     One process per core, each parsing its share (``parse_many``): starting a process per
-    short note cost more than parsing it. A share that fails is left out, so the caller
+    short note cost more than parsing it. A share that fails is left as None, so the caller
     parses those texts one by one and reports which failed, as before.
     """
-    todo = [(p, t) for p, t in items if not ((c := _cache_file(p, t, prefixes, cache_dir, False)) and c.is_file())]
+    found: list[dict[str, Any] | None] = [None] * len(items)
+    cached = [_cache_file(p, t, prefixes, cache_dir, False) for p, t in items]
+    todo = [i for i, c in enumerate(cached) if c is None or not c.is_file()]
     if len(todo) < 2:
-        return {}
+        return found
     shares = [todo[i :: _PARSE_PROCESSES] for i in range(min(_PARSE_PROCESSES, len(todo)))]
 
-    def parse(share: list[tuple[Path, str]]) -> dict[int, dict[str, Any]]:
+    def parse(share: list[int]) -> None:
         try:
-            return {id(t): ast for (_p, t), ast in zip(share, parse_many([t for _p, t in share]), strict=True)}
+            for i, ast in zip(share, parse_many([items[i][1] for i in share]), strict=True):
+                found[i] = ast
         except (PandocError, RuntimeError, ValueError, KeyError, TypeError):
-            return {}
+            pass
 
     with ThreadPoolExecutor(max_workers=len(shares)) as pool:
-        found: dict[int, dict[str, Any]] = {}
-        for part in pool.map(parse, shares):
-            found.update(part)
+        list(pool.map(parse, shares))
     return found
 
 
@@ -210,9 +211,9 @@ def check_note_text(
     """What the annotated bibliography renders of each note (body, `uses.how`) is checked like a section."""
     joined = {key: _note_text(note) for key, note in notes.items()}
     parsed = parse_uncached([(notes[k].path, text) for k, (text, _s) in joined.items()], prefixes, cache_dir)
-    for key, note in notes.items():
+    for (key, note), ast in zip(notes.items(), parsed, strict=True):
         text, starts = joined[key]
-        _check_note(note, text, starts, bib, prefixes, problems, cache_dir, parsed.get(id(text)))
+        _check_note(note, text, starts, bib, prefixes, problems, cache_dir, ast)
 
 
 _Starts = list[tuple[int, int, bool]]  # (first line in the joined text, line in the note, body?)

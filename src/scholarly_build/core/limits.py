@@ -204,8 +204,6 @@ def _start(
 
 def _wait(proc: subprocess.Popen[bytes], tool: str, seconds: float) -> None:
     """Wait for the tool, at most ``seconds``; then (and on any interruption) kill its whole group."""
-    with _live_lock:
-        _live.add(proc.pid)
     # A timer kills the group at the limit while this thread blocks in waitpid: Popen.wait
     # with a timeout polls (sleeps up to 50 ms), which added that much to every pandoc call.
     expired = threading.Event()
@@ -216,8 +214,8 @@ def _wait(proc: subprocess.Popen[bytes], tool: str, seconds: float) -> None:
 
     timer = threading.Timer(seconds, expire)
     timer.daemon = True
-    timer.start()
-    try:
+    with tracked(proc.pid):
+        timer.start()
         try:
             proc.wait()
         except BaseException:
@@ -227,11 +225,8 @@ def _wait(proc: subprocess.Popen[bytes], tool: str, seconds: float) -> None:
         finally:
             timer.cancel()
         kill_group(proc.pid)  # a tool that exited leaves no stray children behind either
-        if expired.is_set() and proc.returncode == -signal.SIGKILL:
-            raise ToolLimitExceeded(tool, "time", f"{seconds:g} s")
-    finally:
-        with _live_lock:
-            _live.discard(proc.pid)
+    if expired.is_set() and proc.returncode == -signal.SIGKILL:
+        raise ToolLimitExceeded(tool, "time", f"{seconds:g} s")
 
 
 def raise_if_out_of_memory(returncode: int, out: str, err: str, tool: str, memory: int) -> None:

@@ -197,25 +197,35 @@ class NoteFastPath:
         if not isinstance(meta, dict) or f"@{key}" not in str(meta.get("nocite", "")).replace(",", " ").split():
             return None
         meta["nocite"] = f"@{key}"
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        (self.work_dir / "fragment.md").write_text(markdown, encoding="utf-8")
-        (self.work_dir / "fragment.meta.yaml").write_text(
-            yaml.safe_dump(meta, allow_unicode=True, sort_keys=True, width=1000), encoding="utf-8"
-        )
-        fragment = dataclasses.replace(
-            job,
-            markdown=self.work_dir / "fragment.md",
-            metadata=self.work_dir / "fragment.meta.yaml",
-            outputs=(self.work_dir / "out" / job.outputs[0].name,),
-            work_dir=self.work_dir / "render",
-            aux_dir=None,
-        )
-        try:
-            with build_lock(job.outputs[0].parent, wait=False):  # the staged templates are not being replaced
-                [(rendered, _dest)] = render_job(fragment)  # staged only: nothing is installed
-        except (BuildFailed, OSError, ValueError):
-            return None
-        return splice.element_html(rendered.read_text(encoding="utf-8"), f"ref-{key}")
+        metadata = yaml.safe_dump(meta, allow_unicode=True, sort_keys=True, width=1000)
+        rendered = render_aside(job, self.work_dir, markdown, metadata)
+        return splice.element_html(rendered.decode("utf-8"), f"ref-{key}") if rendered is not None else None
+
+
+def render_aside(job: RenderJob, work_dir: Path, markdown: str, metadata: str | None = None) -> bytes | None:
+    """The page ``job`` renders from ``markdown`` (and ``metadata``, else the job's own), made in ``work_dir``.
+
+    Outside the project and never installed: the preview serves it from memory. None when
+    a build holds the lock (it may be replacing the staged templates) or the render fails.
+    """
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / "page.md").write_text(markdown, encoding="utf-8")
+    if metadata is not None:
+        (work_dir / "page.meta.yaml").write_text(metadata, encoding="utf-8")
+    aside = dataclasses.replace(
+        job,
+        markdown=work_dir / "page.md",
+        metadata=work_dir / "page.meta.yaml" if metadata is not None else job.metadata,
+        outputs=(work_dir / "out" / job.outputs[0].name,),
+        work_dir=work_dir / "render",
+        aux_dir=None,
+    )
+    try:
+        with build_lock(job.outputs[0].parent, wait=False):
+            [(rendered, _dest)] = render_job(aside)
+        return rendered.read_bytes()
+    except (BuildFailed, OSError, ValueError):
+        return None
 
 
 def _before_annotation(element: str) -> str:
@@ -289,23 +299,5 @@ class SectionFastPath:
         markdown, _ = assemble_paper(project, inputs.notes or {}, problems)
         if problems.errors:
             return None
-        page = self._render(job, markdown)
+        page = render_aside(job, self.work_dir, markdown)
         return Spliced(PAPER, "", page.decode("utf-8"), page) if page is not None else None
-
-    def _render(self, job: RenderJob, markdown: str) -> bytes | None:
-        """The whole page, rendered by the paper's own HTML job from ``markdown``, in the work folder."""
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        (self.work_dir / "paper.md").write_text(markdown, encoding="utf-8")
-        ahead = dataclasses.replace(
-            job,
-            markdown=self.work_dir / "paper.md",
-            outputs=(self.work_dir / "out" / job.outputs[0].name,),
-            work_dir=self.work_dir / "render",
-            aux_dir=None,
-        )
-        try:
-            with build_lock(job.outputs[0].parent, wait=False):  # the staged templates are not being replaced
-                [(rendered, _dest)] = render_job(ahead)  # staged only: nothing is installed
-        except (BuildFailed, OSError, ValueError):
-            return None
-        return rendered.read_bytes()

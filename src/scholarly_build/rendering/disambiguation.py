@@ -31,7 +31,6 @@ from scholarly_build.core import pandoc
 from scholarly_build.core.fsutil import sha256_bytes, write_atomic
 
 _RULE = re.compile(r'\bgivenname-disambiguation-rule="primary-name"')
-_NAME_FIELDS_SKIPPED = {"id", "type", "title", "issued", "accessed", "URL", "DOI"}
 _CACHE_VERSION = "names-v1"
 _OTHER_PARTS = ("given", "non-dropping-particle", "dropping-particle", "suffix")
 
@@ -81,8 +80,8 @@ def _names(bibliography: list[Path], cache_dir: Path) -> list[dict[str, Any]]:
     for text in texts:
         out = pandoc.run(["--from", "biblatex", "--to", "csljson", "--sandbox"], stdin=text).stdout
         for entry in json.loads(out):
-            for field, value in entry.items():
-                if field not in _NAME_FIELDS_SKIPPED and isinstance(value, list):
+            for value in entry.values():  # every name variable (author, editor, translator, ...) is such a list
+                if isinstance(value, list):
                     names.extend(v for v in value if isinstance(v, dict) and ("family" in v or "given" in v))
     try:
         write_atomic(cache, json.dumps(names).encode("utf-8"))
