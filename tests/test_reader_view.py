@@ -545,6 +545,47 @@ def test_citation_card_does_not_cover_the_text_at_375_px(project: Path, browser:
         assert outside == []
 
 
+_CARD_OPEN_JS = "() => { const c = document.getElementById('citation-card'); return !!c && !c.hidden; }"
+_HOVERED_CARD_JS = """() => {
+  const card = document.getElementById('citation-card');
+  const shown = !!card && !card.hidden && card.getBoundingClientRect().height > 0;
+  const r = shown ? card.getBoundingClientRect() : null;
+  return {shown, text: shown ? card.innerText.replace(/\\s+/g, ' ').trim() : '',
+          card: r ? [r.left, r.top, r.right, r.bottom] : null,
+          focused: document.activeElement && document.activeElement.tagName};
+}"""
+
+
+@needs_browser
+def test_citation_card_follows_the_mouse(project: Path, browser: Browser) -> None:
+    """With a mouse only (no focus): hovering a citation shows its card beside it, without covering it; the
+    pointer can travel into the card and click its link; leaving both closes the card."""
+    with _offline_page(browser, project / "build" / "paper.html", 1280) as (page, outside):
+        link = page.locator('.citation a[href^="#ref-"]').nth(3)
+        link.scroll_into_view_if_needed()
+        key = str(link.get_attribute("href"))[len("#ref-") :]
+        page.mouse.move(5, 5)
+        link.hover()
+        page.wait_for_function(_CARD_OPEN_JS, timeout=2000)
+        state = page.evaluate(_HOVERED_CARD_JS)
+        assert state["focused"] == "BODY", "the card opened by focus, not by the mouse"
+        assert _note_opening(project, key) in state["text"]
+        cite = link.bounding_box()
+        assert cite is not None
+        left, top, right, bottom = state["card"]
+        assert cite["y"] + cite["height"] <= top or cite["y"] >= bottom, "the card covers the hovered citation"
+        # Across the gap between the citation and the card: the card stays open.
+        more = page.locator("#citation-card a.card-more")
+        more.hover()
+        page.wait_for_timeout(500)  # past the 300 ms grace the card gives a pointer leaving the citation
+        assert page.evaluate(_HOVERED_CARD_JS)["shown"], "the card closed while the pointer was on it"
+        assert more.get_attribute("href") == f"annotated-bibliography.html#ref-{key}"
+        # Away from both: it closes.
+        page.mouse.move(left - 40 if left > 60 else right + 40, 5)
+        page.wait_for_function("() => document.getElementById('citation-card').hidden", timeout=2000)
+        assert outside == []
+
+
 @needs_browser
 def test_reader_check_opens_cards_at_both_widths(html: dict[str, HtmlReport]) -> None:
     """The reader check itself opens a card at 375 and 1280 px (and runs axe-core with it open)."""
