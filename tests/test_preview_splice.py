@@ -17,8 +17,9 @@ from rich.console import Console
 
 from scholarly_build.building.build import BuildOptions, BuildReport, build
 from scholarly_build.core.problems import BuildFailed
-from scholarly_build.preview import splice
-from scholarly_build.preview.fastpath import NoteFastPath, SectionFastPath, annotation_blocks, fragment_markdown
+from scholarly_build.preview.fastpath import NoteFastPath, SectionFastPath
+from scholarly_build.rendering import htmlsplice as splice
+from scholarly_build.rendering.entries import annotation_blocks, fragment_markdown
 from tests.conftest import copy_mini
 
 PAGE = (

@@ -31,7 +31,7 @@ from scholarly_build.rendering import figurehost
 from scholarly_build.rendering.biblatex_export import annotated_bib
 from scholarly_build.rendering.disambiguation import equivalent_style
 from scholarly_build.rendering.figures import FigurePlan, may_run_figures, plan_figures, run_figure
-from scholarly_build.rendering.render import RenderJob, digest_of, render_job, tex_passes
+from scholarly_build.rendering.render import RenderJob, digest_of, render_job, spliced_entry, tex_passes
 
 # Used when the project is not a git checkout (documented in the README).
 FALLBACK_SOURCE_DATE_EPOCH = 1704067200  # 2024-01-01T00:00:00Z
@@ -71,6 +71,7 @@ class BuildReport:
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (the bench reads them)
     job_seconds: dict[str, float] = field(default_factory=dict)  # seconds of each figure script and render
     tex_passes: dict[str, int] = field(default_factory=dict)  # TeX passes latexmk ran, per installed PDF job
+    spliced: dict[str, str] = field(default_factory=dict)  # installed job -> the one entry rendered alone
     seconds: float = 0.0
     # What the check loaded, and the HTML render of each declared HTML output (rendered or
     # not): the preview renders a single saved note's entry with the very same job.
@@ -385,7 +386,15 @@ def _render_job(output: graph.Output, ctx: graph.BuildContext, env: dict[str, st
         crossref_prefixes=project.crossref_prefixes,
         latex_variables=output.latex_variables,
         aux_dir=aux_cache_dir(project, f"{name}-{output.fmt}-{method}") if ctx.keep_aux else None,
+        entries=name == graph.ANNOTATED and method == "citeproc" and output.fmt in ("html", "latex"),
+        context=_context_digest(output),
     )
+
+
+def _context_digest(output: graph.Output) -> str:
+    """Digest of every declared input but the assembled Markdown: what a spliced entry needs unchanged."""
+    markdown = f"build/assembled/{output.document}.md"
+    return digest_of(*(f"{i.name}\0{i.fingerprint}" for i in output.inputs if i.name != markdown))
 
 
 def aux_cache_dir(project: Project, job: str) -> Path:
@@ -523,6 +532,10 @@ def _install(
                 if passes is not None:
                     report.tex_passes[job.name] = passes
                 detail = f", {passes} TeX pass{'es' if passes != 1 else ''}" if passes is not None else ""
+                entry = spliced_entry(job)
+                if entry is not None:
+                    report.spliced[job.name] = entry
+                    detail = f", entry {entry} spliced{detail}"
                 console.print(f"[green]✓[/green] {job.name} ({seconds:.1f} s{detail})")
             write_atomic(project.build_dir / STATE_FILE, json.dumps(state, indent=1, sort_keys=True))
             _save_record(project.build_dir / RECORD_FILE, [declared[job.name] for job, _f, _s in done])

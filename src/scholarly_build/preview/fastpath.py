@@ -20,8 +20,6 @@ for a saved section with the same job, before the full check (see its docstring)
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,14 +35,13 @@ from scholarly_build.core.fsutil import build_lock
 from scholarly_build.core.problems import BuildFailed, Problems
 from scholarly_build.inputs.notes import Note, load_note
 from scholarly_build.inputs.project import Project
-from scholarly_build.preview import splice
+from scholarly_build.rendering import htmlsplice as splice
+from scholarly_build.rendering.entries import fragment_markdown
 from scholarly_build.rendering.render import RenderJob, render_job
 
 PAGE = "annotated-bibliography.html"
 # The same words the build stops with (building/build.py _check), so the banner reads the same.
 STOPPED = "the build stopped before rendering: fix the errors above (previous outputs in build/ are unchanged)"
-_OPEN = re.compile(r'(?m)^(:{3,})\s*\{\.annotation key="([^"]*)"\}[ \t]*$')
-_FENCE = re.compile(r"(?m)^(:{3,})(.*)$")
 _ANNOTATION = '<div class="annotation">'
 
 
@@ -56,43 +53,6 @@ class Spliced:
     element_id: str  # the spliced element, e.g. ref-KEY
     element: str  # its markup as spliced
     page: bytes
-
-
-def annotation_blocks(markdown: str) -> list[tuple[str, int, int]]:
-    """Each annotation Div of the assembled bibliography: (key, start, end), ``end`` past its closing line.
-
-    Fences are counted (an opening line has text after the colons, a closing one has
-    none): the template escapes fence-like lines of a note's body, so only its own
-    Divs open and close here.
-    """
-    blocks = []
-    for match in _OPEN.finditer(markdown):
-        depth = 0
-        for fence in _FENCE.finditer(markdown, match.start()):
-            depth += 1 if fence.group(2).strip() else -1
-            if depth == 0:
-                end = fence.end() + 1 if fence.end() < len(markdown) else fence.end()
-                blocks.append((match.group(2), match.start(), end))
-                break
-    return blocks
-
-
-def fragment_markdown(markdown: str, key: str) -> tuple[str, str, str] | None:
-    """Split the assembled bibliography around ``key``'s annotation.
-
-    Returns (the document with that annotation only, every other annotation's text
-    around it, the annotation itself), or None when the blocks are not one unbroken,
-    non-nested run with exactly one for ``key``.
-    """
-    blocks = annotation_blocks(markdown)
-    mine = [b for b in blocks if b[0] == key]
-    pairs = itertools.pairwise(blocks)  # each block and the next
-    if len(mine) != 1 or any(b[2] > c[1] or markdown[b[2] : c[1]].strip() for b, c in pairs):
-        return None
-    _key, start, end = mine[0]
-    first, last = blocks[0][1], blocks[-1][2]
-    document = markdown[:first] + markdown[start:end] + markdown[last:]
-    return document, markdown[:start] + "\0" + markdown[end:], markdown[start:end]
 
 
 def _load_checked(project: Project, inputs: Inputs, path: Path, key: str, problems: Problems) -> Note | None:

@@ -27,10 +27,11 @@ from rich.console import Console
 from scholarly_build.building.build import BuildOptions, build
 from scholarly_build.core import limits, tools
 from scholarly_build.core.problems import BuildFailed, os_error_message
-from scholarly_build.preview import fastpath, scheduler, splice, watcher
+from scholarly_build.preview import fastpath, scheduler, watcher
 from scholarly_build.preview.fastpath import NoteFastPath, SectionFastPath, Spliced
 from scholarly_build.preview.reload import Hub
 from scholarly_build.preview.server import SplicedPages, make_preview_server, serve_in_background
+from scholarly_build.rendering import htmlsplice as splice
 
 FETCH_WAIT_S = 1.0  # after a splice, how long the full build waits for an open page to fetch it
 

@@ -22,6 +22,7 @@ from scholarly_build.core.fsutil import install_atomic, sha256_bytes
 from scholarly_build.core.limits import ToolLimitExceeded, run_limited
 from scholarly_build.core.problems import BuildFailed
 from scholarly_build.core.textfile import normalise_newlines
+from scholarly_build.rendering import entries
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class RenderJob:
     crossref_prefixes: tuple[str, ...] = ("fig:", "tbl:", "eq:", "sec:")
     latex_variables: tuple[str, ...] = ()
     aux_dir: Path | None = None  # the previous run's auxiliary files (outside the project), or None
+    # The annotated bibliography: after a one-note edit, that entry may be spliced into the kept
+    # rendering (entries.py), if ``context``, the digest of every input but the Markdown, is unchanged.
+    entries: bool = False
+    context: str = ""
 
 
 # LaTeX's own records between passes (cross-references, contents, bookmarks) and latexmk's
@@ -125,12 +130,15 @@ def render_job(job: RenderJob) -> list[tuple[Path, Path]]:
     failed PDF never leaves a new HTML beside an old PDF.
     """
     job.work_dir.mkdir(parents=True, exist_ok=True)
+    (job.work_dir / entries.SPLICED).unlink(missing_ok=True)
     if job.fmt in ("html", "docx"):
         tmp = job.work_dir / job.outputs[0].name
-        # Figures are read from the work directory only (copied there by the build).
-        for fig in job.figures:
-            shutil.copyfile(fig, job.work_dir / fig.name)
-        _pandoc(job, f"{job.fmt}.yaml", tmp, ["--resource-path", str(job.work_dir)])
+        if not _splice_entry(job, tmp):
+            # Figures are read from the work directory only (copied there by the build).
+            for fig in job.figures:
+                shutil.copyfile(fig, job.work_dir / fig.name)
+            _pandoc(job, f"{job.fmt}.yaml", tmp, ["--resource-path", str(job.work_dir)])
+            _keep_entries(job, tmp)
         return [(tmp, job.outputs[0])]
     if job.fmt == "latex":
         # A clean work folder for every TeX run: nothing a previous run (or a committed
@@ -149,8 +157,10 @@ def render_job(job: RenderJob) -> list[tuple[Path, Path]]:
             "-V",
             f"monofont={job.fonts.get('mono', 'DejaVu Sans Mono')}",
         ]
-        # --sandbox: producing LaTeX source needs no files beyond those named here.
-        _pandoc(job, "latex.yaml", tex, ["--sandbox", *variables, *job.latex_variables])
+        if not _splice_entry(job, tex):
+            # --sandbox: producing LaTeX source needs no files beyond those named here.
+            _pandoc(job, "latex.yaml", tex, ["--sandbox", *variables, *job.latex_variables])
+            _keep_entries(job, tex)
         if job.make_pdf and len(job.outputs) > 1:
             for fig in job.figures:
                 if fig.suffix == ".pdf":
@@ -160,6 +170,32 @@ def render_job(job: RenderJob) -> list[tuple[Path, Path]]:
             return [(tex, job.outputs[0]), (pdf, job.outputs[1])]
         return [(tex, job.outputs[0])]
     raise ValueError(job.fmt)  # pragma: no cover - the build only creates the formats above
+
+
+def _splice_entry(job: RenderJob, out: Path) -> bool:
+    """Write ``out`` by splicing the one changed annotated entry into the kept rendering (entries.py), if it can."""
+    spliced = entries.spliced_output(job, render_job) if job.entries else None
+    if spliced is None:
+        return False
+    text, key = spliced
+    out.write_text(text, encoding="utf-8")
+    entries.keep(job, text)
+    (job.work_dir / entries.SPLICED).write_text(key + "\n", encoding="utf-8")
+    return True
+
+
+def _keep_entries(job: RenderJob, out: Path) -> None:
+    """After a full render of the annotated bibliography: keep it for the next build's splice."""
+    if job.entries:
+        entries.keep(job, out.read_text(encoding="utf-8"))
+
+
+def spliced_entry(job: RenderJob) -> str | None:
+    """The key of the entry the job's last render spliced in, or None (rendered in full)."""
+    try:
+        return (job.work_dir / entries.SPLICED).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
 
 
 def _aux_names(job: RenderJob) -> list[str]:

@@ -1,11 +1,12 @@
 """Finding one element of an HTML page by its id, and replacing it with another rendering of it.
 
-The preview's fast path renders a single annotated entry and puts it in place of
-the entry in the page it serves (in memory). Elements are found with a real HTML
-parser (``html.parser``), so nested elements with the same tag, comments and
-attribute values that look like markup are handled. This module only works on
-strings: it must not read or write files, and it never builds markup from data
-(the fragments it moves are pandoc's output, already escaped).
+The preview and the build render a single annotated entry and put it in place of
+the entry in a page (the preview in memory, the build in its work folder: see
+``entries.py``). Elements are found with a real HTML parser (``html.parser``), so
+nested elements with the same tag, comments and attribute values that look like
+markup are handled. This module only works on strings: it must not read or write
+files, and it never builds markup from data (the fragments it moves are pandoc's
+output, already escaped).
 """
 
 from __future__ import annotations
