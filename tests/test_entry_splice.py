@@ -132,6 +132,16 @@ def test_the_first_formula_renders_the_latex_in_full(project: Path) -> None:
     assert "unicode-math" in (project / "build" / TEX).read_text()
 
 
+def test_a_cross_reference_to_another_annotation_renders_in_full(project: Path) -> None:
+    """``@fig:x`` is numbered from the whole document; alone, the entry would print "??"."""
+    first, second = _keys(project)[15:17]
+    _edit(project, first, "![A figure of a test.](of-a-test.png){#fig:of-a-test}")
+    _rebuild_and_compare(project)
+    _edit(project, second, "As @fig:of-a-test shows.")
+    assert _rebuild_and_compare(project).spliced == {}
+    assert '<a href="#fig:of-a-test">Figure 1</a>' in (project / "build" / HTML).read_text()
+
+
 def test_two_notes_edited_render_in_full(project: Path) -> None:
     """Only a single changed entry is spliced."""
     first, second = _keys(project)[10:12]

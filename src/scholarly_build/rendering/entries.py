@@ -14,10 +14,10 @@ only when the two lone renderings prove that nothing outside the entry depends o
 it: the old lone entry equals the old full entry (its formatting did not depend on
 its neighbours: a repeated author's dash, a year suffix), the two lone renderings
 are identical outside the entry (no footnote list, table of contents or preamble
-changed), and the new entry holds no citation and no identifier (the only
-document-wide state left: citeproc's and the identifiers' namespace). Anything
-else returns None, and the job renders in full. This module never writes outside
-``aux_dir`` and the work folder it is given.
+changed), and the new entry holds no citation, identifier or link within the
+document (the document-wide state left: citeproc's, the identifiers' namespace and
+cross-reference numbers). Anything else returns None, and the job renders in full.
+This module never writes outside ``aux_dir`` and the work folder it is given.
 """
 
 from __future__ import annotations
@@ -47,10 +47,12 @@ _OPEN = re.compile(r'(?m)^(:{3,})\s*\{\.annotation key="([^"]*)"\}[ \t]*$')
 _FENCE = re.compile(r"(?m)^(:{3,})(.*)$")
 KEPT = "last-render.json"  # in the job's aux_dir: what the job last rendered, and from what
 _MAX_KEPT_BYTES = 64 * 1024 * 1024
-# In a lone entry, what would make it depend on the rest of the document.
+# In a lone entry, what would make it depend on the rest of the document: a citation, an
+# identifier (unique document-wide), a link within the document (a cross-reference is
+# numbered from the whole of it: alone, "@fig:x" would read "??").
 _CONTEXT = {
-    "latex": re.compile(r"\\(?:citeproc|cite|hypertarget|label)\{"),
-    "html": re.compile(r'class="citation"|\sid="'),
+    "latex": re.compile(r"\\(?:citeproc|cite|hypertarget|label|hyperlink|hyperref|ref|pageref|autoref)[\[{]"),
+    "html": re.compile(r'class="citation"|\sid="|href="#'),
 }
 
 
