@@ -244,12 +244,22 @@ def test_a_large_file_parsed_in_two_processes_gives_the_serial_result(monkeypatc
     entries.insert(100, '@STRING ( jn = "Redefined " # jn )\n')
     entries.insert(250, "@article{usesjn, title = jn # { again}, author = {A, B}, date = {2000}}\n")
     entries.insert(260, "@article{broken, title = undefinedmacro, date = {2000}}\n")
+    entries.insert(20, "@article{usesearly, title = early # { and later}, author = {A, B}, date = {2001}}\n")
+    entries.insert(30, "@article{k5, title = {A later duplicate key}}\n")
     text = "\n".join(entries)
+    earlier_file = {"early": "From an earlier file"}
     monkeypatch.setattr(bibmod, "_PARALLEL_FROM", 100)
-    parallel = bibmod._parse_file(text, {}, None)
+    split = bibmod._Split.finish
+    used: list[bool] = []
+    monkeypatch.setattr(bibmod._Split, "finish", lambda self: used.append(self.first is not None) or split(self))
+    parallel = bibmod._parse_file(text, earlier_file, None)
+    assert used == [True] and bibmod.split_point(text.count("@")) == 160  # the worker took the first 160
     monkeypatch.setattr(bibmod, "_PARALLEL_FROM", 10**9)
-    serial = bibmod._parse_file(text, {}, None)
+    serial = bibmod._parse_file(text, earlier_file, None)
+    assert used == [True, False]
     assert parallel == serial
     fields = {key: f for key, _t, f, _p in parallel[0].entries}
     assert fields["usesjn"]["title"] == "Redefined Journal of Tests again"
-    assert len(parallel[0].entries) == 302 and parallel[0].errors  # the undefined macro is reported once
+    assert fields["usesearly"]["title"] == "From an earlier file and later"
+    assert fields["k5"]["title"] == "Title 5"  # the first of two entries with one key
+    assert len(parallel[0].entries) == 303 and parallel[0].errors  # the undefined macro is reported once

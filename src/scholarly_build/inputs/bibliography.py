@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import re
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,20 +108,9 @@ def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tu
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             pass  # a corrupt or foreign cache entry is simply rebuilt
     with _parse_worker(text) as worker:  # starting while our scanner reads the file
-        scan = bibscan.scan(text)
-        # pybtex sees only the spans that scanned cleanly, so a broken entry cannot
-        # swallow its neighbours; later duplicates are dropped (reported separately).
-        seen: set[str] = set()
-        keep: list[str] = []
-        by_start = {e.start: e for e in scan.entries}
-        for start, end in scan.good_spans:
-            entry = by_start.get(start)
-            if entry is not None:
-                if entry.key.lower() in seen:
-                    continue
-                seen.add(entry.key.lower())
-            keep.append(text[start:end])
-        entries, errors, current = _parse_parallel(keep, macros, worker)
+        split = _Split(text, macros, worker)
+        scan = bibscan.scan(text, split.add)
+        entries, errors, current = split.finish()
     out_macros = current
     result = (_FileResult(scan, entries, errors), out_macros)
     if cache is not None and len(text) <= _CACHE_MAX_BYTES:
@@ -136,15 +125,16 @@ def _parse_file(text: str, macros: dict[str, str], cache_dir: Path | None) -> tu
 
 
 _Parsed = tuple[list[tuple[str, str, dict[str, str], dict[str, list[str]]]], list[str], dict[str, str]]
-# From this many entries on, the second half is parsed in another process while this one
-# parses the first (a process start costs about 0.3 s; 4,000 entries take pybtex about 0.9 s).
+# From this many entries on, the first part is parsed in another process while this one
+# scans and parses the rest (a process start costs about 0.3 s; 4,000 entries take pybtex
+# about 0.9 s).
 _PARALLEL_FROM = 2 * _BATCH
 _STRING_COMMAND = re.compile(r"\s*@\s*string\s*[{(]", re.IGNORECASE)
 
 
 @contextmanager
 def _parse_worker(text: str) -> Iterator[ProcessPoolExecutor | None]:
-    """A process for the second half of a large file, started at once: its start (about 0.3 s,
+    """A process for the first part of a large file, started at once: its start (about 0.3 s,
     importing pybtex) overlaps our scan of the file. None for a small file, or where none starts."""
     if text.count("@") < _PARALLEL_FROM or (os.cpu_count() or 1) < 2:
         yield None
@@ -160,28 +150,63 @@ def _parse_worker(text: str) -> Iterator[ProcessPoolExecutor | None]:
         yield pool
 
 
-def _parse_parallel(keep: list[str], macros: dict[str, str], pool: ProcessPoolExecutor | None) -> _Parsed:
-    """:func:`_parse_batches` over ``keep``, the second half in ``pool``'s process when it is large.
+def split_point(estimate: int) -> int | None:
+    """How many entries, a multiple of the batch, the worker parses first (None: one process parses all).
 
-    The split falls on a batch boundary, and the second half starts from the macros the
-    first half defines (its @string commands, parsed alone first), so the result is the
-    one a single process gives, entry for entry, in the same order.
+    The worker starts on them as soon as our scan has reached them, while this process
+    scans the rest, then parses it: the point where both finish together, counting the
+    scan at a quarter of pybtex's time per entry and the trip back at a tenth more.
     """
-    if pool is None or len(keep) < _PARALLEL_FROM:
-        return _parse_batches(keep, macros, _BATCH)
-    mid = (len(keep) // 2 // _BATCH) * _BATCH
-    first, second = keep[:mid], keep[mid:]
-    strings = [span for span in first if _STRING_COMMAND.match(span)]
-    _entries, string_errors, at_mid = _parse_batches(strings, macros, _BATCH)
-    if string_errors:  # where a batch fails matters to which macros exist after it: stay serial
-        return _parse_batches(keep, macros, _BATCH)
-    later = pool.submit(_parse_batches, second, at_mid, _BATCH)
-    entries, errors, _current = _parse_batches(first, macros, _BATCH)
-    try:
-        more, more_errors, current = later.result()
-    except Exception:  # noqa: BLE001 - the worker failed (killed, unpicklable, ...): parse it here
-        more, more_errors, current = _parse_batches(second, at_mid, _BATCH)
-    return entries + more, errors + more_errors, current
+    if estimate < _PARALLEL_FROM:
+        return None
+    candidates = range(_BATCH, estimate, _BATCH)
+    return min(candidates, key=lambda mid: max(1.35 * mid, 0.25 * estimate + estimate - mid), default=None)
+
+
+class _Split:
+    """The clean spans of one file as the scan finds them (later duplicates dropped); the first
+    :func:`split_point` of them parsed in the worker while the scan goes on, the rest here.
+
+    The split falls on a batch boundary, and the rest starts from the macros the first part
+    defines (its @string commands, parsed alone first), so the result is the one a single
+    process gives, entry for entry, in the same order.
+    """
+
+    def __init__(self, text: str, macros: dict[str, str], pool: ProcessPoolExecutor | None) -> None:
+        self.text, self.macros, self.pool = text, macros, pool
+        self.keep: list[str] = []
+        self.seen: set[str] = set()
+        self.mid = split_point(text.count("@")) if pool is not None else None
+        self.first: Future[_Parsed] | None = None
+
+    def add(self, start: int, end: int, key: str | None) -> None:
+        """One clean span from the scan (``key``: the entry's); the worker starts once ``mid`` are in."""
+        if key is not None:
+            if key.lower() in self.seen:
+                return
+            self.seen.add(key.lower())
+        self.keep.append(self.text[start:end])
+        if self.pool is not None and self.first is None and len(self.keep) == self.mid:
+            try:
+                self.first = self.pool.submit(_parse_batches, list(self.keep), self.macros, _BATCH)
+            except Exception:  # noqa: BLE001 - a broken pool: this process parses all
+                self.pool = None
+
+    def finish(self) -> _Parsed:
+        """Parse what the worker did not take, and join the two in order."""
+        if self.first is None or self.mid is None:
+            return _parse_batches(self.keep, self.macros, _BATCH)
+        first, rest = self.keep[: self.mid], self.keep[self.mid :]
+        strings = [span for span in first if _STRING_COMMAND.match(span)]
+        _entries, string_errors, at_mid = _parse_batches(strings, self.macros, _BATCH)
+        if string_errors:  # where a batch fails matters to which macros exist after it: stay serial
+            return _parse_batches(self.keep, self.macros, _BATCH)
+        more, more_errors, current = _parse_batches(rest, at_mid, _BATCH)
+        try:
+            entries, errors, _current = self.first.result()
+        except Exception:  # noqa: BLE001 - the worker failed (killed, unpicklable, ...): parse it here
+            entries, errors, _current = _parse_batches(first, self.macros, _BATCH)
+        return entries + more, errors + more_errors, current
 
 
 def _parse_batches(keep: list[str], macros: dict[str, str], batch: int) -> _Parsed:

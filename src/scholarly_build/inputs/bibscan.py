@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # BibTeX allows white space, line breaks included, between the type and the brace
@@ -241,8 +242,12 @@ class _Scanner:
         raise _Fault(pos, f"expected `{close}`", f"close the entry with `{close}`")
 
 
-def scan(text: str) -> ScanResult:
-    """Scan BibTeX text; a fault is reported and scanning resumes at the next entry line."""
+def scan(text: str, on_span: Callable[[int, int, str | None], None] | None = None) -> ScanResult:
+    """Scan BibTeX text; a fault is reported and scanning resumes at the next entry line.
+
+    ``on_span(start, end, key)`` is called for each clean span as it is found (``key``:
+    the entry's, None for @string, @preamble, @comment), so that parsing can start early.
+    """
     sc = _Scanner(text)
     result = ScanResult([], {}, [], [])
     pos = 0
@@ -272,6 +277,9 @@ def scan(text: str) -> ScanResult:
         try:
             end = sc.entry(kind, m.end(), close, limit, result, at)
             result.good_spans.append((at, end))
+            if on_span is not None:
+                last = result.entries[-1] if result.entries else None
+                on_span(at, end, last.key if last is not None and last.start == at else None)
             pos = end
         except _Fault as fault:
             result.faults.append(SyntaxFault(sc.line(fault.pos), sc.column(fault.pos), fault.message, fault.hint))
