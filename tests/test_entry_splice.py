@@ -77,6 +77,22 @@ def test_an_appended_paragraph_is_spliced_into_both_formats(project: Path, posit
     assert f"added to {key} in a test" in (project / "build" / TEX).read_text()
 
 
+def test_the_same_note_edited_again_renders_one_lone_entry_per_job(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second edit of a note reuses the first edit's lone rendering as "as it was": one pandoc per job."""
+    key = _keys(project)[20]
+    _edit(project, key, "A first edit of two.")
+    assert quiet_build(project, BIB_ONLY).spliced == {HTML: key, TEX: key}
+    lone = entries._lone
+    calls: list[str] = []
+    monkeypatch.setattr(entries, "_lone", lambda *args: calls.append(args[-1]) or lone(*args))
+    _edit(project, key, "A second edit of two.")
+    report = _rebuild_and_compare(project)
+    assert report.spliced == {HTML: key, TEX: key}
+    assert calls == ["now", "now"]
+
+
 def test_a_word_changed_inside_a_paragraph_is_spliced(project: Path) -> None:
     """A change in the middle of the annotation's first paragraph (its words rewrap)."""
     key = "zhovtis2007kazakhstan"

@@ -30,7 +30,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import yaml
 
@@ -124,12 +124,28 @@ def entry_span(text: str, fmt: str, key: str) -> tuple[int, int] | None:
 
 @dataclasses.dataclass(frozen=True)
 class Kept:
-    """What a job last rendered: its declared context, its digest, the Markdown and pandoc's output."""
+    """What a job last rendered: its declared context, its digest, the Markdown and pandoc's output.
+
+    After a splice also the entry rendered alone (the lone document's Markdown and output,
+    made with ``digest``): when the same note is edited again, it is the "as it was"
+    rendering, and only the new one needs pandoc.
+    """
 
     context: str
     digest: str
     markdown: str
     output: str
+    lone_markdown: str = ""
+    lone_output: str = ""
+
+
+class Spliced(NamedTuple):
+    """A splice's result: pandoc's output for the job, the entry's key, and its lone rendering to keep."""
+
+    text: str
+    key: str
+    lone_markdown: str
+    lone_output: str
 
 
 def _kept_path(job: RenderJob) -> Path | None:
@@ -149,13 +165,16 @@ def load_kept(job: RenderJob) -> Kept | None:
     return kept if kept.context == job.context else None
 
 
-def keep(job: RenderJob, output: str) -> None:
-    """Remember this rendering for the next build (best effort: it only saves time)."""
+def keep(job: RenderJob, output: str, lone: tuple[str, str] = ("", "")) -> None:
+    """Remember this rendering (and ``lone``: a spliced entry's lone Markdown and output) for the next build.
+
+    Best effort: it only saves time.
+    """
     path = _kept_path(job)
     if path is None:
         return
     try:
-        record = Kept(job.context, job.digest, job.markdown.read_text(encoding="utf-8"), output)
+        record = Kept(job.context, job.digest, job.markdown.read_text(encoding="utf-8"), output, *lone)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(json.dumps(dataclasses.asdict(record)), encoding="utf-8")
@@ -193,9 +212,9 @@ def _lone(job: RenderJob, render: Render, key: str, markdown: str, digest: str, 
         return None
 
 
-def spliced_output(job: RenderJob, render: Render) -> tuple[str, str] | None:
-    """(pandoc's output for ``job``, the entry's key), made by splicing one lone entry (rendered by ``render``)
-    into the kept rendering; None: render in full."""
+def spliced_output(job: RenderJob, render: Render) -> Spliced | None:
+    """pandoc's output for ``job``, made by splicing one lone entry (rendered by ``render``) into the kept
+    rendering; None: render in full."""
     if job.fmt not in _CONTEXT or job.citations != "citeproc":
         return None
     kept = load_kept(job)
@@ -208,14 +227,16 @@ def spliced_output(job: RenderJob, render: Render) -> tuple[str, str] | None:
     old_doc, new_doc = fragment_markdown(kept.markdown, key), fragment_markdown(now, key)
     if old_doc is None or new_doc is None:
         return None  # changed_key has split both: not reached
+    # The same note edited again: its last lone rendering is the one "as it was".
+    again = kept.lone_output if kept.lone_output and kept.lone_markdown == old_doc[0] else None
     with ThreadPoolExecutor(max_workers=2) as pool:  # two pandoc processes: one per core
-        old_f = pool.submit(_lone, job, render, key, old_doc[0], kept.digest, "before")
+        old_f = None if again else pool.submit(_lone, job, render, key, old_doc[0], kept.digest, "before")
         new_f = pool.submit(_lone, job, render, key, new_doc[0], job.digest, "now")
-        old_lone, new_lone = old_f.result(), new_f.result()
+        old_lone, new_lone = again or (old_f.result() if old_f else None), new_f.result()
     if old_lone is None or new_lone is None:
         return None
     spliced = _splice(job.fmt, key, kept, old_lone, new_lone, job.digest)
-    return (spliced, key) if spliced is not None else None
+    return Spliced(spliced, key, new_doc[0], new_lone) if spliced is not None else None
 
 
 def _splice(fmt: str, key: str, kept: Kept, old_lone: str, new_lone: str, digest: str) -> str | None:

@@ -177,10 +177,9 @@ def _splice_entry(job: RenderJob, out: Path) -> bool:
     spliced = entries.spliced_output(job, render_job) if job.entries else None
     if spliced is None:
         return False
-    text, key = spliced
-    out.write_text(text, encoding="utf-8")
-    entries.keep(job, text)
-    (job.work_dir / entries.SPLICED).write_text(key + "\n", encoding="utf-8")
+    out.write_text(spliced.text, encoding="utf-8")
+    entries.keep(job, spliced.text, (spliced.lone_markdown, spliced.lone_output))
+    (job.work_dir / entries.SPLICED).write_text(spliced.key + "\n", encoding="utf-8")
     return True
 
 
