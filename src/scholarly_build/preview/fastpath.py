@@ -24,8 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from scholarly_build.assembly.assemble import assemble_bibliography, assemble_paper
 from scholarly_build.building.build import BuildReport
 from scholarly_build.building.pipeline import Inputs, check_note_text, scan_citations
@@ -36,7 +34,7 @@ from scholarly_build.core.problems import BuildFailed, Problems
 from scholarly_build.inputs.notes import Note, load_note
 from scholarly_build.inputs.project import Project
 from scholarly_build.rendering import htmlsplice as splice
-from scholarly_build.rendering.entries import fragment_markdown
+from scholarly_build.rendering.entries import fragment_markdown, lone_metadata
 from scholarly_build.rendering.render import RenderJob, render_job
 
 PAGE = "annotated-bibliography.html"
@@ -153,11 +151,9 @@ class NoteFastPath:
 
     def _render(self, job: RenderJob, key: str, markdown: str) -> str | None:
         """Render ``markdown`` with the job of the real page, citing ``key`` only; that entry's element."""
-        meta = yaml.safe_load(job.metadata.read_text(encoding="utf-8"))
-        if not isinstance(meta, dict) or f"@{key}" not in str(meta.get("nocite", "")).replace(",", " ").split():
+        metadata = lone_metadata(job, key)
+        if metadata is None:
             return None
-        meta["nocite"] = f"@{key}"
-        metadata = yaml.safe_dump(meta, allow_unicode=True, sort_keys=True, width=1000)
         rendered = render_aside(job, self.work_dir, markdown, metadata)
         return splice.element_html(rendered.decode("utf-8"), f"ref-{key}") if rendered is not None else None
 

@@ -183,16 +183,21 @@ def keep(job: RenderJob, output: str, lone: tuple[str, str] = ("", "")) -> None:
         pass
 
 
-def _lone(job: RenderJob, render: Render, key: str, markdown: str, digest: str, folder: str) -> str | None:
-    """The job's rendering of ``markdown`` (one annotation) citing only ``key``, in a folder of its own."""
+def lone_metadata(job: RenderJob, key: str) -> str | None:
+    """The job's metadata with ``nocite`` reduced to ``key`` (None: the document does not list it)."""
     meta = yaml.safe_load(job.metadata.read_text(encoding="utf-8"))
     if not isinstance(meta, dict) or f"@{key}" not in str(meta.get("nocite", "")).replace(",", " ").split():
         return None
     meta["nocite"] = f"@{key}"
+    return yaml.safe_dump(meta, allow_unicode=True, sort_keys=True, width=1000)
+
+
+def _lone(job: RenderJob, render: Render, metadata: str, markdown: str, digest: str, folder: str) -> str | None:
+    """The job's rendering of ``markdown`` (one annotation) with ``metadata``, in a folder of its own."""
     work = job.work_dir.parent / f"{job.work_dir.name}-entry" / folder
     work.mkdir(parents=True, exist_ok=True)
     (work / "page.md").write_text(markdown, encoding="utf-8")
-    (work / "page.meta.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True, sort_keys=True), encoding="utf-8")
+    (work / "page.meta.yaml").write_text(metadata, encoding="utf-8")
     suffix = ".tex" if job.fmt == "latex" else ".html"
     lone = dataclasses.replace(
         job,
@@ -225,13 +230,14 @@ def spliced_output(job: RenderJob, render: Render) -> Spliced | None:
     if key is None:
         return None
     old_doc, new_doc = fragment_markdown(kept.markdown, key), fragment_markdown(now, key)
-    if old_doc is None or new_doc is None:
-        return None  # changed_key has split both: not reached
+    metadata = lone_metadata(job, key)
+    if old_doc is None or new_doc is None or metadata is None:
+        return None  # (changed_key has split both documents)
     # The same note edited again: its last lone rendering is the one "as it was".
     again = kept.lone_output if kept.lone_output and kept.lone_markdown == old_doc[0] else None
     with ThreadPoolExecutor(max_workers=2) as pool:  # two pandoc processes: one per core
-        old_f = None if again else pool.submit(_lone, job, render, key, old_doc[0], kept.digest, "before")
-        new_f = pool.submit(_lone, job, render, key, new_doc[0], job.digest, "now")
+        old_f = None if again else pool.submit(_lone, job, render, metadata, old_doc[0], kept.digest, "before")
+        new_f = pool.submit(_lone, job, render, metadata, new_doc[0], job.digest, "now")
         old_lone, new_lone = again or (old_f.result() if old_f else None), new_f.result()
     if old_lone is None or new_lone is None:
         return None
