@@ -144,8 +144,11 @@ def test_a_saved_note_reloads_the_page_and_a_broken_one_shows_the_error(
     _assert_build_is_a_normal_build(project, tmp_path, note.read_text(encoding="utf-8"))
 
 
-def _assert_build_is_a_normal_build(project: Path, tmp_path: Path, note_text: str, note: str = "alpha2018.md") -> None:
-    """No partial files, the lock free, no reload script, and the bytes of a normal build of the same inputs."""
+def _assert_build_is_a_normal_build(
+    project: Path, tmp_path: Path, note_text: str, note: str = "alpha2018.md", rel: str = ""
+) -> None:
+    """No partial files, the lock free, no reload script, and the bytes of a normal build of the same
+    inputs (``note_text`` is the note's, or the file's at ``rel``)."""
     build_dir = project / "build"
     assert [p for p in build_dir.rglob("*.tmp") if p.is_file()] == [], "partial files left in build/"
     with (build_dir / ".lock").open("a+") as fh:
@@ -155,7 +158,7 @@ def _assert_build_is_a_normal_build(project: Path, tmp_path: Path, note_text: st
         assert EVENTS_PATH not in html.read_text(encoding="utf-8"), f"{html.name} holds the reload script"
     quiet_build(project)  # what the stopped preview's background job had not finished
     reference = copy_mini(tmp_path / "reference")
-    (reference / "bib" / "notes" / note).write_text(note_text, encoding="utf-8")
+    (reference / (rel or f"bib/notes/{note}")).write_text(note_text, encoding="utf-8")
     quiet_build(reference)
     ours = {k: v for k, v in tree_hashes(build_dir).items() if OUTPUTS.search(k) and "/" not in k}
     theirs = {k: v for k, v in tree_hashes(reference / "build").items() if OUTPUTS.search(k) and "/" not in k}
@@ -288,3 +291,60 @@ def test_cancelling_the_background_build_kills_it_at_once_and_leaves_build_usabl
             fcntl.flock(fh, fcntl.LOCK_UN)
     quiet_build(project)
     assert "CANCEL-4.0" in (project / "build" / "paper.html").read_text(encoding="utf-8")
+
+
+def _tools_below(root: Path) -> list[str]:
+    """pandoc or TeX processes working in ``root`` (the preview's own renders)."""
+    return [p for p in _processes_using(root) if "pandoc" in p or "latex" in p]
+
+
+def test_a_later_save_stops_the_html_rebuild_of_an_earlier_one(project: Path, tmp_path: Path) -> None:
+    """While this process renders the HTML for one save, the next save stops it: the render is
+    killed (not waited for), nothing is installed or reported as an error, no tool refuses to
+    run afterwards, and the later save's rebuild writes what a normal build writes."""
+    import io
+    import time
+
+    from rich.console import Console
+
+    from scholarly_build.core import limits
+    from scholarly_build.preview.session import Preview
+
+    quiet_build(project)
+    section = project / "manuscript" / "sections" / "01-intro.md"
+    section.write_text(section.read_text(encoding="utf-8") + "\n\nSTALE-SAVE here.\n", encoding="utf-8")
+    before = (project / "build" / "paper.html").read_bytes()
+    out = io.StringIO()
+    preview = Preview(project, Console(file=out, width=200))
+    try:
+        worker = threading.Thread(target=preview.after_save, args=({"manuscript/sections/01-intro.md"},))
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not _tools_below(project) and worker.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert _tools_below(project), "no render was seen running:\n" + out.getvalue()
+        stopped = time.monotonic()
+        preview.saved()  # the watcher's call for the next save
+        worker.join(60)
+        assert not worker.is_alive()
+        assert time.monotonic() - stopped < 1.0, "the stale render was waited for"
+        assert preview.superseded == 1, out.getvalue()
+        assert "superseded by a later save" in out.getvalue()
+        assert "rebuild failed" not in out.getvalue() and preview.hub.error is None
+        assert _tools_below(project) == []
+        assert not preview.background.running, "a stopped save must not start the background build"
+        assert (project / "build" / "paper.html").read_bytes() == before, "a stopped render replaced the page"
+        assert [p for p in (project / "build").rglob("*.tmp") if p.is_file()] == []
+        with pytest.raises(limits.Cancelled):
+            limits.run_limited(["true"], tool="pandoc")  # refused until the next save is taken up
+        section.write_text(section.read_text(encoding="utf-8") + "\n\nLATER-SAVE here.\n", encoding="utf-8")
+        preview.after_save({"manuscript/sections/01-intro.md"})
+        assert preview.superseded == 1, out.getvalue()
+        built = (project / "build" / "paper.html").read_text(encoding="utf-8")
+        assert "STALE-SAVE" in built and "LATER-SAVE" in built, out.getvalue()
+    finally:
+        preview.stop()
+        limits.resume()
+    _assert_build_is_a_normal_build(
+        project, tmp_path, section.read_text(encoding="utf-8"), rel="manuscript/sections/01-intro.md"
+    )

@@ -86,8 +86,15 @@ def describe_bytes(n: int) -> str:
     return f"{n // MIB} MiB" if n >= MIB else f"{n // 1024} KiB"
 
 
+class Cancelled(Exception):
+    """The tools were stopped on purpose (:func:`cancel_all`): the work they did is stale, not failed."""
+
+
 _live: set[int] = set()
 _live_lock = threading.Lock()
+# Set by cancel_all (the preview, when a later save makes the running build stale): no tool
+# starts, and one that was running reports Cancelled instead of its killed exit, until resume().
+_cancelled = threading.Event()
 
 
 def kill_group(pid: int) -> None:
@@ -116,6 +123,23 @@ def kill_all() -> None:
         pids = list(_live)
     for pid in pids:
         kill_group(pid)
+
+
+def cancel_all() -> None:
+    """Kill every running tool and refuse to start any until :func:`resume`; they raise :class:`Cancelled`."""
+    _cancelled.set()
+    kill_all()
+
+
+def resume() -> None:
+    """Let tools run again after :func:`cancel_all`."""
+    _cancelled.clear()
+
+
+def raise_if_cancelled() -> None:
+    """Raise :class:`Cancelled` while :func:`cancel_all` is in force."""
+    if _cancelled.is_set():
+        raise Cancelled("stopped: a later change made this work stale")
 
 
 @dataclass(frozen=True)
@@ -151,6 +175,7 @@ def run_limited(
     """
     seconds = time_limit(tool)
     memory = memory_limit(tool)
+    raise_if_cancelled()
     # Files, not pipes: a child left running in the background would hold a pipe open and
     # make us wait for it; with files we wait for the tool itself, then stop its group.
     with (
@@ -163,6 +188,7 @@ def run_limited(
             fin.seek(0)
         proc = _start(cmd, memory, cwd, env, fin if stdin is not None else None, fout, ferr)
         _wait(proc, tool, seconds)
+        raise_if_cancelled()  # killed on purpose (or finished meanwhile): its result is stale either way
         fout.seek(0)
         ferr.seek(0)
         out = fout.read().decode("utf-8", "replace")

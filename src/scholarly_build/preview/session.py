@@ -5,8 +5,10 @@ public API (so it is checked, written atomically and recorded like any build);
 the pages showing it reload. A save of one note takes a fast path before that
 (``fastpath``): its entry alone is rendered and spliced into the page, served
 from memory until the build has written the file. The remaining outputs (PDF,
-DOCX, TeX) follow in a background job that the next save cancels. It must not write into ``build/``
-other than through the build, and it leaves no tool running when it returns.
+DOCX, TeX) follow in a background job that the next save cancels. A save that arrives while
+this process still renders for an earlier one stops that work too (``limits.cancel_all``):
+the newest save is always the next one served, not queued behind stale work. It must not
+write into ``build/`` other than through the build, and it leaves no tool running when it returns.
 """
 
 from __future__ import annotations
@@ -48,6 +50,15 @@ class Preview:
         self._work = Path(tempfile.mkdtemp(prefix="scholarly-preview-"))  # outside the project
         self.fast = NoteFastPath(root, self._work / "fragment")
         self.ahead = SectionFastPath(root, self._work / "ahead")
+        self.held: dict[str, Spliced] = {}  # file name -> the page served from memory for it
+        self.superseded = 0  # work stopped because a later save made it stale (the tests read it)
+
+    def saved(self) -> None:
+        """A save was queued (called from the watcher's thread): stop the work in hand, now stale.
+
+        Only this process's tools: the background job is cancelled when the save is taken up.
+        """
+        limits.cancel_all()  # after_save lets them run again
 
     def cancel_background(self) -> None:
         """Stop the background job: it holds the build lock, and it is about to be stale anyway."""
@@ -58,17 +69,17 @@ class Preview:
                 highlight=False,
             )
 
-    def rebuild_html(self, documents: tuple[str, ...], spliced: Spliced | None = None) -> bool:
+    def rebuild_html(self, documents: tuple[str, ...]) -> bool:
         """Rebuild the HTML of ``documents`` one by one, reloading each page as soon as it is done.
 
-        A page already showing ``spliced`` is reloaded only if the build's entry differs from it.
+        A page served from memory (a fast path's) is reloaded only if the build's differs from it.
         """
         self.cancel_background()
         for document in documents:
             try:
                 report = build(self.root, self._html_options(document), self.console)
             except (BuildFailed, OSError) as exc:
-                self._drop_spliced(spliced)
+                self._drop_spliced()
                 self.fast.forget()
                 self.ahead.forget()
                 self._failed(exc.render() if isinstance(exc, BuildFailed) else os_error_message(exc, self.root))
@@ -79,10 +90,11 @@ class Preview:
                 self.ahead.remember(report)
             rendered = [name for name in report.rendered if name.endswith(".html")]
             page = scheduler.HTML_OF[document]
-            if spliced is not None and spliced.name == page and self.spliced.pop(page) is not None:
-                # The file is served again: the pages reload only if its entry is not the spliced one.
+            held = self.held.pop(page, None)
+            if held is not None and self.spliced.pop(page) is not None:
+                # The file is served again: the pages reload only if it is not what they show.
                 rendered = [name for name in rendered if name != page]
-                if not self._same_as_spliced(spliced):
+                if not self._same_as_spliced(held):
                     rendered.append(page)
             self.hub.reloaded(rendered)
             self.console.print(
@@ -90,7 +102,6 @@ class Preview:
                 f"{'rebuilt' if report.rendered else 'up to date'} in {report.seconds:.2f} s",
                 highlight=False,
             )
-        self._drop_spliced(spliced)
         return True
 
     @staticmethod
@@ -110,10 +121,12 @@ class Preview:
             return page == spliced.element
         return splice.element_html(page, spliced.element_id) == spliced.element
 
-    def _drop_spliced(self, spliced: Spliced | None) -> None:
-        """Serve the file again; if it still differs from what the pages show, reload them."""
-        if spliced is not None and self.spliced.pop(spliced.name) is not None:
-            self.hub.reloaded([spliced.name])
+    def _drop_spliced(self) -> None:
+        """Serve the files again (the build failed); the pages that showed a spliced page reload."""
+        for name in list(self.held):
+            del self.held[name]
+            if self.spliced.pop(name) is not None:
+                self.hub.reloaded([name])
 
     def splice_note(self, changed: set[str]) -> Spliced | None:
         """The fast path for a saved note: its entry rendered alone and spliced into the served page."""
@@ -133,6 +146,8 @@ class Preview:
         started = time.monotonic()
         try:
             spliced = attempt()
+        except limits.Cancelled:
+            raise
         except BuildFailed as exc:
             self._failed(exc.render())  # the build that follows says the same, with anything else it finds
             return None
@@ -142,6 +157,7 @@ class Preview:
         if spliced is None:
             return None
         self.spliced.put(name, spliced.page)
+        self.held[name] = spliced
         self.hub.reloaded([name])
         what = spliced.element_id or "the whole page"
         self.console.print(
@@ -169,14 +185,23 @@ class Preview:
         self._failed(tail or f"the background build exited with status {code}")
 
     def after_save(self, changed: set[str]) -> None:
-        """Everything one save triggers: the HTML it feeds now, the rest in the background."""
+        """Everything one save triggers: the HTML it feeds now, the rest in the background.
+
+        A later save stops it (:meth:`saved`): it then ends at once, and that save follows.
+        """
+        limits.resume()
         documents = scheduler.plan(changed)
         self.console.print(f"changed: {', '.join(sorted(changed))}", highlight=False)
         self.cancel_background()
-        spliced = None
-        if self.hub.error is None:  # a page under an error banner waits for the full check
-            spliced = self.splice_note(changed) or self.render_section_ahead(changed)
-        if self.rebuild_html(documents, spliced):
+        try:
+            if self.hub.error is None:  # a page under an error banner waits for the full check
+                _ = self.splice_note(changed) or self.render_section_ahead(changed)
+            done = self.rebuild_html(documents)
+        except limits.Cancelled:
+            self.superseded += 1
+            self.console.print("[yellow]·[/yellow] superseded by a later save", highlight=False)
+            return
+        if done:
             self.background.start()
 
     def stop(self) -> None:
@@ -208,15 +233,17 @@ def _stop_signals() -> Iterator[None]:
 
 
 @contextmanager
-def _watching(root: Path) -> Iterator[Callable[[], Iterator[set[str]]]]:
+def _watching(root: Path, on_save: Callable[[], None]) -> Iterator[Callable[[], Iterator[set[str]]]]:
     """Watch from now on, in a thread: a save during the first build (or before the address
-    is printed) is queued, not lost. Yields a function that iterates over the saves."""
+    is printed) is queued, not lost, and ``on_save`` is called in that thread just before.
+    Yields a function that iterates over the saves, the ones queued meanwhile taken together."""
     stop = threading.Event()
     saves: queue.Queue[set[str] | None] = queue.Queue()
 
     def pump() -> None:
         try:
             for changed in watcher.changes(root, stop):
+                on_save()  # first: the save is then taken up after the stale work stopped, never before
                 saves.put(changed)
         finally:
             saves.put(None)
@@ -230,6 +257,15 @@ def _watching(root: Path) -> Iterator[Callable[[], Iterator[set[str]]]]:
                 changed = saves.get(timeout=0.2)  # a timeout keeps Ctrl-C responsive
             except queue.Empty:
                 continue
+            while changed is not None:  # what was saved while the last one was handled, at once
+                try:
+                    more = saves.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    yield changed
+                    return
+                changed |= more
             if changed is None:
                 return
             yield changed
@@ -245,9 +281,12 @@ def run_preview(root: Path, port: int, console: Console, ready: threading.Event 
     """Build, serve on 127.0.0.1:``port`` and rebuild on each save until interrupted; the exit code."""
     root = root.resolve()
     preview = Preview(root, console)
-    with _stop_signals(), tools.versions_remembered(), _watching(root) as saves:
+    with _stop_signals(), tools.versions_remembered(), _watching(root, preview.saved) as saves:
         try:
-            preview.rebuild_html(("paper", "bibliography"))
+            try:
+                preview.rebuild_html(("paper", "bibliography"))
+            except limits.Cancelled:
+                pass  # a save came during the first build: it follows, and builds what is stale
             try:
                 server = make_preview_server(root / "build", port, preview.hub, preview.spliced)
             except OSError as exc:

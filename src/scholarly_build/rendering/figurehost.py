@@ -86,6 +86,7 @@ def run_script(
     if ctx is None:
         return limits.run_limited([sys.executable, str(script), *args], tool="figure", cwd=cwd, env=env)
     seconds, memory = limits.time_limit("figure"), limits.memory_limit("figure")
+    limits.raise_if_cancelled()
     with tempfile.TemporaryDirectory(prefix="figure-") as tmp:
         out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
         proc = ctx.Process(
@@ -103,6 +104,7 @@ def run_script(
                     limits.kill_group(proc.pid)
                     proc.join()
                 limits.kill_group(proc.pid)  # nothing it started outlives it
+        limits.raise_if_cancelled()
         code = proc.exitcode if proc.exitcode is not None else -signal.SIGKILL
         stdout = out.read_text("utf-8", "replace") if out.is_file() else ""
         stderr = err.read_text("utf-8", "replace") if err.is_file() else ""
