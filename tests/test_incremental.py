@@ -214,3 +214,37 @@ def build_is_never_the_aux_cache(root: Path) -> bool:
     """The aux cache of any project lies outside it (a pull request can commit build/)."""
     mini = copy_mini(root / "mini")
     return not aux_cache_dir(load_project(mini), "paper-latex-citeproc").resolve().is_relative_to(mini.resolve())
+
+
+def test_kept_records_of_projects_gone_quiet_are_pruned_and_clean_removes_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., CliResult]
+) -> None:
+    """The user cache does not grow without bound: a build removes the kept TeX records of
+    projects unused for KEEP_DAYS (a temporary copy, a deleted clone), keeps recent ones and
+    anything it did not create, and `clean` removes the project's own."""
+    import os
+    import time
+
+    from scholarly_build.building import auxcache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    base = auxcache.cache_base()
+    old_time = time.time() - (auxcache.KEEP_DAYS + 1) * 86400
+    stale, recent = base / ("a" * 24), base / ("b" * 24)
+    foreign = base / "not-ours"
+    for folder in (stale, recent, foreign):
+        (folder / "paper-latex-citeproc").mkdir(parents=True)
+        (folder / "paper-latex-citeproc" / "paper.aux").write_text("\\relax\n")
+    os.utime(stale, (old_time, old_time))
+    os.utime(foreign, (old_time, old_time))
+    project = copy_mini(tmp_path / "mini")
+    quiet_build(project)
+    mine = auxcache.project_dir(project.resolve())
+    assert (mine / "paper-latex-citeproc" / "paper.aux").is_file()
+    assert not stale.exists() and recent.is_dir() and foreign.is_dir()
+    os.utime(mine, (old_time, old_time))
+    quiet_build(project)  # a build marks its own records as used: the next one's prune keeps them
+    assert mine.stat().st_mtime > old_time + 86400
+    code, out, _ = run_cli("--root", str(project), "clean")
+    assert code == 0 and "removed the TeX records kept for this project" in out, out
+    assert not mine.exists() and recent.is_dir()

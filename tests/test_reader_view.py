@@ -29,6 +29,7 @@ from scholarly_build import cli
 from scholarly_build.building.build import BuildOptions, build
 from scholarly_build.building.reproducible import copy_project
 from scholarly_build.core.pandoc import parse_markdown
+from scholarly_build.rendering.render import PASSES_FILE
 from scholarly_build.verification.readerview import (
     AXE_FAILING_IMPACTS,
     AXE_JS,
@@ -334,6 +335,13 @@ def test_pdf_internal_links_are_live(pdf: dict[str, PdfReport]) -> None:
         assert dest in paper.named_destinations, f"{label}: {dest}"
         assert sum(link.dest == dest for link in paper.internal_links) >= refs, label
     assert paper.findings == []
+
+
+def test_a_cold_build_of_the_paper_takes_two_tex_passes(project: Path) -> None:
+    """Each citation prints citeproc's text from the first pass, linked to its entry (the test above):
+    pandoc's own \\citeproc printed "?" until the .aux was read back, which moved this paper's
+    lines and pages once more and cost a third pass of a cold build."""
+    assert (project / "build" / ".work" / "paper-latex" / PASSES_FILE).read_text().strip() == "2"
 
 
 @pytest.mark.parametrize("doc", DOCUMENTS)

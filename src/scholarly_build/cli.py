@@ -401,6 +401,10 @@ def cmd_clean(args: Options) -> int:
             (build_dir / ".lock").unlink(missing_ok=True)  # still held: no build can start in between
         build_dir.rmdir()
     print("removed build/")
+    from scholarly_build.building import auxcache  # late: keeps `import cli` cheap
+
+    if auxcache.remove_project(Path(args.root).resolve()):
+        print(f"removed the TeX records kept for this project in {auxcache.cache_base()}")
     return 0
 
 

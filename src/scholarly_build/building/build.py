@@ -18,7 +18,7 @@ from typing import cast
 from rich.console import Console
 
 from scholarly_build.assembly import assemble
-from scholarly_build.building import graph
+from scholarly_build.building import auxcache, graph
 from scholarly_build.building.pipeline import Inputs, check_project
 from scholarly_build.building.schedule import Task, run_tasks
 from scholarly_build.core import limits, tools
@@ -191,6 +191,7 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     except OSError as exc:
         # Reported after the render errors (which must not be lost behind it).
         failures.append(BuildFailed(os_error_message(exc, project.root)))
+    auxcache.mark_used_and_prune(project.root)
     report.stages["install and manifest"] = time.monotonic() - mark
     report.seconds = time.monotonic() - start
     _raise_failures(failures, failed_documents)
@@ -402,8 +403,7 @@ def aux_cache_dir(project: Project, job: str) -> Path:
 
     Never under ``build/``: a pull request can commit build/, and LaTeX reads its .aux as TeX.
     """
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "scholarly-build" / "tex-aux" / digest_of(str(project.root))[:24] / job
+    return auxcache.job_dir(project.root, job)
 
 
 Staged = dict[str, list[tuple[RenderJob, list[tuple[Path, Path]], float]]]
