@@ -191,7 +191,6 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     except OSError as exc:
         # Reported after the render errors (which must not be lost behind it).
         failures.append(BuildFailed(os_error_message(exc, project.root)))
-    auxcache.mark_used_and_prune(project.root)
     report.stages["install and manifest"] = time.monotonic() - mark
     report.seconds = time.monotonic() - start
     _raise_failures(failures, failed_documents)
@@ -515,7 +514,7 @@ def _install(
     failures: list[BuildFailed],
     console: Console,
 ) -> None:
-    """Install each document's outputs together (or none of them) and record the state."""
+    """Install each document's outputs together (or none of them), record the state, mark the kept records used."""
     for document, done in sorted(staged.items()):
         if document in failed_documents:
             for job, _files, _seconds in done:
@@ -541,6 +540,7 @@ def _install(
             _save_record(project.build_dir / RECORD_FILE, [declared[job.name] for job, _f, _s in done])
         except OSError as exc:  # the disk (full, read-only), not the input
             failures.append(BuildFailed(os_error_message(exc, project.root)))
+    auxcache.mark_used_and_prune(project.root)  # the records its jobs kept are in use; old ones go
 
 
 def _record(state: dict[str, str], job: RenderJob) -> None:
