@@ -19,6 +19,7 @@ for a saved section with the same job, before the full check (see its docstring)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from scholarly_build.core.fsutil import build_lock
 from scholarly_build.core.problems import BuildFailed, Problems
 from scholarly_build.inputs.notes import Note, load_note
 from scholarly_build.inputs.project import Project
+from scholarly_build.preview.sections import SectionSplicer
 from scholarly_build.rendering import htmlsplice as splice
 from scholarly_build.rendering.entries import fragment_markdown, lone_metadata
 from scholarly_build.rendering.render import RenderJob, render_job
@@ -48,9 +50,10 @@ class Spliced:
     """A page to serve instead of ``build/NAME`` until the full build has written it."""
 
     name: str  # the file in build/, e.g. annotated-bibliography.html
-    element_id: str  # the spliced element, e.g. ref-KEY
-    element: str  # its markup as spliced
+    element_id: str  # the spliced element, e.g. ref-KEY ("": the whole page is compared with the build's)
+    element: str  # its markup as spliced (the whole page when element_id is "")
     page: bytes
+    label: str = ""  # what the preview prints for it, if not the element's id
 
 
 def _load_checked(project: Project, inputs: Inputs, path: Path, key: str, problems: Problems) -> Note | None:
@@ -158,11 +161,14 @@ class NoteFastPath:
         return splice.element_html(rendered.decode("utf-8"), f"ref-{key}") if rendered is not None else None
 
 
-def render_aside(job: RenderJob, work_dir: Path, markdown: str, metadata: str | None = None) -> bytes | None:
+def render_aside(
+    job: RenderJob, work_dir: Path, markdown: str, metadata: str | None = None, *, lock: bool = True
+) -> bytes | None:
     """The page ``job`` renders from ``markdown`` (and ``metadata``, else the job's own), made in ``work_dir``.
 
     Outside the project and never installed: the preview serves it from memory. None when
     a build holds the lock (it may be replacing the staged templates) or the render fails.
+    ``lock=False``: the caller holds the build lock already (renders side by side).
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / "page.md").write_text(markdown, encoding="utf-8")
@@ -177,7 +183,7 @@ def render_aside(job: RenderJob, work_dir: Path, markdown: str, metadata: str | 
         aux_dir=None,
     )
     try:
-        with build_lock(job.outputs[0].parent, wait=False):
+        with build_lock(job.outputs[0].parent, wait=False) if lock else contextlib.nullcontext():
             [(rendered, _dest)] = render_job(aside)
         return rendered.read_bytes()
     except (BuildFailed, OSError, ValueError):
@@ -227,24 +233,33 @@ class SectionFastPath:
         self.project: Project | None = None
         self.inputs: Inputs | None = None
         self.job: RenderJob | None = None
+        self.sections = SectionSplicer(work_dir / "sections")
 
     def remember(self, report: BuildReport) -> None:
         """Keep what a successful build of the paper's HTML checked and rendered with."""
         project, inputs, job = report.project, report.inputs, report.html_jobs.get(PAPER)
         if project is not None and inputs is not None and inputs.notes is not None and job is not None:
             self.project, self.inputs, self.job = project, inputs, job
+            try:
+                self.sections.served_from(_section_files(project), job.markdown.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError):
+                self.sections.texts.clear()
 
     def forget(self) -> None:
         """The last build failed: nothing is rendered ahead until one succeeds again."""
         self.project = self.inputs = self.job = None
 
-    def try_section(self, changed: set[str]) -> Spliced | None:
-        """The paper's page with the saved section, or None: the full path decides."""
+    def try_section(self, changed: set[str], served: bytes | None = None) -> Spliced | None:
+        """The paper's page with the saved section, or None: the full path decides.
+
+        With the ``served`` page, the section alone is rendered and spliced into it when it
+        can be (see ``sections``); otherwise the whole page is rendered.
+        """
         project, inputs, job = self.project, self.inputs, self.job
         if len(changed) != 1 or project is None or inputs is None or job is None or not job.defaults_dir.is_dir():
             return None
         path = self.root / next(iter(changed))
-        listed = {project.sections_dir / s.path for s in project.sections if s.path is not None}
+        listed = set(_section_files(project))
         if path not in listed or path.is_symlink() or not path.is_file():
             return None
         problems = Problems(project.root)
@@ -252,8 +267,32 @@ class SectionFastPath:
         unknown = [c for c in cites if not c.crossref and c.key not in inputs.bib.entries]
         if problems.errors or unknown:
             return None  # the full check reports it, with everything else it finds
+        if served is not None:
+            spliced = self._section(job, path, served)
+            if spliced is not None:
+                return spliced
         markdown, _ = assemble_paper(project, inputs.notes or {}, problems)
         if problems.errors:
             return None
         page = render_aside(job, self.work_dir, markdown)
-        return Spliced(PAPER, "", page.decode("utf-8"), page) if page is not None else None
+        if page is None:
+            return None
+        self.sections.served_from(_section_files(project), markdown)
+        return Spliced(PAPER, "", page.decode("utf-8"), page)
+
+    def _section(self, job: RenderJob, path: Path, served: bytes) -> Spliced | None:
+        """The served page with ``path``'s section rendered alone and spliced in, or None."""
+        try:
+            text, page = path.read_text(encoding="utf-8"), served.decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        spliced = self.sections.splice(job, path, text, page)
+        if spliced is None:
+            return None
+        label = f"section {path.relative_to(self.root).as_posix()}"
+        return Spliced(PAPER, "", spliced, spliced.encode("utf-8"), label)
+
+
+def _section_files(project: Project) -> list[Path]:
+    """The paper's section files, as listed in the settings."""
+    return [project.sections_dir / s.path for s in project.sections if s.path is not None]

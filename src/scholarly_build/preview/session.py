@@ -51,6 +51,7 @@ class Preview:
         self.fast = NoteFastPath(root, self._work / "fragment")
         self.ahead = SectionFastPath(root, self._work / "ahead")
         self.held: dict[str, Spliced] = {}  # file name -> the page served from memory for it
+        self.held_before: dict[str, Spliced] = {}  # … as it was when the save in hand was taken up
         self.superseded = 0  # work stopped because a later save made it stale (the tests read it)
 
     def saved(self) -> None:
@@ -122,11 +123,22 @@ class Preview:
         return splice.element_html(page, spliced.element_id) == spliced.element
 
     def _drop_spliced(self) -> None:
-        """Serve the files again (the build failed); the pages that showed a spliced page reload."""
-        for name in list(self.held):
-            del self.held[name]
-            if self.spliced.pop(name) is not None:
-                self.hub.reloaded([name])
+        """The build failed: the pages this save spliced go back to what was shown before it.
+
+        That is the page held from an earlier save whose build a later one stopped (what the
+        reader last saw), else the file in build/. The pages that change reload.
+        """
+        for name, held in list(self.held.items()):
+            before = self.held_before.get(name)
+            if before is held:
+                continue  # held from an earlier save and not touched by this one
+            if before is not None:
+                self.held[name] = before
+                self.spliced.put(name, before.page)
+            else:
+                del self.held[name]
+                self.spliced.pop(name)
+            self.hub.reloaded([name])
 
     def splice_note(self, changed: set[str]) -> Spliced | None:
         """The fast path for a saved note: its entry rendered alone and spliced into the served page."""
@@ -138,8 +150,12 @@ class Preview:
         return self._fast_path(fastpath.PAGE, attempt)
 
     def render_section_ahead(self, changed: set[str]) -> Spliced | None:
-        """The fast path for a saved section: the paper's page rendered before the full check."""
-        return self._fast_path(fastpath.PAPER, lambda: self.ahead.try_section(changed))
+        """The fast path for a saved section: it is spliced in (or the whole page rendered) before the check."""
+        def attempt() -> Spliced | None:
+            served = self.spliced.peek(fastpath.PAPER) or (self.root / "build" / fastpath.PAPER).read_bytes()
+            return self.ahead.try_section(changed, served)
+
+        return self._fast_path(fastpath.PAPER, attempt)
 
     def _fast_path(self, name: str, attempt: Callable[[], Spliced | None]) -> Spliced | None:
         """Serve ``attempt()``'s page from memory and reload the pages showing ``name`` (None: full path)."""
@@ -159,7 +175,7 @@ class Preview:
         self.spliced.put(name, spliced.page)
         self.held[name] = spliced
         self.hub.reloaded([name])
-        what = spliced.element_id or "the whole page"
+        what = spliced.label or spliced.element_id or "the whole page"
         self.console.print(
             f"[green]✓[/green] {name}: {what} spliced in {time.monotonic() - started:.2f} s "
             "(shown from memory until the build writes the file)",
@@ -190,7 +206,10 @@ class Preview:
         A later save stops it (:meth:`saved`): it then ends at once, and that save follows.
         """
         limits.resume()
+        self.held_before = dict(self.held)
+        # A page still held from a save whose build a later one stopped is rebuilt as well.
         documents = scheduler.plan(changed)
+        documents += tuple(d for d, page in scheduler.HTML_OF.items() if page in self.held and d not in documents)
         self.console.print(f"changed: {', '.join(sorted(changed))}", highlight=False)
         self.cancel_background()
         try:

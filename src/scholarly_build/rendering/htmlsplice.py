@@ -24,9 +24,10 @@ class _Finder(HTMLParser):
         super().__init__(convert_charrefs=False)  # offsets must follow the text as written
         self.element_id = element_id
         self.line_starts = [0]
-        for i, ch in enumerate(page):
-            if ch == "\n":
-                self.line_starts.append(i + 1)
+        at = page.find("\n")
+        while at >= 0:  # str.find, not a loop over characters: a page with figures is a megabyte
+            self.line_starts.append(at + 1)
+            at = page.find("\n", at + 1)
         self.start: int | None = None
         self.end: int | None = None
         self.tag = ""

@@ -5,6 +5,10 @@
 
 local prefixes = { "fig:", "tbl:", "eq:", "sec:" }
 local labels = {}   -- id -> "Figure 1"
+-- Labels from the whole paper (metadata `crossref-known`, id -> label) when the preview
+-- renders one section of it alone: for targets elsewhere, and for this section's own
+-- floats, whose numbers count those before it. A build never sets it.
+local known = {}
 local is_latex = FORMAT:match("latex") ~= nil
 
 -- `@Fig:x` (capitalised at the start of a sentence) refers to `fig:x`.
@@ -31,18 +35,18 @@ local function number(doc)
     Figure = function(fig)
       if fig.identifier:match("^fig:") then
         nfig = nfig + 1
-        labels[fig.identifier] = "Figure " .. nfig
-        if not is_latex then fig.caption = prefix_caption(fig.caption, "Figure " .. nfig) end
+        labels[fig.identifier] = known[fig.identifier] or ("Figure " .. nfig)
+        if not is_latex then fig.caption = prefix_caption(fig.caption, labels[fig.identifier]) end
       end
       return fig
     end,
     Div = function(div)
       if div.identifier:match("^tbl:") then
         ntbl = ntbl + 1
-        labels[div.identifier] = "Table " .. ntbl
+        labels[div.identifier] = known[div.identifier] or ("Table " .. ntbl)
         if not is_latex then
           div = div:walk({ Table = function(t)
-            t.caption = prefix_caption(t.caption, "Table " .. ntbl)
+            t.caption = prefix_caption(t.caption, labels[div.identifier])
             return t
           end })
         end
@@ -64,7 +68,7 @@ local function resolve(cite)
   for _, c in ipairs(cite.citations) do
     if not has_prefix(c.id) then return nil end
     local id = c.id:sub(1, 1):lower() .. c.id:sub(2)
-    local text = labels[id]
+    local text = labels[id] or known[id]
     if text == nil then
       io.stderr:write("[WARNING] crossref: unknown reference @" .. c.id .. "\n")
       text = "??"
@@ -84,6 +88,10 @@ function Pandoc(doc)
   if configured then
     prefixes = {}
     for _, p in ipairs(configured) do prefixes[#prefixes + 1] = pandoc.utils.stringify(p) end
+  end
+  local given = doc.meta["crossref-known"]
+  if given then
+    for id, label in pairs(given) do known[id] = pandoc.utils.stringify(label) end
   end
   doc = number(doc)
   return doc:walk({ Cite = function(cite) return resolve(cite) end })
