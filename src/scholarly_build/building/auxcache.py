@@ -4,8 +4,9 @@ They live in the user's cache (``$XDG_CACHE_HOME/scholarly-build/tex-aux/``, els
 ``~/.cache/…``), one folder per project root, never under ``build/``: a pull request can
 commit ``build/``, and LaTeX reads an ``.aux`` as TeX. They only save work (TeX passes,
 pandoc runs), so losing them is always safe. Each build marks its project's folder as
-used and removes the folders of projects not built for :data:`KEEP_DAYS` days (temporary
-copies, deleted clones), so the cache does not grow without bound; ``clean`` removes the
+used and, at most once a day, removes the folders of projects not built for
+:data:`KEEP_DAYS` days (temporary copies, deleted clones), so the cache does not grow
+without bound; ``clean`` removes the
 project's own. This module only places and prunes those folders; it never reads them.
 """
 
@@ -19,7 +20,8 @@ from pathlib import Path
 
 from scholarly_build.rendering.render import digest_of
 
-KEEP_DAYS = 30
+KEEP_DAYS = 30  # a project not built for this long loses its kept records
+_PRUNED = ".pruned"  # in cache_base(): its time is the last prune; one a day is enough (a scan is ~20 ms)
 _ENTRY = re.compile(r"[0-9a-f]{24}")  # the only names this module creates, so the only ones it removes
 
 
@@ -44,11 +46,15 @@ def mark_used_and_prune(root: Path, now: float | None = None) -> list[Path]:
     Never fails a build: a folder that cannot be read or removed is left as it is.
     """
     now = time.time() if now is None else now
-    mine = project_dir(root)
+    mine, marker = project_dir(root), cache_base() / _PRUNED
     try:
         if mine.is_dir():
             os.utime(mine, (now, now))
+        if marker.is_file() and not marker.is_symlink() and marker.stat().st_mtime > now - 86400:
+            return []
         entries = list(cache_base().iterdir())
+        marker.touch()
+        os.utime(marker, (now, now))
     except OSError:
         return []
     removed = []
