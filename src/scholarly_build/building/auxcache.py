@@ -6,8 +6,8 @@ commit ``build/``, and LaTeX reads an ``.aux`` as TeX. They only save work (TeX 
 pandoc runs), so losing them is always safe. Each build marks its project's folder as
 used and, at most once a day, removes the folders of projects not built for
 :data:`KEEP_DAYS` days (temporary copies, deleted clones), so the cache does not grow
-without bound; ``clean`` removes the
-project's own. This module only places and prunes those folders; it never reads them.
+without bound; ``clean`` removes the project's own. This module only places and
+prunes those folders; it never reads them.
 """
 
 from __future__ import annotations
