@@ -233,7 +233,7 @@ class SectionFastPath:
         self.project: Project | None = None
         self.inputs: Inputs | None = None
         self.job: RenderJob | None = None
-        self.sections = SectionSplicer(work_dir / "sections")
+        self.sections = SectionSplicer(work_dir / "sections", render_aside)
 
     def remember(self, report: BuildReport) -> None:
         """Keep what a successful build of the paper's HTML checked and rendered with."""

@@ -31,12 +31,12 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-
-import yaml
+from typing import Protocol
 
 from scholarly_build.core.fsutil import build_lock
 from scholarly_build.core.problems import BuildFailed
 from scholarly_build.rendering import htmlsplice
+from scholarly_build.rendering.entries import dump_metadata, job_metadata
 from scholarly_build.rendering.render import RenderJob
 
 # pandoc's --section-divs: one element per top-level heading (the reference list's is "level1 unnumbered").
@@ -49,7 +49,14 @@ _CROSSREF = re.compile(r'<a href="#((?:sec|fig|tbl|eq):[^"]*)">([^<]*)</a>')
 _REFS = "\n\n# References {.unnumbered}\n\n::: {#refs}\n:::\n"
 _HEADINGS = re.compile(r"(?m)^#+[ \t].*$")
 _KEYS = re.compile(r"(?<![\w.])@\{?([\w:.#$%&+?<>~/-]+)")  # roughly pandoc's citation keys (a shortcut only)
-_LOAD, _DUMP = getattr(yaml, "CSafeLoader", yaml.SafeLoader), getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class Render(Protocol):
+    """How a page is rendered aside (``fastpath.render_aside``)."""
+
+    def __call__(
+        self, job: RenderJob, work_dir: Path, markdown: str, metadata: str | None = None, *, lock: bool = True
+    ) -> bytes | None: ...
 
 
 @dataclass(frozen=True)
@@ -64,8 +71,9 @@ class _Lone:
 class SectionSplicer:
     """The section texts the served page was made from, and the last lone rendering (reused as "as it was")."""
 
-    def __init__(self, work_dir: Path) -> None:
+    def __init__(self, work_dir: Path, render: Render) -> None:
         self.work_dir = work_dir  # outside the project
+        self.render = render  # the preview's render_aside: a job's page made aside, None on failure
         self.texts: dict[Path, str] = {}  # section file -> its text in the served page (stripped)
         self.last: dict[Path, _Lone] = {}
 
@@ -112,9 +120,8 @@ class SectionSplicer:
         return page
 
     def _render(self, job: RenderJob, text: str, metadata: str, folder: str) -> str | None:
-        from scholarly_build.preview.fastpath import render_aside  # late: fastpath imports this module
-
-        rendered = render_aside(job, self.work_dir / folder, text + _REFS, metadata, lock=False)
+        """The lone page of ``text`` (the caller holds the build lock)."""
+        rendered = self.render(job, self.work_dir / folder, text + _REFS, metadata, lock=False)
         try:
             return rendered.decode("utf-8") if rendered is not None else None
         except UnicodeDecodeError:
@@ -137,14 +144,14 @@ def _metadata(job: RenderJob, served: str) -> str | None:
     """The job's metadata with ``nocite`` listing every entry of the served page's reference list,
     and ``crossref-known`` the label of each cross-reference target the served page links to."""
     keys = _ENTRY.findall(served)
-    meta = yaml.load(job.metadata.read_text(encoding="utf-8"), Loader=_LOAD)  # noqa: S506 - a safe loader
-    if not keys or not isinstance(meta, dict) or "nocite" in meta or "crossref-known" in meta:
+    meta = job_metadata(job)
+    if not keys or meta is None or "nocite" in meta or "crossref-known" in meta:
         return None  # a paper that lists nocite itself: the full path (the lists would need merging)
     meta["nocite"] = " ".join(f"@{key}" for key in keys)
     known = {target: html.unescape(label) for target, label in _CROSSREF.findall(served)}
     if known:
         meta["crossref-known"] = known
-    return yaml.dump(meta, Dumper=_DUMP, allow_unicode=True, sort_keys=True, width=1000)
+    return dump_metadata(meta)
 
 
 def _proven(served: str, old: str, new: str) -> str | None:

