@@ -30,6 +30,7 @@ from scholarly_build.inputs.project import Project
 from scholarly_build.rendering import figurehost
 from scholarly_build.rendering.biblatex_export import annotated_bib
 from scholarly_build.rendering.disambiguation import equivalent_style
+from scholarly_build.rendering.earlyfigures import EarlyRuns
 from scholarly_build.rendering.figures import FigurePlan, may_run_figures, plan_figures, run_figure
 from scholarly_build.rendering.render import RenderJob, digest_of, render_job, spliced_entry, tex_passes
 
@@ -63,6 +64,7 @@ class BuildReport:
     skipped: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # rendered, not installed: another output of its document failed
     figures_run: list[str] = field(default_factory=list)
+    figures_early: list[str] = field(default_factory=list)  # of those, the ones that ran while the check ran
     warnings: list[str] = field(default_factory=list)
     jobs: list[RenderJob] = field(default_factory=list)  # what was rendered (the bench replays them)
     depends: dict[str, tuple[str, ...]] = field(default_factory=dict)  # each job: the jobs it waited for
@@ -142,14 +144,27 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     start = time.monotonic()
     report = BuildReport(project=project)
     state = {} if options.force else _load_state(project.build_dir / STATE_FILE)
+    epoch = source_date_epoch(project.root)
+    env = {"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1", "TZ": "UTC", "LC_ALL": "C.UTF-8"}
     if may_run_figures(project, state):
         figurehost.warm()  # matplotlib's imports, on the other core while the check runs
+    # The stale figures that read no note run meanwhile too; a failed check stops them.
+    with EarlyRuns(project, state, env) as early:
+        try:
+            return _check_and_build(project, options, console, report, state, epoch, env, early, start)
+        finally:
+            report.figures_early = [f"figure {figure_id}" for figure_id in early.taken]
+
+
+def _check_and_build(
+    project: Project, options: BuildOptions, console: Console, report: BuildReport, state: dict[str, str],
+    epoch: int, env: dict[str, str], early: EarlyRuns, start: float,
+) -> BuildReport:
+    """The build proper, from the check on (``_build_locked`` started what runs beside the check)."""
     report.inputs = inputs = _check(project, options, console, report)
     report.stages["check"] = time.monotonic() - start
     notes = inputs.notes or {}
     csl = resolve_csl(project.csl, project.root, project.settings_lines.get("csl", 0))
-    epoch = source_date_epoch(project.root)
-    env = {"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1", "TZ": "UTC", "LC_ALL": "C.UTF-8"}
     docs = _assemble(project, options, inputs, csl)
     console.print(
         f"[green]✓[/green] assembled {', '.join(docs)} ({len(notes)} notes, "
@@ -175,7 +190,7 @@ def _build_locked(project: Project, options: BuildOptions, console: Console) -> 
     report.stages["declare"] = time.monotonic() - mark
     mark = time.monotonic()
     failures, staged, failed_documents, declared, versions = _run_stale(
-        project, options, ctx, env, plans, stale, recheck, state, report, console
+        project, options, ctx, env, plans, stale, recheck, state, report, console, early
     )
     report.stages["jobs (wall)"] = time.monotonic() - mark
     if any(name in report.failed for name in report.depends if name.startswith("figure ")):
@@ -304,12 +319,14 @@ def _run_stale(
     state: dict[str, str],
     report: BuildReport,
     console: Console,
+    early: EarlyRuns | None = None,
 ) -> tuple[list[BuildFailed], Staged, set[str], dict[str, graph.Output], Future[dict[str, str | None]] | None]:
     """Run the figure scripts and the stale renders; also the outputs as finally declared, and the tool probe."""
     redeclared: dict[str, graph.Output] = {}
     runners: dict[str, Callable[[], object]] = {
         o.label: partial(_render_current, o, ctx, env, plans, state, redeclared) for o in stale if o.label in recheck
     }
+    runners.update({f"figure {p.figure.id}": partial(_timed_figure, project, p, env, early) for p in plans})
     probe = ThreadPoolExecutor(max_workers=1)
     # Something will be rendered, so the manifest changes: ask the tools their versions meanwhile.
     busy = report.jobs or any(p.needs_run for p in plans)
@@ -615,9 +632,9 @@ def _document_of(job: RenderJob) -> str:
     return job.outputs[0].stem
 
 
-def _timed_figure(project: Project, plan: FigurePlan, env: dict[str, str]) -> float:
+def _timed_figure(project: Project, plan: FigurePlan, env: dict[str, str], early: EarlyRuns | None = None) -> float:
     t0 = time.monotonic()
-    run_figure(project, plan, env)
+    run_figure(project, plan, env, early)
     return time.monotonic() - t0
 
 

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,10 +78,23 @@ def warm() -> None:
     threading.Thread(target=start, name="figure-server", daemon=True).start()
 
 
+def has_server() -> bool:
+    """Whether scripts run in children of the fork server (else as plain subprocesses)."""
+    return _server() is not None
+
+
 def run_script(
-    script: Path, args: Sequence[str], *, cwd: Path, env: dict[str, str]
+    script: Path,
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    on_start: Callable[[int], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python script args`` within the figure limits; raise ``limits.ToolLimitExceeded`` at one."""
+    """Run ``python script args`` within the figure limits; raise ``limits.ToolLimitExceeded`` at one.
+
+    ``on_start`` gets the process id (also its process group's) once the script runs in a fork-server child.
+    """
     ctx = _server()
     if ctx is None:
         return limits.run_limited([sys.executable, str(script), *args], tool="figure", cwd=cwd, env=env)
@@ -94,6 +107,8 @@ def run_script(
         )
         with children.main_hidden():
             proc.start()
+        if on_start is not None and proc.pid is not None:
+            on_start(proc.pid)
         timed_out = False
         with limits.tracked(proc.pid):
             try:

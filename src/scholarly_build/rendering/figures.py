@@ -12,8 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scholarly_build.core.fsutil import sha256_bytes, write_atomic
 from scholarly_build.core.limits import ToolLimitExceeded
@@ -22,6 +24,9 @@ from scholarly_build.core.safety import require_inside
 from scholarly_build.inputs.notes import Note
 from scholarly_build.inputs.project import Figure, Project
 from scholarly_build.rendering import figurehost
+
+if TYPE_CHECKING:
+    from scholarly_build.rendering.earlyfigures import EarlyRuns
 
 
 @dataclass(frozen=True)
@@ -78,8 +83,6 @@ def plan_figures(project: Project, notes: dict[str, Note], state: dict[str, str]
     out_dir = project.build_dir / "figures"
     plans = []
     for figure in project.figures:
-        script = project.root / figure.script
-        _check_path(project, figure, script, "script")
         if figure.data is None:
             data = require_inside(out_dir / "data" / f"{figure.id}.csv", project.build_dir, "figure data")
             content = coverage_csv(project, notes).encode()
@@ -87,13 +90,21 @@ def plan_figures(project: Project, notes: dict[str, Note], state: dict[str, str]
                 write_atomic(data, content)
         else:
             data = project.root / figure.data
-            _check_path(project, figure, data, "data file")
-        stem = require_inside(out_dir / figure.id, project.build_dir, f"figure {figure.id!r}")
-        digest = sha256_bytes(script.read_bytes() + b"\0" + data.read_bytes())
-        pdf, png = stem.with_name(stem.name + ".pdf"), stem.with_name(stem.name + ".png")
-        fresh = state.get(f"figure:{figure.id}") == digest and pdf.is_file() and png.is_file()
-        plans.append(FigurePlan(figure, script, data, digest, pdf, png, needs_run=not fresh))
+        plans.append(plan_figure(project, figure, data, state))
     return plans
+
+
+def plan_figure(project: Project, figure: Figure, data: Path, state: dict[str, str]) -> FigurePlan:
+    """One figure's plan, its script and ``data`` checked (a data file named in the settings, or the coverage CSV)."""
+    script = project.root / figure.script
+    _check_path(project, figure, script, "script")
+    if figure.data is not None:
+        _check_path(project, figure, data, "data file")
+    stem = require_inside(project.build_dir / "figures" / figure.id, project.build_dir, f"figure {figure.id!r}")
+    digest = sha256_bytes(script.read_bytes() + b"\0" + data.read_bytes())
+    pdf, png = stem.with_name(stem.name + ".pdf"), stem.with_name(stem.name + ".png")
+    fresh = state.get(f"figure:{figure.id}") == digest and pdf.is_file() and png.is_file()
+    return FigurePlan(figure, script, data, digest, pdf, png, needs_run=not fresh)
 
 
 def may_run_figures(project: Project, state: dict[str, str]) -> bool:
@@ -115,11 +126,31 @@ def may_run_figures(project: Project, state: dict[str, str]) -> bool:
     return False
 
 
-def run_figure(project: Project, plan: FigurePlan, env: dict[str, str]) -> FigureResult:
-    """Run one figure's script and move its two files into place (safe to call from a worker thread)."""
+def run_figure(project: Project, plan: FigurePlan, env: dict[str, str], early: EarlyRuns | None = None) -> FigureResult:
+    """Run one figure's script and move its two files into place (safe to call from a worker thread).
+
+    If ``early`` ran this very script and data while the check ran, its files are taken instead.
+    """
+    made = early.take(plan) if early is not None else None
+    if made is None:
+        tmp_stem = require_inside(
+            project.build_dir / "figures" / ".tmp" / plan.figure.id, project.build_dir, f"figure {plan.figure.id!r}"
+        )
+        made = execute(project, plan, env, tmp_stem)
+    os.replace(made[".pdf"], plan.pdf)
+    os.replace(made[".png"], plan.png)
+    return FigureResult(plan.figure.id, plan.pdf, plan.png, ran=True)
+
+
+def execute(
+    project: Project,
+    plan: FigurePlan,
+    env: dict[str, str],
+    tmp_stem: Path,
+    on_start: Callable[[int], None] | None = None,
+) -> dict[str, Path]:
+    """Run the script, writing ``tmp_stem``.pdf and .png; the two files, or BuildFailed naming the script."""
     figure, data = plan.figure, plan.data
-    out_dir = project.build_dir / "figures"
-    tmp_stem = require_inside(out_dir / ".tmp" / figure.id, project.build_dir, f"figure {figure.id!r}")
     tmp_stem.parent.mkdir(parents=True, exist_ok=True)
     try:
         # Its own process group: at the time limit the script's children die with it.
@@ -128,6 +159,7 @@ def run_figure(project: Project, plan: FigurePlan, env: dict[str, str]) -> Figur
             ["--data", str(data), "--out", str(tmp_stem)],
             cwd=project.root,
             env={**os.environ, **env, "MPLBACKEND": "Agg"},
+            on_start=on_start,
         )
     except ToolLimitExceeded as exc:
         raise BuildFailed(
@@ -148,9 +180,7 @@ def run_figure(project: Project, plan: FigurePlan, env: dict[str, str]) -> Figur
             f"{figure.script}: error figure: the script did not write {', '.join(missing)} "
             "(it must write OUT.pdf and OUT.png)"
         )
-    os.replace(made[".pdf"], plan.pdf)
-    os.replace(made[".png"], plan.png)
-    return FigureResult(figure.id, plan.pdf, plan.png, ran=True)
+    return made
 
 
 def build_figures(
