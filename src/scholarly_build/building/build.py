@@ -26,8 +26,8 @@ from scholarly_build.core.fsutil import build_lock, install_atomic, sha256_file,
 from scholarly_build.core.problems import BuildFailed, Problems, os_error_message
 from scholarly_build.core.safety import check_build_dir
 from scholarly_build.inputs.csl import resolve_csl
-from scholarly_build.inputs.project import Project
-from scholarly_build.rendering import figurehost
+from scholarly_build.inputs.project import PACKAGE_TEMPLATES, Project
+from scholarly_build.rendering import figurehost, sharedast
 from scholarly_build.rendering.biblatex_export import annotated_bib
 from scholarly_build.rendering.disambiguation import equivalent_style
 from scholarly_build.rendering.earlyfigures import EarlyRuns
@@ -405,7 +405,13 @@ def _render_job(output: graph.Output, ctx: graph.BuildContext, env: dict[str, st
         aux_dir=aux_cache_dir(project, f"{name}-{output.fmt}-{method}") if ctx.keep_aux else None,
         entries=name == graph.ANNOTATED and method == "citeproc" and output.fmt in ("html", "latex"),
         context=_context_digest(output),
+        shared=project.build_dir / ".work" / f"{name}-shared" if _share_citeproc(project, method) else None,
     )
+
+
+def _share_citeproc(project: Project, method: str) -> bool:
+    """Whether the document's formats share one citeproc step (not with biblatex, nor with the step's files changed)."""
+    return method == "citeproc" and sharedast.engine_steps(project.template_files(), PACKAGE_TEMPLATES)
 
 
 def _context_digest(output: graph.Output) -> str:

@@ -22,7 +22,7 @@ from scholarly_build.core.fsutil import install_atomic, sha256_bytes
 from scholarly_build.core.limits import ToolLimitExceeded, run_limited
 from scholarly_build.core.problems import BuildFailed
 from scholarly_build.core.textfile import normalise_newlines
-from scholarly_build.rendering import entries
+from scholarly_build.rendering import entries, sharedast
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,9 @@ class RenderJob:
     # rendering (entries.py), if ``context``, the digest of every input but the Markdown, is unchanged.
     entries: bool = False
     context: str = ""
+    # Where the document's formats share one citeproc step in this build (sharedast.py), or None:
+    # the render runs pandoc on its own (as the bench's floor does).
+    shared: Path | None = None
 
 
 # LaTeX's own records between passes (cross-references, contents, bookmarks) and latexmk's
@@ -98,7 +101,14 @@ def _allowed_images_meta(job: RenderJob) -> list[str]:
 
 
 def _pandoc(job: RenderJob, fmt_defaults: str, output: Path, extra: list[str]) -> None:
-    args = _pandoc_args(job, fmt_defaults, output, [*_allowed_images_meta(job), *extra])
+    earlier = ""
+    if job.shared is not None and job.citations == "citeproc":
+        ast, earlier = sharedast.citeproc_ast(job, job.shared, _allowed_images_meta(job))
+        fmt_args = ["--defaults", str(job.defaults_dir / fmt_defaults)]
+        args = ["--defaults", str(job.defaults_dir / "after-citeproc.yaml"), *fmt_args, "--output", str(output)]
+        args += [*extra, str(ast)]
+    else:
+        args = _pandoc_args(job, fmt_defaults, output, [*_allowed_images_meta(job), *extra])
     try:
         proc = pandoc.run(args, cwd=job.work_dir, env=job.env)
     except pandoc.PandocError as exc:
@@ -107,7 +117,7 @@ def _pandoc(job: RenderJob, fmt_defaults: str, output: Path, extra: list[str]) -
             + _indent(exc.stderr)
             + f"\n    hint: the assembled input is {job.markdown}"
         ) from None
-    warnings = [line for line in proc.stderr.splitlines() if line.strip()]
+    warnings = [line for line in (earlier + proc.stderr).splitlines() if line.strip()]
     if warnings:
         (job.work_dir / f"{job.name}.pandoc.log").write_text("\n".join(warnings) + "\n")
 

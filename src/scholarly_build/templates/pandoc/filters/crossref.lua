@@ -2,6 +2,9 @@
 -- that `@fig:x` / `@tbl:x` are never taken for citations. Figures are pandoc
 -- Figure elements with an id `fig:...`; tables are Divs with an id `tbl:...`.
 -- LaTeX numbers floats itself, so captions are only prefixed for other formats.
+-- Written as JSON (the citeproc step a document's formats share, see shared.yaml),
+-- nothing is prefixed: the filter runs again for each format (after-citeproc.yaml),
+-- where it only numbers and prefixes, since no `@fig:x` is left by then.
 
 local prefixes = { "fig:", "tbl:", "eq:", "sec:" }
 local labels = {}   -- id -> "Figure 1"
@@ -9,7 +12,7 @@ local labels = {}   -- id -> "Figure 1"
 -- renders one section of it alone: for targets elsewhere, and for this section's own
 -- floats, whose numbers count those before it. A build never sets it.
 local known = {}
-local is_latex = FORMAT:match("latex") ~= nil
+local prefixed = FORMAT:match("latex") == nil and FORMAT ~= "json"
 
 -- `@Fig:x` (capitalised at the start of a sentence) refers to `fig:x`.
 local function has_prefix(id)
@@ -36,7 +39,7 @@ local function number(doc)
       if fig.identifier:match("^fig:") then
         nfig = nfig + 1
         labels[fig.identifier] = known[fig.identifier] or ("Figure " .. nfig)
-        if not is_latex then fig.caption = prefix_caption(fig.caption, labels[fig.identifier]) end
+        if prefixed then fig.caption = prefix_caption(fig.caption, labels[fig.identifier]) end
       end
       return fig
     end,
@@ -44,7 +47,7 @@ local function number(doc)
       if div.identifier:match("^tbl:") then
         ntbl = ntbl + 1
         labels[div.identifier] = known[div.identifier] or ("Table " .. ntbl)
-        if not is_latex then
+        if prefixed then
           div = div:walk({ Table = function(t)
             t.caption = prefix_caption(t.caption, labels[div.identifier])
             return t

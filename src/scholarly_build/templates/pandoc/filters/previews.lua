@@ -4,7 +4,10 @@
 -- to its opening words, so a note can add neither a citation nor markup to the
 -- paper, and puts them in a hidden Div `#citation-cards` that the card script
 -- reads. Other formats get none of it, and the link metadata is dropped from them
--- (the DOCX writer would print unknown metadata as document properties).
+-- (the DOCX writer would print unknown metadata as document properties). Written as
+-- JSON (the citeproc step a document's formats share, see shared.yaml), the cards
+-- are made; the filter runs again for each format (after-citeproc.yaml), where any
+-- other format than HTML drops them.
 
 local OPENING_WORDS = 45
 
@@ -31,8 +34,9 @@ end
 function Pandoc(doc)
   local previews = doc.meta["annotation-previews"]
   doc.meta["annotation-previews"] = nil
-  if not FORMAT:match("html") then
+  if not FORMAT:match("html") and FORMAT ~= "json" then
     for _, name in ipairs({ "other-formats", "linked-bibliography", "linked-paper" }) do doc.meta[name] = nil end
+    doc.blocks = doc.blocks:filter(function(block) return block.identifier ~= "citation-cards" end)
     return doc
   end
   if previews == nil then return doc end
