@@ -2,7 +2,9 @@
 
 The floor is the same pandoc and latexmk invocations the build makes, on the same
 assembled inputs, run back to back with no checks, no assembly, no caching and
-no parallelism. A benchmark script, not a test: it prints, it asserts nothing.
+no parallelism: each render runs pandoc from the Markdown on its own (the build
+shares a document's citeproc step among its formats; the floor does not, as a
+plain pandoc command per output would not). A benchmark script, not a test: it prints, it asserts nothing.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ def bench(root: Path, runs: int = 3) -> str:
         jobs = _capture_jobs(project)  # warm-up, and the jobs the floor replays
         for i in range(runs):
             floor_dir = Path(tmp) / f"floor-{i}"
-            fresh = [dataclasses.replace(j, work_dir=floor_dir / j.work_dir.name, aux_dir=None) for j in jobs]
+            fresh = [
+                dataclasses.replace(j, work_dir=floor_dir / j.work_dir.name, aux_dir=None, shared=None) for j in jobs
+            ]
             results["floor"].append(sum(_time(partial(run_job, job)) for job in fresh))
             shutil.rmtree(project / "build")  # cold: nothing cached, latexmk starts from scratch
             results["cold"].append(_time(lambda: build_mod.build(project, BuildOptions(force=True), quiet)))

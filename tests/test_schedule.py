@@ -93,8 +93,14 @@ def test_cold_build_starts_the_bibliography_before_the_figures_finish(tmp_path: 
     assert report.depends["figure bars"] == ()
     assert report.depends[BIB_PDF] == ()
     assert report.depends["annotated-bibliography.html"] == ()
-    assert {name: report.depends[name] for name in PAPER} == {name: ("figure bars",) for name in PAPER}
-    # Two workers: the figure (the paper's critical path) and the bibliography's TeX job start at once.
-    assert report.started[:2] == ["figure bars", BIB_PDF]
-    assert sorted(report.started) == sorted([*PAPER, BIB_PDF, "annotated-bibliography.html", "figure bars"])
+    # The paper's renders also wait for its citeproc step, which reads no figure and runs meanwhile.
+    assert report.depends["citeproc paper"] == ()
+    assert {name: report.depends[name] for name in PAPER} == {
+        name: ("figure bars", "citeproc paper") for name in PAPER
+    }
+    # Two workers: the paper's critical path (its figure, its citeproc step) first, then the bibliography's TeX job.
+    assert report.started[:3] == ["figure bars", "citeproc paper", BIB_PDF]
+    assert sorted(report.started) == sorted(
+        [*PAPER, BIB_PDF, "annotated-bibliography.html", "figure bars", "citeproc paper"]
+    )
     assert [t.name for t in schedule([], report.jobs)] == [j.name for j in report.jobs]

@@ -32,7 +32,14 @@ from scholarly_build.rendering.biblatex_export import annotated_bib
 from scholarly_build.rendering.disambiguation import equivalent_style
 from scholarly_build.rendering.earlyfigures import EarlyRuns
 from scholarly_build.rendering.figures import FigurePlan, may_run_figures, plan_figures, run_figure
-from scholarly_build.rendering.render import RenderJob, digest_of, render_job, spliced_entry, tex_passes
+from scholarly_build.rendering.render import (
+    RenderJob,
+    citeproc_step,
+    digest_of,
+    render_job,
+    spliced_entry,
+    tex_passes,
+)
 
 # Used when the project is not a git checkout (documented in the README).
 FALLBACK_SOURCE_DATE_EPOCH = 1704067200  # 2024-01-01T00:00:00Z
@@ -327,6 +334,7 @@ def _run_stale(
         o.label: partial(_render_current, o, ctx, env, plans, state, redeclared) for o in stale if o.label in recheck
     }
     runners.update({f"figure {p.figure.id}": partial(_timed_figure, project, p, env, early) for p in plans})
+    runners.update({name: partial(_prestep, job) for name, job in presteps(plans, report.jobs).items()})
     probe = ThreadPoolExecutor(max_workers=1)
     # Something will be rendered, so the manifest changes: ask the tools their versions meanwhile.
     busy = report.jobs or any(p.needs_run for p in plans)
@@ -432,22 +440,50 @@ Staged = dict[str, list[tuple[RenderJob, list[tuple[Path, Path]], float]]]
 # Rough relative costs, for the order only: a TeX job (pandoc, then two or three engine
 # passes) takes several times a pandoc-only render or a figure script.
 _WEIGHT_TEX, _WEIGHT_OTHER = 4.0, 1.0
+# An HTML render (contents, cards, figures embedded) costs about 1.5 times a DOCX one: of two
+# jobs with the same chain behind them, the costlier starts first, so a short one ends the build.
+_WEIGHT_FORMAT = {"html": 1.5}
+PRESTEP = "citeproc "  # the task running a document's shared citeproc step (see schedule)
 
 
 def schedule(plans: list[FigurePlan], jobs: list[RenderJob]) -> list[Task]:
     """The build's tasks: each figure that must run, and each render, waiting only for what it reads.
 
     A render waits for the figure scripts whose files it includes (the paper's); the
-    annotated bibliography includes no figure, so it starts at once.
+    annotated bibliography includes no figure, so it starts at once. The citeproc step
+    that such a document's formats share reads no figure: it is a task of its own
+    (:func:`presteps`), run while the figures are drawn, and the renders wait for it too.
     """
     tasks = [Task(f"figure {p.figure.id}", lambda: None, weight=_WEIGHT_OTHER) for p in plans if p.needs_run]
     running = {p.png: f"figure {p.figure.id}" for p in plans if p.needs_run}
     running.update({p.pdf: f"figure {p.figure.id}" for p in plans if p.needs_run})
+    steps = {_document_of(job): name for name, job in presteps(plans, jobs).items()}
+    tasks += [Task(name, lambda: None, weight=_WEIGHT_OTHER) for name in steps.values()]
     for job in jobs:
         after = tuple(dict.fromkeys(running[f] for f in job.figures if f in running))
-        weight = _WEIGHT_TEX if job.make_pdf and len(job.outputs) > 1 else _WEIGHT_OTHER
+        if after and job.shared is not None and _document_of(job) in steps:
+            after = (*after, steps[_document_of(job)])
+        weight = _WEIGHT_TEX if job.make_pdf and len(job.outputs) > 1 else _WEIGHT_FORMAT.get(job.fmt, _WEIGHT_OTHER)
         tasks.append(Task(job.name, lambda: None, after, weight))
     return tasks
+
+
+def presteps(plans: list[FigurePlan], jobs: list[RenderJob]) -> dict[str, RenderJob]:
+    """``citeproc DOCUMENT`` -> a render of it, for each document whose renders wait for a figure script."""
+    running = {f for p in plans if p.needs_run for f in (p.png, p.pdf)}
+    steps: dict[str, RenderJob] = {}
+    for job in jobs:
+        if job.shared is not None and job.citations == "citeproc" and running.intersection(job.figures):
+            steps.setdefault(f"{PRESTEP}{_document_of(job)}", job)
+    return steps
+
+
+def _prestep(job: RenderJob) -> None:
+    """Run the document's shared citeproc step early; a failure is left to its renders, which report it."""
+    try:
+        citeproc_step(job)
+    except (BuildFailed, OSError):
+        pass
 
 
 @dataclass
@@ -466,6 +502,8 @@ class _Results:
 
     def done(self, name: str, result: object, error: BaseException | None) -> None:
         """One job finished (called in the build's own thread, in completion order)."""
+        if name.startswith(PRESTEP) and error is None:
+            return  # its renders use (or report) what it did
         if error is not None:
             if not isinstance(error, (BuildFailed, OSError)):
                 raise error

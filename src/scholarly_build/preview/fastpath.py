@@ -181,6 +181,7 @@ def render_aside(
         outputs=(work_dir / "out" / job.outputs[0].name,),
         work_dir=work_dir / "render",
         aux_dir=None,
+        shared=None,  # one format alone: a shared citeproc step would only add a pandoc process
     )
     try:
         with build_lock(job.outputs[0].parent, wait=False) if lock else contextlib.nullcontext():

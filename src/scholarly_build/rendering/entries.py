@@ -224,6 +224,7 @@ def _lone(job: RenderJob, render: Render, metadata: str, markdown: str, digest: 
         make_pdf=False,
         aux_dir=None,
         entries=False,
+        shared=None,  # an entry alone: a second pandoc process would cost more than citeproc saves
     )
     try:
         [(rendered, _dest)] = render(lone)

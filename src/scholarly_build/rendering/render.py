@@ -100,6 +100,12 @@ def _allowed_images_meta(job: RenderJob) -> list[str]:
     return args + [arg for p in job.crossref_prefixes for arg in ("-M", f"crossref-prefixes={p}")]
 
 
+def citeproc_step(job: RenderJob) -> None:
+    """Run now the citeproc step the job's document shares among its formats (if it shares one)."""
+    if job.shared is not None and job.citations == "citeproc":
+        sharedast.citeproc_ast(job, job.shared, _allowed_images_meta(job))
+
+
 def _pandoc(job: RenderJob, fmt_defaults: str, output: Path, extra: list[str]) -> None:
     earlier = ""
     if job.shared is not None and job.citations == "citeproc":

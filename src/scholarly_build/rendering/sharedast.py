@@ -41,6 +41,9 @@ STEP_FILES = (
     "filters/safety.lua",
     "filters/crossref.lua",
     "filters/previews.lua",
+    "filters/math.lua",
+    "filters/raw-to-text.lua",
+    "filters/reconstructed.lua",
 )
 _KEEP = 8  # documents' JSON remembered at once (a preview renders lone entries and sections too)
 
@@ -49,7 +52,14 @@ _KEEP = 8  # documents' JSON remembered at once (a preview renders lone entries 
 class _Step:
     lock: threading.Lock
     ast: Path | None = None
+    sha: str = ""  # of the JSON as written: a file changed since (by anyone) is made again
     warnings: str = ""
+
+    def usable(self) -> bool:
+        try:
+            return self.ast is not None and sha256_bytes(self.ast.read_bytes()) == self.sha
+        except OSError:
+            return False
 
 
 _steps: OrderedDict[str, _Step] = OrderedDict()
@@ -75,9 +85,10 @@ def citeproc_ast(job: RenderJob, folder: Path, allowed: list[str]) -> tuple[Path
                 _steps.popitem(last=False)
         _steps.move_to_end(key)
     with step.lock:
-        if step.ast is None or not step.ast.is_file():
-            step.ast, step.warnings = _run(job, folder / key[:24], allowed)
-    return step.ast, step.warnings
+        if step.ast is None or not step.usable():
+            ast, step.warnings = _run(job, folder / key[:24], allowed)
+            step.ast, step.sha = ast, sha256_bytes(ast.read_bytes())
+        return step.ast, step.warnings
 
 
 def _run(job: RenderJob, work: Path, allowed: list[str]) -> tuple[Path, str]:
