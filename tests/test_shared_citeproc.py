@@ -76,14 +76,32 @@ def test_a_project_with_its_own_filter_renders_each_format_alone(
 def test_a_json_file_left_in_build_is_never_read(project_copy: Path) -> None:
     """A committed build/ may hold a planted document.json where the step writes: it is made again, not read."""
     sharedast.reset()
-    quiet_build(project_copy, BuildOptions(formats=("html",)))
+    quiet_build(project_copy, BuildOptions(formats=("html", "docx")))
     [planted] = (project_copy / "build" / ".work").glob("paper-shared/*/document.json")
     doc = json.loads(planted.read_text())
     doc["blocks"].append({"t": "RawBlock", "c": ["html", "<script>alert('planted')</script>"]})
     planted.write_text(json.dumps(doc))
-    quiet_build(project_copy, BuildOptions(formats=("html",), force=True))  # the same process: it knows its bytes
+    quiet_build(project_copy, BuildOptions(formats=("html", "docx"), force=True))  # this process knows its bytes
     assert "planted" not in (project_copy / "build" / "paper.html").read_text()
     planted.write_text(json.dumps(doc))
     sharedast.reset()  # as a new build process starts
-    quiet_build(project_copy, BuildOptions(formats=("html",), force=True))
+    quiet_build(project_copy, BuildOptions(formats=("html", "docx"), force=True))
     assert "planted" not in (project_copy / "build" / "paper.html").read_text()
+
+
+def test_the_step_folders_do_not_pile_up(project_copy: Path) -> None:
+    """Each edit of a section makes a new step; the folders of steps no longer remembered are removed."""
+    sharedast.reset()
+    section = project_copy / "manuscript" / "sections" / "02-body.md"
+    for n in range(12):
+        section.write_text(section.read_text() + f"\nEdit {n}.\n")
+        quiet_build(project_copy, BuildOptions(formats=("html", "docx")))
+    folders = list((project_copy / "build" / ".work" / "paper-shared").iterdir())
+    assert 1 <= len(folders) <= sharedast._KEEP
+
+
+def test_one_format_alone_shares_nothing(project_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one output per document to render, a shared step would only add a pandoc process."""
+    ran = _count_steps(monkeypatch)
+    report = quiet_build(project_copy, BuildOptions(formats=("html",)))
+    assert (ran, sorted(report.rendered)) == ([], ["annotated-bibliography.html", "paper.html"])

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -331,7 +332,9 @@ def _run_stale(
     """Run the figure scripts and the stale renders; also the outputs as finally declared, and the tool probe."""
     redeclared: dict[str, graph.Output] = {}
     runners: dict[str, Callable[[], object]] = {
-        o.label: partial(_render_current, o, ctx, env, plans, state, redeclared) for o in stale if o.label in recheck
+        o.label: partial(_render_current, o, ctx, env, plans, state, redeclared, o.document in sharing(stale))
+        for o in stale
+        if o.label in recheck
     }
     runners.update({f"figure {p.figure.id}": partial(_timed_figure, project, p, env, early) for p in plans})
     runners.update({name: partial(_prestep, job) for name, job in presteps(plans, report.jobs).items()})
@@ -362,6 +365,7 @@ def _render_current(
     plans: list[FigurePlan],
     state: dict[str, str],
     redeclared: dict[str, graph.Output],
+    share: bool = False,
 ) -> tuple[RenderJob, list[tuple[Path, Path]], float] | None:
     """A render that reads figures a script just made: declared again from their bytes; None if up to date."""
     now_ctx = dataclasses.replace(ctx, figure_digest=figure_digest(plans))
@@ -369,22 +373,23 @@ def _render_current(
     redeclared[now.label] = now
     if graph.is_fresh(now, state):
         return None
-    return _timed(_render_job(now, now_ctx, env))
+    return _timed(_render_job(now, now_ctx, env, share))
 
 
 def _render_jobs(
     stale: list[graph.Output], ctx: graph.BuildContext, env: dict[str, str], force: bool
 ) -> list[RenderJob]:
     """The renders of the stale outputs; with ``force`` from scratch: no auxiliary file of an earlier run."""
-    jobs = [_render_job(o, ctx, env) for o in stale]
+    shared = sharing(stale)
+    jobs = [_render_job(o, ctx, env, o.document in shared) for o in stale]
     for job in jobs if force else []:
         if job.aux_dir is not None:
             shutil.rmtree(job.aux_dir, ignore_errors=True)
     return jobs
 
 
-def _render_job(output: graph.Output, ctx: graph.BuildContext, env: dict[str, str]) -> RenderJob:
-    """The render of one declared output."""
+def _render_job(output: graph.Output, ctx: graph.BuildContext, env: dict[str, str], share: bool = False) -> RenderJob:
+    """The render of one declared output (``share``: its document's citeproc step is shared, see sharing())."""
     project, name, method = ctx.project, output.document, output.method
     assembled = project.build_dir / "assembled"
     return RenderJob(
@@ -413,8 +418,14 @@ def _render_job(output: graph.Output, ctx: graph.BuildContext, env: dict[str, st
         aux_dir=aux_cache_dir(project, f"{name}-{output.fmt}-{method}") if ctx.keep_aux else None,
         entries=name == graph.ANNOTATED and method == "citeproc" and output.fmt in ("html", "latex"),
         context=_context_digest(output),
-        shared=project.build_dir / ".work" / f"{name}-shared" if _share_citeproc(project, method) else None,
+        shared=project.build_dir / ".work" / f"{name}-shared" if share and _share_citeproc(project, method) else None,
     )
+
+
+def sharing(stale: list[graph.Output]) -> set[str]:
+    """The documents with two or more outputs to render with citeproc: only they gain by sharing its step."""
+    counts = Counter(o.document for o in stale if o.method == "citeproc")
+    return {document for document, n in counts.items() if n > 1}
 
 
 def _share_citeproc(project: Project, method: str) -> bool:

@@ -83,12 +83,24 @@ def citeproc_ast(job: RenderJob, folder: Path, allowed: list[str]) -> tuple[Path
             step = _steps[key] = _Step(threading.Lock())
             while len(_steps) > _KEEP:
                 _steps.popitem(last=False)
+            _prune(folder, {k[:24] for k in _steps})
         _steps.move_to_end(key)
     with step.lock:
         if step.ast is None or not step.usable():
             ast, step.warnings = _run(job, folder / key[:24], allowed)
             step.ast, step.sha = ast, sha256_bytes(ast.read_bytes())
         return step.ast, step.warnings
+
+
+def _prune(folder: Path, live: set[str]) -> None:
+    """Remove the step folders in ``folder`` that no remembered step uses (each build would add one)."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name not in live and entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _run(job: RenderJob, work: Path, allowed: list[str]) -> tuple[Path, str]:
