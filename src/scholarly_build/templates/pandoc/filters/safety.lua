@@ -14,8 +14,9 @@ local function meta_list(value)
   return out
 end
 
--- The filter runs twice (before and after citeproc) and the first LaTeX pass
--- renames `x.png` to `x.pdf`, so a declared figure is allowed under both names.
+-- The filter runs more than once (before and after citeproc; when a document's
+-- formats share citeproc, once more for each format: see shared.yaml) and a LaTeX
+-- pass renames `x.png` to `x.pdf`, so a declared figure is allowed under both names.
 local function latex_name(src)
   return (src:gsub("%.png$", ".pdf"))
 end
