@@ -24,13 +24,16 @@ OUTPUTS = ("paper.html", "paper.docx", "paper.tex", "paper.pdf", "annotated-bibl
 def _count_steps(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record each shared citeproc step that runs (the document's name)."""
     ran: list[str] = []
-    real = sharedast._run
+    real = sharedast.citeproc_ast
 
-    def counted(job, work, allowed):  # type: ignore[no-untyped-def]
-        ran.append(job.markdown.stem)
-        return real(job, work, allowed)
+    def counted(job, folder, allowed, make):  # type: ignore[no-untyped-def]
+        def counted_make(work: Path) -> str:
+            ran.append(job.markdown.stem)
+            return make(work)
 
-    monkeypatch.setattr(sharedast, "_run", counted)
+        return real(job, folder, allowed, counted_make)
+
+    monkeypatch.setattr(sharedast, "citeproc_ast", counted)
     return ran
 
 

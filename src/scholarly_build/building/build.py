@@ -331,8 +331,9 @@ def _run_stale(
 ) -> tuple[list[BuildFailed], Staged, set[str], dict[str, graph.Output], Future[dict[str, str | None]] | None]:
     """Run the figure scripts and the stale renders; also the outputs as finally declared, and the tool probe."""
     redeclared: dict[str, graph.Output] = {}
+    shared = sharing(stale)
     runners: dict[str, Callable[[], object]] = {
-        o.label: partial(_render_current, o, ctx, env, plans, state, redeclared, o.document in sharing(stale))
+        o.label: partial(_render_current, o, ctx, env, plans, state, redeclared, o.document in shared)
         for o in stale
         if o.label in recheck
     }

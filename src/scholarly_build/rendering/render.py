@@ -11,6 +11,7 @@ fewer passes after a small edit, and it still runs until they are stable.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -67,25 +68,18 @@ AUX_SUFFIXES = (".aux", ".toc", ".out", ".lof", ".lot", ".fdb_latexmk")
 _AUX_MAX_BYTES = 64 * 1024 * 1024
 
 
-def _pandoc_args(job: RenderJob, fmt_defaults: str, output: Path, extra: list[str]) -> list[str]:
+def _pandoc_args(
+    job: RenderJob, fmt_defaults: str | None, output: Path, extra: list[str], chain: str | None = None
+) -> list[str]:
+    """pandoc's arguments: the defaults files (common, ``chain``, the format's), the data, ``extra``, the input."""
     # The bibliography and the style are copied into the work directory and named
     # relatively: DOCX stores such metadata as custom properties, and an absolute
     # path would make the output depend on where the project lives.
     shutil.copyfile(job.csl, job.work_dir / "style.csl")
-    args = [
-        "--defaults",
-        str(job.defaults_dir / "common.yaml"),
-        "--defaults",
-        str(job.defaults_dir / ("biblatex.yaml" if job.citations == "biblatex" else "citeproc.yaml")),
-        "--defaults",
-        str(job.defaults_dir / fmt_defaults),
-        "--metadata-file",
-        str(job.metadata),
-        "--csl",
-        "style.csl",
-        "--output",
-        str(output),
-    ]
+    chain = chain or ("biblatex.yaml" if job.citations == "biblatex" else "citeproc.yaml")
+    defaults = ["common.yaml", chain, *([fmt_defaults] if fmt_defaults else [])]
+    args = [arg for name in defaults for arg in ("--defaults", str(job.defaults_dir / name))]
+    args += ["--metadata-file", str(job.metadata), "--csl", "style.csl", "--output", str(output)]
     for i, bib in enumerate(job.bibliography):
         name = f"bibliography-{i}.bib"
         # Line ends as the check read them: pandoc loses entries after a lone CR.
@@ -102,30 +96,48 @@ def _allowed_images_meta(job: RenderJob) -> list[str]:
 
 def citeproc_step(job: RenderJob) -> None:
     """Run now the citeproc step the job's document shares among its formats (if it shares one)."""
-    if job.shared is not None and job.citations == "citeproc":
-        sharedast.citeproc_ast(job, job.shared, _allowed_images_meta(job))
+    _shared_ast(job)
+
+
+def _shared_ast(job: RenderJob) -> tuple[Path, str] | None:
+    """The job's document after the citeproc step its formats share, and that step's warnings; None: not shared."""
+    if job.shared is None or job.citations != "citeproc":
+        return None
+    allowed = _allowed_images_meta(job)
+
+    def make(work: Path) -> str:
+        # --sandbox: the step reads only the files named here.
+        step = dataclasses.replace(job, work_dir=work)
+        args = _pandoc_args(step, None, work / sharedast.JSON, ["--sandbox", *allowed], chain="shared.yaml")
+        return _run_pandoc(step, args)
+
+    return sharedast.citeproc_ast(job, job.shared, allowed, make)
 
 
 def _pandoc(job: RenderJob, fmt_defaults: str, output: Path, extra: list[str]) -> None:
-    earlier = ""
-    if job.shared is not None and job.citations == "citeproc":
-        ast, earlier = sharedast.citeproc_ast(job, job.shared, _allowed_images_meta(job))
+    shared = _shared_ast(job)
+    if shared is not None:
         fmt_args = ["--defaults", str(job.defaults_dir / fmt_defaults)]
         args = ["--defaults", str(job.defaults_dir / "after-citeproc.yaml"), *fmt_args, "--output", str(output)]
-        args += [*extra, str(ast)]
+        args += [*extra, str(shared[0])]
     else:
         args = _pandoc_args(job, fmt_defaults, output, [*_allowed_images_meta(job), *extra])
+    stderr = (shared[1] if shared else "") + _run_pandoc(job, args)
+    warnings = [line for line in stderr.splitlines() if line.strip()]
+    if warnings:
+        (job.work_dir / f"{job.name}.pandoc.log").write_text("\n".join(warnings) + "\n")
+
+
+def _run_pandoc(job: RenderJob, args: list[str]) -> str:
+    """Run pandoc in the job's work folder; its warnings, or BuildFailed quoting its error."""
     try:
-        proc = pandoc.run(args, cwd=job.work_dir, env=job.env)
+        return pandoc.run(args, cwd=job.work_dir, env=job.env).stderr
     except pandoc.PandocError as exc:
         raise BuildFailed(
             f"{job.markdown.name}: error pandoc: rendering {job.name} failed:\n"
             + _indent(exc.stderr)
             + f"\n    hint: the assembled input is {job.markdown}"
         ) from None
-    warnings = [line for line in (earlier + proc.stderr).splitlines() if line.strip()]
-    if warnings:
-        (job.work_dir / f"{job.name}.pandoc.log").write_text("\n".join(warnings) + "\n")
 
 
 def _indent(text: str, limit: int = 30) -> str:

@@ -20,14 +20,12 @@ from __future__ import annotations
 import shutil
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scholarly_build.core import pandoc
 from scholarly_build.core.fsutil import sha256_bytes
-from scholarly_build.core.problems import BuildFailed
-from scholarly_build.core.textfile import normalise_newlines
 
 if TYPE_CHECKING:
     from scholarly_build.rendering.render import RenderJob
@@ -45,6 +43,7 @@ STEP_FILES = (
     "filters/raw-to-text.lua",
     "filters/reconstructed.lua",
 )
+JSON = "document.json"  # the step's output, in its folder
 _KEEP = 8  # documents' JSON remembered at once (a preview renders lone entries and sections too)
 
 
@@ -66,15 +65,15 @@ _steps: OrderedDict[str, _Step] = OrderedDict()
 _steps_lock = threading.Lock()
 
 
-def citeproc_ast(job: RenderJob, folder: Path, allowed: list[str]) -> tuple[Path, str]:
+def citeproc_ast(job: RenderJob, folder: Path, allowed: list[str], make: Callable[[Path], str]) -> tuple[Path, str]:
     """The job's document after citeproc, as JSON (made now, or by another format's render); and pandoc's warnings.
 
     ``folder``: where the document's formats share the step; ``allowed``: the -M options naming
-    the figures and cross-reference prefixes. Raises BuildFailed when pandoc fails, as the
-    render itself would.
+    the figures and cross-reference prefixes; ``make(work)`` runs the step in the emptied folder
+    ``work``, writing ``work/JSON``, and returns pandoc's warnings (or raises BuildFailed).
     """
     inputs = [job.markdown.read_bytes(), job.metadata.read_bytes(), job.csl.read_bytes()]
-    inputs += [normalise_newlines(b.read_bytes().decode("utf-8", "replace")).encode() for b in job.bibliography]
+    inputs += [b.read_bytes() for b in job.bibliography]
     inputs += [(job.defaults_dir / name).read_bytes() for name in STEP_FILES]
     key = sha256_bytes(b"\0".join([*inputs, "\0".join(allowed).encode(), str(folder).encode()]))
     with _steps_lock:
@@ -87,8 +86,11 @@ def citeproc_ast(job: RenderJob, folder: Path, allowed: list[str]) -> tuple[Path
         _steps.move_to_end(key)
     with step.lock:
         if step.ast is None or not step.usable():
-            ast, step.warnings = _run(job, folder / key[:24], allowed)
-            step.ast, step.sha = ast, sha256_bytes(ast.read_bytes())
+            work = folder / key[:24]
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            step.warnings = make(work)
+            step.ast, step.sha = work / JSON, sha256_bytes((work / JSON).read_bytes())
         return step.ast, step.warnings
 
 
@@ -101,41 +103,6 @@ def _prune(folder: Path, live: set[str]) -> None:
     for entry in entries:
         if entry.name not in live and entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
-
-
-def _run(job: RenderJob, work: Path, allowed: list[str]) -> tuple[Path, str]:
-    """Run the shared step in ``work`` (emptied first); the JSON file and pandoc's warnings."""
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    # Named relatively, as in a render on its own: DOCX keeps them as document properties.
-    shutil.copyfile(job.csl, work / "style.csl")
-    args = [
-        "--defaults",
-        str(job.defaults_dir / "common.yaml"),
-        "--defaults",
-        str(job.defaults_dir / "shared.yaml"),
-        "--metadata-file",
-        str(job.metadata),
-        "--csl",
-        "style.csl",
-        "--sandbox",
-        "--output",
-        str(work / "document.json"),
-    ]
-    for i, bib in enumerate(job.bibliography):
-        (work / f"bibliography-{i}.bib").write_bytes(
-            normalise_newlines(bib.read_bytes().decode("utf-8", "replace")).encode()
-        )
-        args += ["--bibliography", f"bibliography-{i}.bib"]
-    try:
-        proc = pandoc.run([*args, *allowed, str(job.markdown)], cwd=work, env=job.env)
-    except pandoc.PandocError as exc:
-        raise BuildFailed(
-            f"{job.markdown.name}: error pandoc: rendering {job.name} failed:\n"
-            + "\n".join("    " + line for line in exc.stderr.rstrip().splitlines()[-30:])
-            + f"\n    hint: the assembled input is {job.markdown}"
-        ) from None
-    return work / "document.json", proc.stderr
 
 
 def engine_steps(templates: dict[str, Path], engine: Path) -> bool:
