@@ -212,7 +212,7 @@ def cmd_doctor(args: Options) -> int:
     except BuildFailed:
         engine, fonts = "xelatex", {}
     missing = 0
-    for name, version in tools.versions(engine).items():
+    for name, version in tools.versions(engine, reuse=False).items():
         print(f"{name:28} {version or 'MISSING'}")
         missing += version is None
     for role, font in sorted(fonts.items()):

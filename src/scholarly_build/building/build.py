@@ -342,7 +342,7 @@ def _run_stale(
     probe = ThreadPoolExecutor(max_workers=1)
     # Something will be rendered, so the manifest changes: ask the tools their versions meanwhile.
     busy = report.jobs or any(p.needs_run for p in plans)
-    versions = probe.submit(tools.versions, project.pdf_engine) if busy else None
+    versions = probe.submit(tools.versions, project.pdf_engine, reuse=not options.force) if busy else None
     try:
         failures, staged, failed = _run_all(
             project, plans, report.jobs, options.jobs, state, report, console, env, runners
