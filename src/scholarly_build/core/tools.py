@@ -207,6 +207,7 @@ _KEEP_TOOLSETS = 4  # engines or PATHs in use on one machine
 
 
 def versions_cache() -> Path:
+    """The file holding the tools' last answers (one per engine, ``PATH`` and set of tool files)."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scholarly-build" / VERSIONS_CACHE
 
 
