@@ -104,3 +104,41 @@ def test_cold_build_starts_the_bibliography_before_the_figures_finish(tmp_path: 
         [*PAPER, BIB_PDF, "annotated-bibliography.html", "figure bars", "citeproc paper"]
     )
     assert [t.name for t in schedule([], report.jobs)] == [j.name for j in report.jobs]
+
+
+def test_a_tool_started_with_nice_runs_at_that_lower_priority() -> None:
+    """The nice value is set once the process runs; what it then starts inherits it."""
+    from scholarly_build.core.limits import run_limited
+
+    cmd = ["sh", "-c", "sleep 0.3; cut -d' ' -f19 /proc/self/stat"]  # field 19: the nice value
+    base = int(run_limited(cmd, tool="pandoc").stdout)
+    assert int(run_limited(cmd, tool="pandoc", nice=7).stdout) == min(19, base + 7)
+
+
+@pytest.mark.integration
+def test_html_and_docx_renders_yield_to_a_pdf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pandoc for HTML and DOCX runs niced while a PDF renders; the TeX render and the citeproc steps do not."""
+    from scholarly_build.core import pandoc
+    from scholarly_build.rendering.render import BEHIND_NICE
+
+    seen: dict[str, int] = {}
+    real = pandoc.run_limited
+
+    def recording(cmd: list[str], **kwargs: object) -> object:
+        if "--output" in cmd:
+            seen[Path(cmd[cmd.index("--output") + 1]).name] = int(kwargs.get("nice", 0))  # type: ignore[call-overload]
+        return real(cmd, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pandoc, "run_limited", recording)
+    root = copy_mini(tmp_path / "mini")
+    report = quiet_build(root, BuildOptions(force=True))
+    assert {j.name: j.behind for j in report.jobs} == {
+        "paper.html": True, "paper.docx": True, "annotated-bibliography.html": True,
+        "paper.tex+paper.pdf": False, BIB_PDF: False,
+    }
+    assert seen["paper.html"] == seen["paper.docx"] == seen["annotated-bibliography.html"] == BEHIND_NICE
+    assert seen["paper.tex"] == seen["annotated-bibliography.tex"] == seen["document.json"] == 0
+    seen.clear()
+    report = quiet_build(root, BuildOptions(force=True, formats=("html", "docx")))  # no PDF: nothing to yield to
+    assert report.jobs and not any(j.behind for j in report.jobs)
+    assert set(seen.values()) == {0}
