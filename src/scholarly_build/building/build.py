@@ -333,9 +333,7 @@ def _run_stale(
     redeclared: dict[str, graph.Output] = {}
     shared = sharing(stale)
     runners: dict[str, Callable[[], object]] = {
-        o.label: partial(
-            _render_current, o, ctx, env, plans, state, redeclared, o.document in shared, behind_pdf(o, stale)
-        )
+        o.label: partial(_render_current, o, ctx, env, plans, state, redeclared, o.document in shared)
         for o in stale
         if o.label in recheck
     }
@@ -369,7 +367,6 @@ def _render_current(
     state: dict[str, str],
     redeclared: dict[str, graph.Output],
     share: bool = False,
-    behind: bool = False,
 ) -> tuple[RenderJob, list[tuple[Path, Path]], float] | None:
     """A render that reads figures a script just made: declared again from their bytes; None if up to date."""
     now_ctx = dataclasses.replace(ctx, figure_digest=figure_digest(plans))
@@ -377,7 +374,7 @@ def _render_current(
     redeclared[now.label] = now
     if graph.is_fresh(now, state):
         return None
-    return _timed(_render_job(now, now_ctx, env, share, behind))
+    return _timed(_render_job(now, now_ctx, env, share))
 
 
 def _render_jobs(
@@ -385,18 +382,15 @@ def _render_jobs(
 ) -> list[RenderJob]:
     """The renders of the stale outputs; with ``force`` from scratch: no auxiliary file of an earlier run."""
     shared = sharing(stale)
-    jobs = [_render_job(o, ctx, env, o.document in shared, behind_pdf(o, stale)) for o in stale]
+    jobs = [_render_job(o, ctx, env, o.document in shared) for o in stale]
     for job in jobs if force else []:
         if job.aux_dir is not None:
             shutil.rmtree(job.aux_dir, ignore_errors=True)
     return jobs
 
 
-def _render_job(
-    output: graph.Output, ctx: graph.BuildContext, env: dict[str, str], share: bool = False, behind: bool = False
-) -> RenderJob:
-    """The render of one declared output (``share``: its document's citeproc step is shared, see sharing();
-    ``behind``: see RenderJob.behind)."""
+def _render_job(output: graph.Output, ctx: graph.BuildContext, env: dict[str, str], share: bool = False) -> RenderJob:
+    """The render of one declared output (``share``: its document's citeproc step is shared, see sharing())."""
     project, name, method = ctx.project, output.document, output.method
     assembled = project.build_dir / "assembled"
     return RenderJob(
@@ -426,7 +420,6 @@ def _render_job(
         entries=name == graph.ANNOTATED and method == "citeproc" and output.fmt in ("html", "latex"),
         context=_context_digest(output),
         shared=project.build_dir / ".work" / f"{name}-shared" if share and _share_citeproc(project, method) else None,
-        behind=behind,
     )
 
 
@@ -434,11 +427,6 @@ def sharing(stale: list[graph.Output]) -> set[str]:
     """The documents with two or more outputs to render with citeproc: only they gain by sharing its step."""
     counts = Counter(o.document for o in stale if o.method == "citeproc")
     return {document for document, n in counts.items() if n > 1}
-
-
-def behind_pdf(output: graph.Output, stale: list[graph.Output]) -> bool:
-    """Whether ``output`` is an HTML or DOCX render in a build that also renders a PDF (RenderJob.behind)."""
-    return output.fmt in ("html", "docx") and any(o.fmt == "latex" and len(o.files) > 1 for o in stale)
 
 
 def _share_citeproc(project: Project, method: str) -> bool:

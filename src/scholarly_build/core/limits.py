@@ -167,11 +167,8 @@ def run_limited(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     stdin: str | None = None,
-    nice: int = 0,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``cmd`` within ``tool``'s limits; raise :class:`ToolLimitExceeded` when one is hit.
-
-    ``nice``: added to the process's nice value (a lower CPU priority) once it has started.
 
     The process leads a new process group, so on timeout the whole group (latexmk's TeX
     and biber, a figure script's children) is killed.
@@ -190,8 +187,6 @@ def run_limited(
             fin.write(stdin.encode())
             fin.seek(0)
         proc = _start(cmd, memory, cwd, env, fin if stdin is not None else None, fout, ferr)
-        if nice:
-            _lower_priority(proc.pid, nice)
         _wait(proc, tool, seconds)
         raise_if_cancelled()  # killed on purpose (or finished meanwhile): its result is stale either way
         fout.seek(0)
@@ -231,14 +226,6 @@ def _start(
         process_group=0,
         preexec_fn=None if prlimit else _Limits(memory),  # only setrlimit: see _Limits
     )
-
-
-def _lower_priority(pid: int, nice: int) -> None:
-    """Raise the nice value of a process just started (prlimit execs the tool in the same process)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, pid) + nice))
-    except (OSError, AttributeError):
-        pass  # it has already exited, or the platform has no priorities: it runs as it is
 
 
 def _wait(proc: subprocess.Popen[bytes], tool: str, seconds: float) -> None:

@@ -59,17 +59,12 @@ def pandoc_version() -> str:
 
 
 def run(
-    args: list[str],
-    *,
-    cwd: Path | None = None,
-    env: dict[str, str] | None = None,
-    stdin: str | None = None,
-    nice: int = 0,
+    args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the pinned pandoc (``nice``: at a lower CPU priority); raise PandocError with its stderr on failure."""
+    """Run the pinned pandoc; raise PandocError with its stderr on failure."""
     try:
         proc = run_limited(
-            [pandoc_path(), *args], tool="pandoc", cwd=cwd, env={**os.environ, **(env or {})}, stdin=stdin, nice=nice
+            [pandoc_path(), *args], tool="pandoc", cwd=cwd, env={**os.environ, **(env or {})}, stdin=stdin
         )
     except (FileNotFoundError, PermissionError):
         raise BuildFailed(MISSING) from None

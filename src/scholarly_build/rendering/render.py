@@ -56,10 +56,6 @@ class RenderJob:
     # Where the document's formats share one citeproc step in this build (sharedast.py), or None:
     # the render runs pandoc on its own (as the bench's floor does).
     shared: Path | None = None
-    # An HTML or DOCX render while a PDF renders in the same build: its pandoc runs at a lower
-    # CPU priority, so that the PDF's chain (pandoc, then latexmk: the build's longest) keeps
-    # a core of the two. After a one-note edit the four lone renders otherwise share them.
-    behind: bool = False
 
 
 # LaTeX's own records between passes (cross-references, contents, bookmarks) and latexmk's
@@ -68,7 +64,6 @@ class RenderJob:
 # second pass (measured: 2 XeLaTeX passes after a one-word edit of a note, 1 with it);
 # -g still forces the first pass. Nothing that configures a tool (latexmkrc, biber.conf)
 # is ever kept, nor biber's .bbl/.bcf: a missing .bbl makes latexmk run biber.
-BEHIND_NICE = 10  # see RenderJob.behind
 AUX_SUFFIXES = (".aux", ".toc", ".out", ".lof", ".lot", ".fdb_latexmk")
 _AUX_MAX_BYTES = 64 * 1024 * 1024
 
@@ -112,7 +107,7 @@ def _shared_ast(job: RenderJob) -> tuple[Path, str] | None:
 
     def make(work: Path) -> str:
         # --sandbox: the step reads only the files named here.
-        step = dataclasses.replace(job, work_dir=work, behind=False)  # the PDF's render waits for it too
+        step = dataclasses.replace(job, work_dir=work)
         args = _pandoc_args(step, None, work / sharedast.JSON, ["--sandbox", *allowed], chain="shared.yaml")
         return _run_pandoc(step, args)
 
@@ -136,7 +131,7 @@ def _pandoc(job: RenderJob, fmt_defaults: str, output: Path, extra: list[str]) -
 def _run_pandoc(job: RenderJob, args: list[str]) -> str:
     """Run pandoc in the job's work folder; its warnings, or BuildFailed quoting its error."""
     try:
-        return pandoc.run(args, cwd=job.work_dir, env=job.env, nice=BEHIND_NICE if job.behind else 0).stderr
+        return pandoc.run(args, cwd=job.work_dir, env=job.env).stderr
     except pandoc.PandocError as exc:
         raise BuildFailed(
             f"{job.markdown.name}: error pandoc: rendering {job.name} failed:\n"
