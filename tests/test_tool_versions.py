@@ -65,8 +65,16 @@ def test_doctor_and_force_ask_every_time(fake_tools: Path) -> None:
 def test_a_damaged_cache_is_ignored(fake_tools: Path) -> None:
     tools.versions("xelatex")
     cache = tools.versions_cache()
-    for text in ("not json", json.dumps([1, 2]), json.dumps({k: {"biber": 3} for k in json.loads(cache.read_text())})):
+    key = next(iter(json.loads(cache.read_text())))
+    good = json.loads(cache.read_text())[key]
+    for text in (
+        "not json",
+        json.dumps([1, 2]),
+        json.dumps({key: {**good, "biber": 3}}),  # not a version line
+        json.dumps({key: {"biber": "biber 9.9"}}),  # the other tools' lines missing
+    ):
         cache.write_text(text)
+        assert tools.versions("xelatex") == tools.versions("xelatex", reuse=False)
         assert tools.versions("xelatex")["biber"] == "biber 1.0"
     assert json.loads(cache.read_text())  # rewritten with what the tools said
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
+from typing import TypeGuard
 
 from scholarly_build.core import pandoc
 from scholarly_build.core.problems import BuildFailed
@@ -224,6 +225,15 @@ def _fingerprint(engine: str) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
+def _well_formed(kept: object, engine: str) -> TypeGuard[dict[str, str | None]]:
+    """Whether a cached answer has exactly what :func:`_ask_tools` returns: each tool's line or None."""
+    return (
+        isinstance(kept, dict)
+        and set(kept) == {engine, "texlive", "latexmk", "biber"}
+        and all(isinstance(v, str) or v is None for v in kept.values())
+    )
+
+
 def _tool_lines(engine: str, reuse: bool) -> dict[str, str | None]:
     """The external tools' version lines, asked only when one of them changed since the last time.
 
@@ -235,8 +245,8 @@ def _tool_lines(engine: str, reuse: bool) -> dict[str, str | None]:
         try:
             if not cache.is_symlink() and cache.stat().st_size <= _MAX_CACHE_BYTES:
                 kept = json.loads(cache.read_text(encoding="utf-8")).get(key)
-                if isinstance(kept, dict) and all(isinstance(v, (str, type(None))) for v in kept.values()):
-                    return {str(k): v for k, v in kept.items()}
+                if _well_formed(kept, engine):
+                    return dict(kept)
         except (OSError, ValueError, AttributeError):
             pass  # asked again below
     found = _ask_tools(engine)
