@@ -81,3 +81,22 @@ def test_a_failed_check_stops_the_early_figure_and_installs_nothing(project_copy
             os.kill(pid, 0)
     figures = project_copy / "build" / "figures"
     assert not (figures / "bars.pdf").exists() and not (figures / ".early").exists()
+
+
+def test_the_figure_server_is_warmed_only_for_a_figure_that_will_run(project_copy: Path) -> None:
+    """may_run_figures: after a build nothing is stale; a changed data file or a lost picture is."""
+    from scholarly_build.building.build import STATE_FILE, _load_state
+    from scholarly_build.inputs.project import load_project
+    from scholarly_build.rendering.figures import may_run_figures
+
+    assert may_run_figures(load_project(project_copy), {})  # no build yet
+    quiet_build(project_copy, BuildOptions(formats=("html",)))
+    project = load_project(project_copy)
+    state = _load_state(project.build_dir / STATE_FILE)
+    assert not may_run_figures(project, state)
+    (project_copy / "build" / "figures" / "bars.png").unlink()
+    assert may_run_figures(project, state)
+    quiet_build(project_copy, BuildOptions(formats=("html",)))
+    data = project_copy / "figures" / "data" / "bars.csv"
+    data.write_text(data.read_text() + "\n")
+    assert may_run_figures(project, _load_state(project.build_dir / STATE_FILE))

@@ -225,6 +225,11 @@ def _fingerprint(engine: str) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
+def _readable(cache: Path) -> bool:
+    """A regular file of a sensible size, not a link."""
+    return cache.is_file() and not cache.is_symlink() and cache.stat().st_size <= _MAX_CACHE_BYTES
+
+
 def _well_formed(kept: object, engine: str) -> TypeGuard[dict[str, str | None]]:
     """Whether a cached answer has exactly what :func:`_ask_tools` returns: each tool's line or None."""
     return (
@@ -241,25 +246,19 @@ def _tool_lines(engine: str, reuse: bool) -> dict[str, str | None]:
     one-note rebuild took from the renders beside it on two cores.
     """
     cache, key = versions_cache(), _fingerprint(engine)
-    if reuse:
-        try:
-            if not cache.is_symlink() and cache.stat().st_size <= _MAX_CACHE_BYTES:
-                kept = json.loads(cache.read_text(encoding="utf-8")).get(key)
-                if _well_formed(kept, engine):
-                    return dict(kept)
-        except (OSError, ValueError, AttributeError):
-            pass  # asked again below
+    try:
+        kept = json.loads(cache.read_text(encoding="utf-8")) if _readable(cache) else {}
+    except (OSError, ValueError):
+        kept = {}
+    kept = kept if isinstance(kept, dict) else {}
+    if reuse and _well_formed(kept.get(key), engine):
+        return dict(kept[key])
     found = _ask_tools(engine)
+    others = [(k, v) for k, v in kept.items() if k != key][-(_KEEP_TOOLSETS - 1) :]
     try:  # best effort: only the next build's time depends on it
-        try:
-            kept = json.loads(cache.read_text(encoding="utf-8")) if not cache.is_symlink() else {}
-        except (OSError, ValueError):
-            kept = {}
-        kept = {k: v for k, v in kept.items() if k != key} if isinstance(kept, dict) else {}
-        kept = dict(list(kept.items())[-(_KEEP_TOOLSETS - 1) :]) | {key: found}  # the newest last
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(kept), encoding="utf-8")
+        tmp.write_text(json.dumps(dict(others) | {key: found}), encoding="utf-8")  # the newest last
         os.replace(tmp, cache)
     except OSError:
         pass

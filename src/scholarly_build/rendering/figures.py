@@ -118,11 +118,10 @@ def may_run_figures(project: Project, state: dict[str, str]) -> bool:
             return True
         if figure.data is not None:
             try:
-                script, data = (project.root / figure.script).read_bytes(), (project.root / figure.data).read_bytes()
-            except OSError:
+                if plan_figure(project, figure, project.root / figure.data, state).needs_run:
+                    return True
+            except (BuildFailed, OSError):
                 continue  # plan_figures reports it
-            if sha256_bytes(script + b"\0" + data) != state[f"figure:{figure.id}"]:
-                return True
     return False
 
 
